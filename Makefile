@@ -1,0 +1,24 @@
+# Two set-up commands (see README): `make demo` runs the main job on the embedded defaults,
+# `make test` runs the whole test suite. Both create .venv and install what they need.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench servers clean
+
+$(BIN)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/secor-intake demo
+
+servers:
+	bash scripts/install-test-servers.sh
+
+test: $(BIN)/.installed servers
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf var

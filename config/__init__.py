@@ -1,0 +1,1 @@
+"""Configuration data shipped with secor-intake: vocabularies and rule severities (data, not code)."""

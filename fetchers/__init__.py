@@ -1,0 +1,1 @@
+"""Share-link providers and the one safe HTTP download path."""

@@ -1,0 +1,1 @@
+"""secor-intake: mailbox sources, message parsing, pipeline, tracking database, storage, replies, scheduler, CLI."""

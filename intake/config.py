@@ -1,0 +1,294 @@
+"""Configuration: a TOML file, environment overrides, `<key>_file` secrets, strict validation.
+
+Precedence, highest first: `SECOR_INTAKE_<SECTION>_<KEY>` environment variables, the TOML file,
+built-in defaults (the embedded demo setup under ./var/). Relative paths are resolved against the
+configuration file's folder, or the current folder when there is no file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from fetchers.settings import LinkSettings
+from triage.findings import validate_severity_overrides
+from triage.settings import ArchiveLimits, RuleSettings
+
+ENV_PREFIX = "SECOR_INTAKE_"
+CONFIG_ENV = "SECOR_INTAKE_CONFIG"
+DEFAULT_CONFIG_FILE = "secor-intake.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the key."""
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    kind: str = "maildir"  # "imap" | "maildir"
+    host: str = ""
+    port: int = 993
+    security: str = "ssl"  # "ssl" | "starttls" | "none"
+    allow_plaintext_remote: bool = False  # security="none" to a host other than loopback
+    username: str = ""
+    password: str = ""
+    auth: str = "password"  # "password" | "oauth2"
+    oauth2_token_command: str = ""  # a command printing an access token
+    oauth2_token_url: str = ""  # refresh-token flow: token endpoint
+    oauth2_client_id: str = ""
+    oauth2_client_secret: str = ""
+    oauth2_refresh_token: str = ""
+    oauth2_refresh_token_store: str = "var/oauth2-refresh-token"  # where a rotated token is saved
+    folder: str = "INBOX"
+    processed_folder: str = "SECOR/Processed"
+    returned_folder: str = "SECOR/Returned"
+    ignored_folder: str = "SECOR/Ignored"
+    failed_folder: str = "SECOR/Failed"  # left for a person after the last retry
+    path: str = "var/maildir"  # maildir only
+    timeout_seconds: float = 60.0
+    fetch_chunk_bytes: int = 1_000_000
+    backlog_grace_hours: float = 24.0  # older mail met on first sight is filed without a reply
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    kind: str = "file"  # "smtp" | "file"
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # "ssl" | "starttls" | "none"
+    username: str = ""
+    password: str = ""
+    timeout_seconds: float = 60.0
+    from_address: str = "COR@youracsa.ca"
+    from_name: str = "ACSA COR Department"
+    path: str = "var/outbox"  # file only
+    max_replies_per_sender_per_day: int = 5
+    max_attempts: int = 10
+    retry_base_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///var/secor-intake.sqlite3"
+    upgrade_on_start: bool = True
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    path: str = "var/submissions"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    poll_seconds: float = 60.0
+    reply_seconds: float = 30.0
+    housekeeping_seconds: float = 3600.0
+    idle: bool = True  # IMAP IDLE where the server offers it; polling stays the fallback
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    max_attempts: int = 5  # then the message is left for a person in the failed folder
+    retry_base_seconds: float = 60.0  # doubled per attempt
+    link_retry_hours: float = 24.0  # how long a link that fails for a passing reason is retried
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    format: str = "text"  # "text" | "json"
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    path: str = "var/health.json"
+
+
+@dataclass(frozen=True)
+class Config:
+    mailbox: MailboxConfig = field(default_factory=MailboxConfig)
+    outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    links: LinkSettings = field(default_factory=LinkSettings)
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    triage: RuleSettings = field(default_factory=RuleSettings)
+    log: LogConfig = field(default_factory=LogConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    base_dir: Path = field(default_factory=Path.cwd)  # where relative paths start
+
+    def resolve_path(self, value: str) -> Path:
+        """A configured path made absolute against the configuration's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite file resolved like every other path."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+            return prefix + str(self.resolve_path(url[len(prefix):]))
+        return url
+
+
+SECRET_KEYS = {"password", "oauth2_client_secret", "oauth2_refresh_token"}
+
+CHOICES = {
+    ("mailbox", "kind"): ("imap", "maildir"),
+    ("mailbox", "security"): ("ssl", "starttls", "none"),
+    ("mailbox", "auth"): ("password", "oauth2"),
+    ("outbound", "kind"): ("smtp", "file"),
+    ("outbound", "security"): ("ssl", "starttls", "none"),
+    ("log", "format"): ("text", "json"),
+    ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+
+
+def _sections() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name != "base_dir"}
+
+
+def _check_type(name: str, value: Any, expected: Any) -> Any:
+    """The value converted to the field's type, or ConfigError naming the key."""
+    origin = typing.get_origin(expected)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif expected is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif expected is str:
+        if isinstance(value, str):
+            return value
+    elif origin is dict:
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return dict(value)
+        raise ConfigError(f"{name}: expected a table of strings, got {value!r}")
+    elif origin in (list, tuple):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+    elif origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{name}: unsupported union type")  # keep config types simple
+    type_name = getattr(expected, "__name__", str(expected))
+    raise ConfigError(f"{name}: expected {type_name}, got {type(value).__name__} {value!r}")
+
+
+def _parse_env_value(name: str, raw: str, expected: Any) -> Any:
+    """An environment string as the field's type: strings as-is, others as a TOML value."""
+    if expected is str:
+        return raw
+    if expected is bool and raw.lower() in ("1", "0", "yes", "no", "true", "false", "on", "off"):
+        return raw.lower() in ("1", "yes", "true", "on")
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: cannot read {raw!r} as a value ({exc})") from None
+
+
+def _read_secret_file(name: str, path: str, base_dir: Path) -> str:
+    file = Path(path).expanduser()
+    file = file if file.is_absolute() else base_dir / file
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read secret file {file}: {exc.strerror}") from None
+
+
+def _build_section(section: str, cls: type, table: Mapping[str, Any], env: Mapping[str, str],
+                   base_dir: Path) -> Any:
+    hints = typing.get_type_hints(cls)
+    field_names = {f.name for f in dataclasses.fields(cls)}
+    allowed = field_names | {f"{k}_file" for k in field_names & SECRET_KEYS}
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{section}.{key}: unknown key")
+    values: dict[str, Any] = {}
+    for key in field_names:
+        name = f"{section}.{key}"
+        if key in table:
+            values[key] = _check_type(name, table[key], hints[key])
+        if key in SECRET_KEYS and f"{key}_file" in table:
+            values[key] = _read_secret_file(f"{name}_file", _check_type(f"{name}_file", table[f"{key}_file"], str), base_dir)
+        env_name = f"{ENV_PREFIX}{section}_{key}".upper()
+        if env_name in env:
+            values[key] = _check_type(env_name, _parse_env_value(env_name, env[env_name], hints[key]), hints[key])
+        if key in SECRET_KEYS and f"{env_name}_FILE" in env:
+            values[key] = _read_secret_file(f"{env_name}_FILE", env[f"{env_name}_FILE"], base_dir)
+        choices = CHOICES.get((section, key))
+        if choices and key in values and values[key] not in choices:
+            raise ConfigError(f"{name}: must be one of {', '.join(choices)}, not {values[key]!r}")
+    return cls(**values)
+
+
+def _validate(config: Config) -> None:
+    try:
+        validate_severity_overrides(config.triage.severities)
+    except ValueError as exc:
+        raise ConfigError(f"triage.severities: {exc}") from None
+    if config.mailbox.kind == "imap":
+        for key in ("host", "username"):
+            if not getattr(config.mailbox, key):
+                raise ConfigError(f"mailbox.{key}: required when mailbox.kind = \"imap\"")
+        if config.mailbox.auth == "password" and not config.mailbox.password:
+            raise ConfigError("mailbox.password: required when mailbox.auth = \"password\" (or give mailbox.password_file)")
+        if config.mailbox.auth == "oauth2" and not (config.mailbox.oauth2_token_command or config.mailbox.oauth2_refresh_token):
+            raise ConfigError("mailbox.oauth2_token_command: required (or oauth2_refresh_token) when mailbox.auth = \"oauth2\"")
+    if config.outbound.kind == "smtp" and not config.outbound.host:
+        raise ConfigError("outbound.host: required when outbound.kind = \"smtp\"")
+    for host, target in config.links.resolve.items():
+        ip, sep, port = target.rpartition(":")
+        if not sep or not ip or not port.isdigit():
+            raise ConfigError(f"links.resolve.{host}: expected \"ip:port\", got {target!r}")
+    for section in ("limits",):
+        for f in dataclasses.fields(getattr(config, section)):
+            if getattr(getattr(config, section), f.name) < 0:
+                raise ConfigError(f"{section}.{f.name}: must not be negative")
+
+
+def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load configuration from `path`, else $SECOR_INTAKE_CONFIG, else ./secor-intake.toml, else defaults.
+
+    Raises ConfigError with one line that names the offending key.
+    """
+    env = os.environ if env is None else env
+    file: Path | None = None
+    if path is not None:
+        file = Path(path)
+    elif env.get(CONFIG_ENV):
+        file = Path(env[CONFIG_ENV])
+    elif Path(DEFAULT_CONFIG_FILE).is_file():
+        file = Path(DEFAULT_CONFIG_FILE)
+    data: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"--config: no such file {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+        base_dir = file.resolve().parent
+    sections = _sections()
+    for key, value in data.items():
+        if key not in sections:
+            raise ConfigError(f"{key}: unknown section")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a [{key}] table")
+    built = {name: _build_section(name, cls, data.get(name, {}), env, base_dir) for name, cls in sections.items()}
+    config = Config(base_dir=base_dir, **built)
+    _validate(config)
+    return config

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the servers and tools the test suite talks to (PostgreSQL is already running on the
+# machine): Dovecot for IMAP, unzip for the benchmarks' baseline, libmagic for python-magic.
+set -euo pipefail
+need=()
+command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] || need+=(libmagic1)
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+# Debian starts the system Dovecot on install; the tests run their own, unprivileged, on other ports.

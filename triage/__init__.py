@@ -1,0 +1,1 @@
+"""Archive safety and triage rules: pure functions of a submission, no network."""
