@@ -15,3 +15,4 @@ class LinkSettings:
     deadline_seconds: float = 900.0  # whole download, however the server trickles
     min_bytes_per_second: int = 10_000  # averaged after the first read time-out window
     max_redirects: int = 5
+    extra_hosts: list[str] = field(default_factory=list)  # hosts allowed besides the providers' (".x" = sub-domains)

@@ -8,7 +8,9 @@ import logging
 import sys
 from typing import Sequence
 
+from intake.commands import add_parsers
 from intake.config import Config, ConfigError, load_config
+from intake.logs import setup_logging
 
 EXIT_OK = 0
 EXIT_RETURNED = 1
@@ -25,20 +27,96 @@ def _parser() -> argparse.ArgumentParser:
     triage = commands.add_parser("triage", help="triage a local zip, a folder or a share link; touches no database")
     triage.add_argument("target", metavar="PATH_OR_URL")
     triage.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    COMMANDS.update(add_parsers(commands))
     return parser
 
 
 def _cmd_triage(config: Config, args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from triage.elements import UnknownVocabulary
     from triage.engine import triage_path
     from triage.render import render_text
+    from triage.report import Source
 
-    report = triage_path(args.target, config)
+    target: str = args.target
+    if "://" in target:  # a share link: downloaded into a temporary workdir, then triaged
+        return _triage_link(config, args, target)
+    path = Path(target)
+    if not path.exists():
+        print(f"secor-intake: triage: no such file or folder: {target}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    source = Source(kind="folder" if path.is_dir() else "zip", name=path.name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="secor-triage-") as workdir:
+            report = triage_path(path, config.limits, config.triage, Path(workdir), source=source)
+    except UnknownVocabulary as exc:
+        print(f"secor-intake: configuration: triage.vocabulary: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except OSError as exc:
+        print(f"secor-intake: triage: cannot read {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(report))
     return EXIT_RETURNED if report.verdict == "returned" else EXIT_OK
+
+
+def _triage_link(config: Config, args: argparse.Namespace, url: str) -> int:
+    """`triage URL`: fetch the share link with the fetchers, then triage what it became."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from fetchers import fetch_links
+    from triage.elements import UnknownVocabulary
+    from triage.engine import triage_path
+    from triage.findings import apply_severities
+    from triage.render import render_text
+    from triage.report import Report, Source
+
+    settings = config.links
+    if settings.ca_bundle:  # relative to the configuration file, like every configured path
+        settings = dataclasses.replace(settings, ca_bundle=str(config.resolve_path(settings.ca_bundle)))
+    progress = _progress_printer() if sys.stderr.isatty() else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="secor-triage-") as workdir:
+            work = Path(workdir)
+            fetched = fetch_links([url], settings, config.limits, work / "download", progress)
+            if progress:
+                sys.stderr.write("\n")
+            source = Source(kind="link", name=fetched.name, url=url)
+            link_findings = apply_severities(fetched.findings, config.triage.severities)
+            if fetched.path is None:
+                report = Report(source=source, findings=link_findings,
+                                summary={"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}})
+            else:
+                report = triage_path(fetched.path, config.limits, config.triage, work / "triage", source=source)
+                report.findings[:0] = link_findings
+    except UnknownVocabulary as exc:
+        print(f"secor-intake: configuration: triage.vocabulary: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(report))
+    if fetched.transient:
+        print("secor-intake: triage: the download failed for a passing reason; try again later", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    return EXIT_RETURNED if report.verdict == "returned" else EXIT_OK
+
+
+def _progress_printer():
+    """A progress callback writing 'received / total MB' on one stderr line (only used on a TTY)."""
+    def show(received: int, total: int | None) -> None:
+        of = f" / {total / 1e6:.1f}" if total else ""
+        sys.stderr.write(f"\rdownloading: {received / 1e6:.1f}{of} MB")
+        sys.stderr.flush()
+    return show
 
 
 COMMANDS = {"triage": _cmd_triage}
@@ -51,8 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"secor-intake: configuration: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    logging.basicConfig(level=config.log.level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(config.log)
     try:
         return COMMANDS[args.command](config, args)
     except KeyboardInterrupt:

@@ -53,6 +53,7 @@ class MailboxConfig:
     path: str = "var/maildir"  # maildir only
     timeout_seconds: float = 60.0
     fetch_chunk_bytes: int = 1_000_000
+    ca_bundle: str = ""  # extra CA file to trust for IMAP TLS (a test or private CA); default: system's
     backlog_grace_hours: float = 24.0  # older mail met on first sight is filed without a reply
 
 
@@ -68,6 +69,7 @@ class OutboundConfig:
     from_address: str = "COR@youracsa.ca"
     from_name: str = "ACSA COR Department"
     path: str = "var/outbox"  # file only
+    ca_bundle: str = ""  # smtp: extra CA file to trust (a private or test CA); default the system's
     max_replies_per_sender_per_day: int = 5
     max_attempts: int = 10
     retry_base_seconds: float = 60.0

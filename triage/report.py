@@ -54,3 +54,14 @@ class Report:
             "findings": [f.to_dict() for f in self.findings],
             "documents": [d.to_dict() for d in self.documents],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The inverse of to_dict (the verdict is derived, so it is not read back)."""
+        return cls(
+            source=Source(**data["source"]),
+            findings=[Finding(**f) for f in data.get("findings", [])],
+            summary=dict(data.get("summary", {})),
+            documents=[DocumentInfo(**d) for d in data.get("documents", [])],
+            tracking_number=data.get("tracking_number"),
+        )

@@ -1,0 +1,102 @@
+"""`secor-intake run`: the scheduler that polls, sends replies and keeps house until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from intake.db import utcnow
+from intake.housekeeping import housekeep
+from intake.mailbox.base import LoginRefused, MailboxError
+from intake.service import Services, send_replies, take_mail
+
+log = logging.getLogger("secor_intake.daemon")
+
+MAX_BACKOFF_SECONDS = 900.0
+
+
+class Daemon:
+    """Runs the jobs of one daemon process; `stop()` (or a signal) ends it cleanly."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.config = services.config
+        self.failures = 0
+        self.retry_at: datetime | None = None
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+
+    def poll_job(self) -> None:
+        """Take new mail (the reply job sends the acknowledgements); backs off after failures."""
+        if self.retry_at is not None and utcnow() < self.retry_at:
+            return
+        try:
+            stats = take_mail(self.services)
+        except LoginRefused as exc:
+            self._failed(f"login refused: {exc}", loud=True)
+            return
+        except MailboxError as exc:
+            self._failed(f"mailbox: {exc}")
+            return
+        except Exception as exc:  # the database, storage...: keep the daemon alive, say it loudly
+            log.exception("poll failed")
+            self._failed(f"{type(exc).__name__}: {exc}")
+            return
+        self.failures, self.retry_at = 0, None
+        self.services.health.record_success(self.services.sessions)
+        if stats.seen:
+            self.reply_job()  # acknowledge at once rather than at the next reply tick
+
+    def _failed(self, error: str, loud: bool = False) -> None:
+        self.failures += 1
+        delay = min(self.config.schedule.poll_seconds * 2 ** (self.failures - 1), MAX_BACKOFF_SECONDS)
+        self.retry_at = utcnow() + timedelta(seconds=delay)
+        (log.error if loud or self.failures > 2 else log.warning)("poll failed (%d in a row): %s; next try in %.0f s",
+                                                                self.failures, error, delay)
+        self.services.health.record_failure(self.services.sessions, error)
+
+    def reply_job(self) -> None:
+        try:
+            stats = send_replies(self.services)
+        except Exception:
+            log.exception("reply job failed")
+            return
+        if stats.sent or stats.failed:
+            log.info("replies: %d sent, %d deferred, %d failed", stats.sent, stats.deferred, stats.failed)
+
+    def housekeeping_job(self) -> None:
+        try:
+            housekeep(self.services)
+        except Exception:
+            log.exception("housekeeping failed")
+
+    def run(self) -> int:
+        """Block until SIGTERM/SIGINT; the message in hand is finished, the rest left for next time."""
+        stopping = threading.Event()
+
+        def on_signal(signum: int, frame: object) -> None:
+            log.info("%s received: finishing the message in hand, then stopping", signal.Signals(signum).name)
+            self.services.stop.set()
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        schedule = self.config.schedule
+        now = utcnow()
+        self.scheduler.add_job(self.poll_job, "interval", seconds=schedule.poll_seconds, id="poll", next_run_time=now)
+        self.scheduler.add_job(self.reply_job, "interval", seconds=schedule.reply_seconds, id="replies",
+                               next_run_time=now + timedelta(seconds=1))
+        self.scheduler.add_job(self.housekeeping_job, "interval", seconds=schedule.housekeeping_seconds,
+                               id="housekeeping", next_run_time=now + timedelta(seconds=5))
+        self.scheduler.start()
+        log.info("secor-intake running: polling %s every %.0f s (worker %s)", self.config.mailbox.kind,
+                 schedule.poll_seconds, self.services.worker_id)
+        while not stopping.wait(1.0):
+            pass
+        self.scheduler.shutdown(wait=True)
+        log.info("stopped cleanly")
+        return 0
+

@@ -1,0 +1,378 @@
+"""The tracking database: SQLAlchemy 2 models, engine set-up and programmatic migrations.
+
+Every datetime is timezone-aware UTC on every backend. The schema is created and migrated only by
+Alembic (`upgrade`); `intake/migrations/versions/` holds the migrations, and a test checks that the
+migrated schema equals these models.
+
+Tables, in the order a message flows through them:
+- `folder_state`: per mailbox folder, the UIDVALIDITY and last UID taken (the lead's progress mark);
+- `message`: one row per email seen, the claim that makes processing at-most-once per email;
+- `submission`: one case with one tracking number; `submission_version`: each email that adds to it,
+  with its `document` and `finding` rows;
+- `reply`: the outbox, written in the same transaction as the version it acknowledges;
+- `tracking_counter`: the last tracking number handed out per year.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.types import JSON
+
+from triage.report import Report
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_PATH = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_ID = 0x5EC0_1A7E  # pg_advisory_xact_lock key held while migrating
+
+MESSAGE_STATES = ("claimed", "done", "failed", "abandoned")
+MESSAGE_OUTCOMES = ("processed", "returned", "ignored", "too_large")
+SUBMISSION_STATUSES = ("open", "awaiting_link", "closed")
+REPLY_STATUSES = ("pending", "sending", "sent", "failed", "suppressed")
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend.
+
+    PostgreSQL stores `timestamptz`; SQLite has no zone, so values are stored as naive UTC and given
+    their zone back on load. Naive datetimes are refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the database stores aware UTC datetimes only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _check_in(column: str, values: tuple[str, ...], nullable: bool = False) -> str:
+    """SQL for a CHECK that `column` holds one of `values` (or NULL when nullable)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    clause = f"{column} IN ({listed})"
+    return f"{column} IS NULL OR {clause}" if nullable else clause
+
+
+# Named constraints so that migrations and models agree on names on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class FolderState(Base):
+    """Per mailbox folder: the UIDVALIDITY seen and the last UID taken (kept by the pipeline)."""
+
+    __tablename__ = "folder_state"
+    __table_args__ = (UniqueConstraint("account", "folder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[str] = mapped_column(String(64))
+    last_uid: Mapped[str | None] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TrackingCounter(Base):
+    """The last tracking number handed out per year (see intake.tracking)."""
+
+    __tablename__ = "tracking_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class Message(Base):
+    """One email seen in the mailbox: the claim row that makes processing happen once per email."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid"),
+        CheckConstraint(_check_in("state", MESSAGE_STATES), name="state"),
+        CheckConstraint(_check_in("outcome", MESSAGE_OUTCOMES, nullable=True), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[str] = mapped_column(String(64))
+    uid: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)  # the email's Message-ID
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # of the raw bytes, once fetched
+    size: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime]
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="claimed")
+    outcome: Mapped[str | None] = mapped_column(String(16))  # which outcome folder it belongs in
+    moved: Mapped[bool] = mapped_column(Boolean, default=False)  # moved to that folder yet
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
+    # use_alter: message and submission_version refer to each other.
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("submission_version.id", use_alter=True), index=True)
+    raw_path: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    submission: Mapped[Submission | None] = relationship(foreign_keys=[submission_id])
+    version: Mapped[Version | None] = relationship(foreign_keys=[version_id], post_update=True)
+
+
+class Submission(Base):
+    """One case: one submitter, one tracking number, one or more versions."""
+
+    __tablename__ = "submission"
+    __table_args__ = (CheckConstraint(_check_in("status", SUBMISSION_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(32), unique=True)
+    submitter: Mapped[str] = mapped_column(String(320))  # email address
+    submitter_name: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    verdict: Mapped[str | None] = mapped_column(String(16))  # the latest version's
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    versions: Mapped[list[Version]] = relationship(back_populates="submission", order_by="Version.number")
+    replies: Mapped[list[Reply]] = relationship(back_populates="submission", order_by="Reply.id")
+
+
+class Version(Base):
+    """One email that adds to a case: the first submission (number 1) or a follow-up (2, 3, ...)."""
+
+    __tablename__ = "submission_version"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)  # message.id, not a header
+    verdict: Mapped[str] = mapped_column(String(16))
+    source_kind: Mapped[str] = mapped_column(String(16))
+    source_name: Mapped[str | None] = mapped_column(String(1000))
+    source_url: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None]  # Report.to_dict()
+    storage_path: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="versions")
+    message: Mapped[Message] = relationship(foreign_keys=[message_id])
+    documents: Mapped[list[Document]] = relationship(back_populates="version", order_by="Document.id")
+    findings: Mapped[list[FindingRow]] = relationship(back_populates="version", order_by="FindingRow.id")
+    reply: Mapped[Reply | None] = relationship(back_populates="version")
+
+
+class Document(Base):
+    """One extracted document of a version."""
+
+    __tablename__ = "document"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(200))
+    element: Mapped[str | None] = mapped_column(String(16))
+
+    version: Mapped[Version] = relationship(back_populates="documents")
+
+
+class FindingRow(Base):
+    """One finding of a version's triage."""
+
+    __tablename__ = "finding"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+
+    version: Mapped[Version] = relationship(back_populates="findings")
+
+
+class Reply(Base):
+    """The outbox: one outgoing email, rendered once at creation so that a resend is byte-identical."""
+
+    __tablename__ = "reply"
+    __table_args__ = (
+        CheckConstraint(_check_in("status", REPLY_STATUSES), name="status"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "recipient", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
+    # At most one acknowledgement per version, and at most one reply per incoming email.
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("submission_version.id"), unique=True)
+    source_message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"), unique=True)
+    recipient: Mapped[str] = mapped_column(String(320))  # bare address, lower-cased
+    subject: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)  # our Message-ID header, "<...>"
+    raw: Mapped[bytes] = mapped_column(LargeBinary)  # the complete RFC 822 message, CRLF line ends
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None]  # when a sender set "sending"; stale claims are retried
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission | None] = relationship(back_populates="replies")
+    version: Mapped[Version | None] = relationship(back_populates="reply")
+    source_message: Mapped[Message | None] = relationship(foreign_keys=[source_message_id])
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy time-out, and BEGIN IMMEDIATE for every transaction.
+
+    pysqlite starts transactions lazily and breaks SAVEPOINT; taking over BEGIN fixes both. IMMEDIATE
+    takes the write lock at the start, so two threads never deadlock upgrading a read lock (an error
+    SQLITE_BUSY that busy_timeout cannot cure); they wait their turn instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys, busy_timeout and thread-safe settings.
+
+    A relative SQLite path is taken as given (resolve it first, see Config.database_url); its folder
+    is created when missing.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to `engine`; objects stay readable after commit (expire_on_commit off)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def upgrade(engine_or_url: Engine | str) -> None:
+    """Create or migrate the schema to the newest revision (`secor-intake db upgrade`); idempotent."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresqlX":
+                # Two daemons starting together: one migrates, the other waits, then finds it done.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
+            alembic_config = AlembicConfig()
+            alembic_config.set_main_option("script_location", str(MIGRATIONS_PATH))
+            alembic_config.attributes["connection"] = connection
+            command.upgrade(alembic_config, "head")
+    finally:
+        if isinstance(engine_or_url, str):
+            engine.dispose()
+
+
+def record_version(session: Session, submission: Submission, message: Message, report: Report,
+                   storage_path: str | None = None) -> Version:
+    """Add the next version of `submission` from `message` and its triage `report`.
+
+    Writes the version, its documents and findings, links the message to it and sets the
+    submission's verdict to this version's. Does not commit: the caller queues the reply in the
+    same transaction.
+    """
+    numbers = [v.number for v in submission.versions]
+    version = Version(
+        submission=submission,
+        number=max(numbers, default=0) + 1,
+        message=message,
+        verdict=report.verdict,
+        source_kind=report.source.kind,
+        source_name=report.source.name,
+        source_url=report.source.url,
+        report=report.to_dict(),
+        storage_path=storage_path,
+    )
+    version.documents = [Document(path=d.path, size=d.size, sha256=d.sha256, mime=d.mime, element=d.element)
+                         for d in report.documents]
+    version.findings = [FindingRow(code=f.code, severity=f.severity, path=f.path, message=f.message)
+                        for f in report.findings]
+    session.add(version)
+    message.submission = submission
+    message.version = version
+    submission.verdict = report.verdict
+    return version

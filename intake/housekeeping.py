@@ -1,0 +1,31 @@
+"""Housekeeping: scratch space that no claim owns any more is removed."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from intake.db import Message
+from intake.service import Services
+
+log = logging.getLogger("secor_intake.housekeeping")
+
+
+def housekeep(services: Services) -> int:
+    """Remove scratch folders of messages that are finished and filed; returns how many."""
+    work = services.storage.root / "work"
+    if not work.is_dir():
+        return 0
+    removed = 0
+    with services.sessions() as session:
+        for folder in work.iterdir():
+            if not folder.name.isdigit():
+                continue
+            row = session.get(Message, int(folder.name))
+            # Only a moved row is fully finished: filing happens before the move.
+            if row is None or (row.state in ("done", "abandoned") and row.moved):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    if removed:
+        log.info("housekeeping: removed %d scratch folders", removed)
+    return removed

@@ -1,0 +1,36 @@
+"""The outbound transport interface: hand finished RFC 822 bytes to something that delivers them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class SendError(Exception):
+    """Sending failed; the subclass says whether to try again."""
+
+
+class TransientSendError(SendError):
+    """Try again later (server down, time-out, 4xx).
+
+    `server_down` is true when nothing could be sent to anyone (no connection, login refused), so the
+    reply job stops its batch instead of failing every reply in turn.
+    """
+
+    def __init__(self, message: str, server_down: bool = False) -> None:
+        super().__init__(message)
+        self.server_down = server_down
+
+
+class PermanentSendError(SendError):
+    """Never try again (5xx: recipient refused, message refused)."""
+
+
+class Transport(ABC):
+    """One way out for replies; like a Django email backend."""
+
+    @abstractmethod
+    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
+        """Deliver `raw` from `mail_from` ("" is the null sender `<>`) to `recipients`.
+
+        Returns once the message is accepted; raises TransientSendError or PermanentSendError.
+        """

@@ -1,0 +1,543 @@
+"""One intake cycle: every new email in the inbox to exactly one recorded outcome.
+
+The order of work for one message is what makes a crash at any point safe:
+
+1. claim: a `message` row keyed on (account, folder, UIDVALIDITY, UID) is committed before any slow
+   work; a second daemon's INSERT of the same key fails, so it never processes the same email;
+2. fetch the raw bytes into scratch space, hash them, and recognise a re-delivered copy by its
+   Message-ID and sha256;
+3. parse, classify, fetch links, triage: no database writes, nothing visible to anyone;
+4. one transaction records the submission or version, its documents and findings, the reply in
+   the outbox and the message's outcome (state "done");
+5. after the commit, the files are filed under storage and the email is moved to its outcome
+   folder; both steps are idempotent and redone from the database after a crash.
+
+A crash before 4 leaves a claim whose process is gone: the next cycle takes it again. A crash after
+4 leaves a "done" row not yet moved: the next cycle files and moves it. Replies leave through the
+outbox (intake.replies.send_pending), never from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from fetchers import fetch_links
+from intake import message as email_parser
+from intake.config import Config
+from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
+from intake.mailbox.base import MailboxError, MailSource, MessageRef
+from intake.replies import queue_reply, render_acknowledgement, render_no_submission, render_too_large
+from intake.storage import Storage
+from intake.tracking import allocate_tracking_number
+from triage.engine import triage_path
+from triage.findings import RETURNED, apply_severities, finding
+from triage.report import Report, Source
+
+log = logging.getLogger("secor_intake.pipeline")
+
+CLAIM_LEASE = timedelta(minutes=30)  # a claim by another host is taken over after this long
+
+
+class LinkStillUnavailable(Exception):
+    """A share link failed for a passing reason; the message is retried later, the submitter not told yet."""
+
+
+@dataclass
+class CycleStats:
+    seen: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # processed / returned / ignored / too_large
+    duplicates: int = 0
+    failed: int = 0
+    abandoned: int = 0
+    moved: int = 0
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def worker_identity() -> str:
+    """host:pid:token, so a claim left by a dead process on this host is recognised at once."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_is_stale(claimed_by: str | None, claimed_at: datetime | None, now: datetime) -> bool:
+    """True when the worker that claimed a message is gone (dead here, or silent past the lease)."""
+    if not claimed_by or claimed_at is None:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        return True
+    return now - claimed_at > CLAIM_LEASE
+
+
+class _HashingWriter:
+    """A file wrapper that hashes what passes through it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.out.write(data)
+
+
+def _uid_key(uid: str) -> tuple[int, str]:
+    return (int(uid), "") if uid.isdigit() else (0, uid)
+
+
+class Pipeline:
+    """Takes mail from one MailSource into the tracking database and storage."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], storage: Storage,
+                 worker_id: str | None = None, stop: threading.Event | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.storage = storage
+        self.worker_id = worker_id or worker_identity()
+        self.stop = stop or threading.Event()
+        self.clock = clock
+
+    # -- the cycle ----------------------------------------------------------------------------
+
+    def run_cycle(self, source: MailSource) -> CycleStats:
+        """Take every new or due message of the inbox folder; raises MailboxError if the server fails."""
+        stats = CycleStats()
+        folder = self.config.mailbox.folder
+        state = source.folder_state(folder)
+        progress = self._folder_progress(source.account, folder, state.uidvalidity)
+        refs = {ref.uid: ref for ref in source.list_messages(folder, after_uid=progress.last_uid)}
+        for ref in self._pending_refs(source.account, folder, state.uidvalidity):
+            refs.setdefault(ref.uid, ref)
+        for uid in sorted(refs, key=_uid_key):
+            if self.stop.is_set():
+                log.info("stop requested: leaving the rest of the inbox for the next cycle")
+                break
+            stats.seen += 1
+            self.handle(source, refs[uid], progress, stats)
+            self._advance(progress.id, uid)
+        return stats
+
+    def _folder_progress(self, account: str, folder: str, uidvalidity: str) -> FolderState:
+        """The folder's progress row; a changed UIDVALIDITY means re-scan everything, deduplicating."""
+        with self.sessions.begin() as session:
+            row = session.scalar(select(FolderState).where(FolderState.account == account, FolderState.folder == folder))
+            if row is None:
+                row = FolderState(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=None,
+                                  first_seen_at=self.clock())
+                session.add(row)
+                log.info("first look at %s %s: mail older than %s h is filed without a reply",
+                         account, folder, self.config.mailbox.backlog_grace_hours)
+            elif row.uidvalidity != uidvalidity:
+                log.warning("UIDVALIDITY of %s changed (%s -> %s): re-scanning, copies already seen are recognised by content",
+                            folder, row.uidvalidity, uidvalidity)
+                row.uidvalidity = uidvalidity
+                row.last_uid = None
+        return row
+
+    def _advance(self, progress_id: int, uid: str) -> None:
+        if not uid.isdigit():
+            return  # Maildir keys have no order; every listing is complete anyway
+        with self.sessions.begin() as session:
+            row = session.get(FolderState, progress_id)
+            if row.last_uid is None or int(uid) > int(row.last_uid):
+                row.last_uid = uid
+
+    def _pending_refs(self, account: str, folder: str, uidvalidity: str) -> list[MessageRef]:
+        """Messages seen before that still need work: due retries, abandoned claims, unmoved outcomes."""
+        now = self.clock()
+        with self.sessions() as session:
+            rows = session.scalars(select(Message).where(
+                Message.account == account, Message.folder == folder, Message.uidvalidity == uidvalidity,
+                (Message.state.in_(("claimed", "failed"))) | (Message.moved.is_(False)))).all()
+        refs = []
+        for row in rows:
+            if row.state == "failed" and row.next_attempt_at and row.next_attempt_at > now:
+                continue
+            refs.append(MessageRef(folder=folder, uidvalidity=uidvalidity, uid=row.uid, size=row.size,
+                                   internal_date=row.received_at, message_id=row.message_id))
+        return refs
+
+    # -- one message --------------------------------------------------------------------------
+
+    def handle(self, source: MailSource, ref: MessageRef, progress: FolderState, stats: CycleStats) -> None:
+        """Bring one message to its recorded outcome (or to a recorded failure)."""
+        row_id = self._claim(source.account, ref)
+        if row_id is None:
+            self._finish_done(source, ref, stats)
+            return
+        try:
+            with self.sessions() as session:
+                attempts = session.get(Message, row_id).attempts
+            if attempts > self.config.processing.max_attempts:
+                self._abandon(row_id, "gave up after %d attempts" % (attempts - 1))
+                stats.abandoned += 1
+            else:
+                self._process(source, ref, row_id, progress, stats)
+        except MailboxError:
+            self._release(row_id)
+            raise
+        except LinkStillUnavailable as exc:
+            self._retry_later(row_id, str(exc), count_attempt=False)
+            stats.failed += 1
+        except Exception as exc:  # one bad message never blocks the ones after it
+            log.exception("message uid=%s failed", ref.uid)
+            self._retry_later(row_id, f"{type(exc).__name__}: {exc}", count_attempt=True)
+            stats.failed += 1
+        self._finish_done(source, ref, stats)
+
+    def _claim(self, account: str, ref: MessageRef) -> int | None:
+        """The message row's id when this worker may process it now, else None."""
+        now = self.clock()
+        with self.sessions() as session:
+            row = session.scalar(select(Message).where(
+                Message.account == account, Message.folder == ref.folder,
+                Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
+            if row is None:
+                session.add(Message(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
+                                    message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
+                                    state="claimed", attempts=1, claimed_by=self.worker_id, claimed_at=now))
+                try:
+                    session.commit()
+                except IntegrityError:
+                    return None  # another daemon claimed it first
+                return session.scalar(select(Message.id).where(
+                    Message.account == account, Message.folder == ref.folder,
+                    Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
+            if row.state in ("done", "abandoned"):
+                return None
+            if row.state == "claimed" and not claim_is_stale(row.claimed_by, row.claimed_at, now):
+                return None
+            if row.state == "failed" and row.next_attempt_at is not None and row.next_attempt_at > now:
+                return None
+            # Compare-and-set: only one worker takes over a stale claim or a due retry.
+            taken = session.execute(update(Message).where(
+                Message.id == row.id, Message.state == row.state, Message.claimed_by.is_(row.claimed_by)
+                if row.claimed_by is None else Message.claimed_by == row.claimed_by).values(
+                state="claimed", attempts=Message.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
+            session.commit()
+            if taken.rowcount != 1:
+                return None
+            if row.state == "claimed":
+                log.warning("message uid=%s: taking over the claim of %s (gone)", ref.uid, row.claimed_by)
+            return row.id
+
+    def _process(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderState,
+                 stats: CycleStats) -> None:
+        workdir = self.storage.workdir(row_id)
+        limits = self.config.limits
+        if ref.size > limits.max_message_bytes:
+            header = source.fetch_header(ref)
+            parsed = email_parser.parse_message(header, workdir / "parts", 0)
+            raw_path = workdir / "message.eml"
+            raw_path.write_bytes(header)
+            self._record_too_large(row_id, ref, parsed, raw_path, progress, stats)
+            return
+        raw_path = workdir / "message.eml"
+        with raw_path.open("wb") as out:
+            writer = _HashingWriter(out)
+            source.fetch(ref, writer, limits.max_message_bytes)  # type: ignore[arg-type]
+        sha256 = writer.digest.hexdigest()
+        parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
+        if self._record_duplicate(row_id, parsed.message_id or ref.message_id, sha256, stats):
+            self.storage.discard_workdir(row_id)
+            return
+        kind = email_parser.classify(parsed)
+        case_number = None
+        if kind == email_parser.FOLLOW_UP:
+            case_number = self._known_case(parsed.tracking_numbers)
+            if case_number is None:  # a tracking number we never issued: judge by content
+                kind = (email_parser.SUBMISSION if parsed.attachments or parsed.links
+                        else email_parser.NO_SUBMISSION if parsed.mentions_secor else email_parser.OTHER)
+            elif not (parsed.attachments or parsed.links):
+                self._record_correspondence(row_id, case_number, parsed, sha256, stats)
+                return
+        if kind in (email_parser.AUTOMATIC, email_parser.OTHER):
+            self._record_ignored(row_id, parsed, sha256, kind, stats)
+            self.storage.discard_workdir(row_id)
+            return
+        report = self._triage(row_id, parsed, workdir, ref)
+        backlog = ref.internal_date < progress.first_seen_at - timedelta(hours=self.config.mailbox.backlog_grace_hours)
+        self._record_version(row_id, parsed, sha256, report, case_number, raw_path, workdir, backlog, stats)
+
+    def _triage(self, row_id: int, parsed: email_parser.ParsedMessage, workdir: Path, ref: MessageRef) -> Report:
+        """The triage report of what the email carries: its zips, else its links, else nothing."""
+        config = self.config
+        triage_dir = workdir / "triage"
+        triage_dir.mkdir()
+        if parsed.attachments:
+            zips = parsed.attachments
+            if len(zips) == 1:
+                target, name = zips[0].path, zips[0].filename
+            else:  # several zips (a submission split to fit the mail size): triage them as one folder
+                target = workdir / "attachments"
+                target.mkdir()
+                for attachment in zips:
+                    os.replace(attachment.path, target / attachment.path.name)
+                name = ", ".join(a.filename for a in zips)
+            report = triage_path(target, config.limits, config.triage, triage_dir,
+                                 Source(kind="attachment", name=name))
+        elif parsed.links:
+            fetched = fetch_links(parsed.links, config.links, config.limits, workdir / "download")
+            age = self.clock() - ref.internal_date
+            if fetched.transient and age < timedelta(hours=config.processing.link_retry_hours):
+                raise LinkStillUnavailable("; ".join(f.message for f in fetched.findings) or "link unavailable")
+            source = Source(kind="link", name=fetched.name, url=parsed.links[0])
+            if fetched.path is None:
+                report = Report(source=source, findings=list(fetched.findings))
+            else:
+                report = triage_path(fetched.path, config.limits, config.triage, triage_dir, source)
+                report.findings[:0] = fetched.findings
+        else:
+            report = Report(source=Source(kind="message", name=parsed.subject or None), findings=[finding(
+                "message.no_submission",
+                "Your email did not include a submission. Please send your SECOR evaluation as a zipped "
+                "folder attached to an email, or as a Dropbox, OneDrive or Google Drive download link "
+                "shared with 'anyone with the link'.")])
+        report.findings = apply_severities(report.findings, config.triage.severities)
+        return report
+
+    # -- recording outcomes -------------------------------------------------------------------
+
+    def _own_row(self, session: Session, row_id: int) -> Message:
+        """The claimed row, locked for this transaction; raises if another worker took it over."""
+        row = session.scalar(select(Message).where(Message.id == row_id).with_for_update())
+        if row is None or row.state != "claimed" or row.claimed_by != self.worker_id:
+            raise RuntimeError(f"message row {row_id} is no longer claimed by this worker")
+        return row
+
+    def _record_version(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, report: Report,
+                        case_number: str | None, raw_path: Path, workdir: Path, backlog: bool,
+                        stats: CycleStats) -> None:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            row = self._own_row(session, row_id)
+            self._describe(row, parsed, sha256)
+            case = None
+            if case_number is not None:
+                case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
+            if case is None:
+                case = Submission(tracking_number=allocate_tracking_number(session, now.year),
+                                  submitter=parsed.sender or "", submitter_name=parsed.sender_name,
+                                  subject=parsed.subject, received_at=row.received_at)
+                session.add(case)
+            report.tracking_number = case.tracking_number
+            version = record_version(session, case, row, report)
+            session.flush()
+            version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
+            row.state, row.outcome = "done", ("returned" if report.verdict == RETURNED else "processed")
+            row.claimed_by = None
+            self._queue_acknowledgement(session, case, version, row, parsed, report, backlog)
+            tracking, number = case.tracking_number, version.number
+        stats.count(row.outcome)
+        log.info("%s v%d: %s (%s, %d findings) from %s", tracking, number, report.verdict,
+                 report.source.kind, len(report.findings), parsed.sender)
+
+    def _queue_acknowledgement(self, session: Session, case: Submission, version: Version, row: Message,
+                               parsed: email_parser.ParsedMessage, report: Report, backlog: bool) -> None:
+        if backlog:
+            log.info("%s: mail from before the daemon's first look at the inbox: filed without a reply",
+                     case.tracking_number)
+            return
+        if not parsed.sender:
+            return
+        outbound = self.config.outbound
+        if any(f.code == "message.no_submission" for f in report.findings):
+            msg = render_no_submission(outbound, parsed.sender, parsed.sender_name, parsed.subject,
+                                       parsed.message_id, parsed.references, case.tracking_number)
+        else:
+            msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references)
+        queue_reply(session, case, version, msg, parsed.sender, outbound, source_message=row)
+
+    def _record_too_large(self, row_id: int, ref: MessageRef, parsed: email_parser.ParsedMessage, raw_path: Path,
+                          progress: FolderState, stats: CycleStats) -> None:
+        """An email over the size limit: recorded as a returned case from its header, sender asked for a link."""
+        limit = self.config.limits.max_message_bytes
+        report = Report(source=Source(kind="attachment", name=parsed.subject or None), findings=apply_severities([finding(
+            "message.too_large",
+            f"Your email is {ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:.0f} MB limit, so we could not "
+            "open it. Please send a Dropbox, OneDrive or Google Drive download link to the zipped folder instead.")],
+            self.config.triage.severities))
+        now = self.clock()
+        backlog = ref.internal_date < progress.first_seen_at - timedelta(hours=self.config.mailbox.backlog_grace_hours)
+        with self.sessions.begin() as session:
+            row = self._own_row(session, row_id)
+            self._describe(row, parsed, None)
+            case = Submission(tracking_number=allocate_tracking_number(session, now.year),
+                              submitter=parsed.sender or "", submitter_name=parsed.sender_name,
+                              subject=parsed.subject, received_at=row.received_at)
+            session.add(case)
+            report.tracking_number = case.tracking_number
+            version = record_version(session, case, row, report)
+            session.flush()
+            version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
+            row.state, row.outcome, row.claimed_by = "done", "too_large", None
+            if parsed.sender and not backlog:
+                msg = render_too_large(self.config.outbound, parsed.sender, parsed.sender_name, parsed.subject,
+                                       parsed.message_id, parsed.references, ref.size, limit, case.tracking_number)
+                queue_reply(session, case, version, msg, parsed.sender, self.config.outbound, source_message=row)
+            tracking = case.tracking_number
+        stats.count("too_large")
+        log.info("%s v1: returned (email of %d bytes over the limit) from %s", tracking, ref.size, parsed.sender)
+
+    def _record_duplicate(self, row_id: int, message_id: str | None, sha256: str, stats: CycleStats) -> bool:
+        """A copy of an email already handled (re-delivered, or seen again after a UIDVALIDITY change)."""
+        with self.sessions.begin() as session:
+            row = self._own_row(session, row_id)
+            row.sha256 = sha256
+            query = select(Message).where(Message.sha256 == sha256, Message.id != row_id,
+                                          Message.state == "done")
+            if message_id:
+                query = query.where(Message.message_id == message_id)
+            original = session.scalars(query.order_by(Message.id).limit(1)).first()
+            if original is None:
+                return False
+            row.state, row.outcome, row.claimed_by = "done", original.outcome, None
+            row.submission_id, row.message_id = original.submission_id, original.message_id
+            row.last_error = f"copy of message row {original.id}"
+        stats.duplicates += 1
+        log.info("uid=%s is a copy of an email already handled (message row %d): no new case, no reply",
+                 row.uid, original.id)
+        return True
+
+    def _record_ignored(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, kind: str,
+                        stats: CycleStats) -> None:
+        with self.sessions.begin() as session:
+            row = self._own_row(session, row_id)
+            self._describe(row, parsed, sha256)
+            row.state, row.outcome, row.claimed_by = "done", "ignored", None
+            row.last_error = parsed.automatic or "not a submission"
+        stats.count("ignored")
+        log.info("uid=%s ignored (%s) from %s: %r", row.uid, parsed.automatic or kind, parsed.sender, parsed.subject)
+
+    def _record_correspondence(self, row_id: int, case_number: str, parsed: email_parser.ParsedMessage,
+                               sha256: str, stats: CycleStats) -> None:
+        """A reply to a case with no new files: joined to the case for QA to read, no acknowledgement."""
+        with self.sessions.begin() as session:
+            row = self._own_row(session, row_id)
+            self._describe(row, parsed, sha256)
+            case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
+            row.submission_id = case.id
+            row.state, row.outcome, row.claimed_by = "done", "processed", None
+            raw_target = self.storage.root / case_number / "correspondence" / f"{row_id}.eml"
+            row.raw_path = str(raw_target)
+        raw_target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.storage.root / "work" / str(row_id) / "message.eml", raw_target)
+        self.storage.discard_workdir(row_id)
+        stats.count("processed")
+        log.info("%s: message without files from %s joined the case (no reply)", case_number, parsed.sender)
+
+    @staticmethod
+    def _describe(row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
+        row.sender = parsed.sender
+        row.subject = parsed.subject
+        row.message_id = parsed.message_id or row.message_id
+        if sha256:
+            row.sha256 = sha256
+
+    def _known_case(self, tracking_numbers: list[str]) -> str | None:
+        with self.sessions() as session:
+            for number in tracking_numbers:
+                if session.scalar(select(Submission.id).where(Submission.tracking_number == number)):
+                    return number
+        return None
+
+    # -- failures -----------------------------------------------------------------------------
+
+    def _retry_later(self, row_id: int, error: str, count_attempt: bool) -> None:
+        processing = self.config.processing
+        with self.sessions.begin() as session:
+            row = session.get(Message, row_id)
+            if not count_attempt:
+                row.attempts -= 1
+            delay = processing.retry_base_seconds * 2 ** max(row.attempts - 1, 0)
+            row.state, row.last_error, row.claimed_by = "failed", error[:4000], None
+            row.next_attempt_at = self.clock() + timedelta(seconds=delay)
+        log.warning("message row %d failed (%s); retry after %.0f s", row_id, error, delay)
+
+    def _release(self, row_id: int) -> None:
+        """Give a claim back untouched (the mailbox failed, or a stop was requested)."""
+        with self.sessions.begin() as session:
+            row = session.get(Message, row_id)
+            if row.state == "claimed" and row.claimed_by == self.worker_id:
+                row.state, row.claimed_by, row.next_attempt_at = "failed", None, self.clock()
+                row.attempts -= 1
+                row.last_error = "released: the mailbox connection failed"
+
+    def _abandon(self, row_id: int, reason: str) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(Message, row_id)
+            row.state, row.claimed_by = "abandoned", None
+            row.last_error = f"{reason}; last error: {row.last_error}"
+        self.storage.discard_workdir(row_id)
+        log.error("message row %d left for a person in %s: %s", row_id, self.config.mailbox.failed_folder, reason)
+
+    # -- after the commit ---------------------------------------------------------------------
+
+    def _finish_done(self, source: MailSource, ref: MessageRef, stats: CycleStats) -> None:
+        """File a recorded version's files and move the email to its outcome folder (idempotent)."""
+        with self.sessions() as session:
+            row = session.scalar(select(Message).where(
+                Message.account == source.account, Message.folder == ref.folder,
+                Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
+            if row is None or row.moved or row.state not in ("done", "abandoned"):
+                return
+            version = row.version
+            if version is not None and version.storage_path:
+                self._file(row.id, version)
+            target = self._outcome_folder(row)
+            row_id = row.id
+        source.move(ref, target)
+        with self.sessions.begin() as session:
+            session.get(Message, row_id).moved = True
+        stats.moved += 1
+
+    def _file(self, row_id: int, version: Version) -> None:
+        storage_path = Path(version.storage_path)
+        workdir = self.storage.root / "work" / str(row_id)
+        if not workdir.exists():
+            return  # filed by an earlier run, which removes the scratch folder last
+        self.storage.file_version(storage_path, workdir / "message.eml", _submission_files(workdir),
+                                  Report.from_dict(version.report))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def _outcome_folder(self, row: Message) -> str:
+        mailbox = self.config.mailbox
+        if row.state == "abandoned":
+            return mailbox.failed_folder
+        return {"processed": mailbox.processed_folder, "returned": mailbox.returned_folder,
+                "too_large": mailbox.returned_folder, "ignored": mailbox.ignored_folder}[row.outcome]
+
+
+def _submission_files(workdir: Path) -> Path | None:
+    """Where triage left the submission's files in the scratch folder."""
+    for candidate in (workdir / "triage" / "files", workdir / "download", workdir / "attachments"):
+        if candidate.exists():
+            return candidate
+    return None

@@ -1,0 +1,298 @@
+"""Replies: rendering acknowledgements, the outbox (`queue_reply`) and the sending job (`send_pending`).
+
+A reply is rendered once, when it is queued, and stored whole (`Reply.raw`): every later attempt
+sends exactly those bytes with the same Message-ID. Replies are automatic replies in the sense of
+RFC 3834: `Auto-Submitted: auto-replied`, sent from the null sender `<>`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Any, Iterable
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake.config import OutboundConfig
+from intake.db import Message, Reply, Submission, Version, utcnow
+from intake.outbound.base import PermanentSendError, TransientSendError, Transport
+from intake.tracking import find_tracking_numbers
+from triage.findings import REJECT, WARN, Finding
+from triage.report import Report
+
+log = logging.getLogger(__name__)
+
+STALE_SENDING = timedelta(minutes=15)  # a "sending" claim older than this was lost in a crash
+MAX_BACKOFF = timedelta(hours=6)
+BATCH_SIZE = 50
+DEFAULT_SUBJECT = "Your SECOR submission"
+
+_env = Environment(
+    loader=PackageLoader("intake", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_RE_PREFIX = re.compile(r"^\s*((re|aw|sv|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def reply_subject(original: str | None, tracking_number: str | None) -> str:
+    """`Re: <original subject> [SECOR-2026-000042]`: one `Re:`, the tag once, on one line."""
+    subject = " ".join((original or "").split())  # no CR/LF or runs of blanks from the original
+    subject = _RE_PREFIX.sub("", subject) or DEFAULT_SUBJECT
+    if tracking_number and tracking_number not in find_tracking_numbers(subject):
+        subject = f"{subject} [{tracking_number}]"
+    return f"Re: {subject}"
+
+
+def new_message_id(config: OutboundConfig, tracking_number: str | None) -> str:
+    """`<SECOR-2026-000042.<random>@<our domain>>`: follow-ups that only quote it still find the case."""
+    domain = config.from_address.rpartition("@")[2] or "secor-intake"
+    return f"<{tracking_number or 'secor-intake'}.{secrets.token_hex(8)}@{domain}>"
+
+
+def _references(in_reply_to: str | None, references: Iterable[str]) -> list[str]:
+    """The thread for our reply: the submitter's References, then their Message-ID, once each."""
+    chain = [r for r in references if r]
+    if in_reply_to:
+        chain.append(in_reply_to)
+    return list(dict.fromkeys(chain))
+
+
+def _build(config: OutboundConfig, recipient: str, recipient_name: str | None, subject: str,
+           tracking_number: str | None, in_reply_to: str | None, references: Iterable[str],
+           text: str, html: str | None = None) -> EmailMessage:
+    """The email with our headers; rendered bodies as quoted-printable (safe over any SMTP hop)."""
+    msg = EmailMessage(policy=policy.default)
+    msg["From"] = formataddr((config.from_name, config.from_address))
+    msg["To"] = formataddr((recipient_name or "", recipient))
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = new_message_id(config, tracking_number)
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    chain = _references(in_reply_to, references)
+    if chain:
+        msg["References"] = " ".join(chain)
+    msg["Auto-Submitted"] = "auto-replied"  # RFC 3834; other robots must not answer it
+    msg.set_content(text, cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    return msg
+
+
+def _common(config: OutboundConfig, name: str | None, tracking_number: str | None) -> dict[str, Any]:
+    return {"name": name, "tracking_number": tracking_number, "from_name": config.from_name,
+            "from_address": config.from_address}
+
+
+def render_acknowledgement(submission: Submission, version: Version, report: Report, config: OutboundConfig,
+                           in_reply_to: str | None, references: list[str]) -> EmailMessage:
+    """The acknowledgement of one version: tracking number, verdict in words, every reject and warn
+    finding with its path, and what to do next.
+
+    `in_reply_to` is the submitter's Message-ID and `references` their message's References header;
+    our References is theirs followed by their Message-ID.
+    """
+    findings: list[Finding] = report.findings
+    context = _common(config, submission.submitter_name, submission.tracking_number) | {
+        "verdict": report.verdict,
+        "rejects": [f for f in findings if f.severity == REJECT],
+        "warns": [f for f in findings if f.severity == WARN],
+        "source_name": report.source.name or report.source.url,
+        "files": report.summary.get("files"),
+    }
+    original = version.message.subject if version.message is not None else submission.subject
+    return _build(config, submission.submitter, submission.submitter_name,
+                  reply_subject(original, submission.tracking_number), submission.tracking_number,
+                  in_reply_to, references,
+                  _env.get_template("acknowledgement.txt").render(context),
+                  _env.get_template("acknowledgement.html").render(context))
+
+
+def render_no_submission(config: OutboundConfig, recipient: str, recipient_name: str | None, subject: str | None,
+                         in_reply_to: str | None, references: list[str],
+                         tracking_number: str | None = None) -> EmailMessage:
+    """The reply to `message.no_submission`: how to submit (zipped folder, or a shared link)."""
+    text = _env.get_template("no_submission.txt").render(_common(config, recipient_name, tracking_number))
+    return _build(config, recipient, recipient_name, reply_subject(subject, tracking_number), tracking_number,
+                  in_reply_to, references, text)
+
+
+def render_too_large(config: OutboundConfig, recipient: str, recipient_name: str | None, subject: str | None,
+                     in_reply_to: str | None, references: list[str], size: int, limit: int,
+                     tracking_number: str | None = None) -> EmailMessage:
+    """The reply to an email over the size limit: send a download link instead."""
+    context = _common(config, recipient_name, tracking_number) | {
+        "size_mb": f"{size / 1_000_000:.1f}", "limit_mb": f"{limit / 1_000_000:.0f}"}
+    text = _env.get_template("too_large.txt").render(context)
+    return _build(config, recipient, recipient_name, reply_subject(subject, tracking_number), tracking_number,
+                  in_reply_to, references, text)
+
+
+def _suppression(session: Session, address: str, config: OutboundConfig, now: datetime) -> str | None:
+    """Why a reply to `address` must not be sent, or None."""
+    if not address or "@" not in address:
+        return "no usable recipient address"
+    if address == config.from_address.lower():
+        return "recipient is our own address"
+    recent = session.scalar(select(func.count(Reply.id)).where(
+        Reply.recipient == address, Reply.created_at > now - timedelta(hours=24), Reply.status != "suppressed"))
+    if recent >= config.max_replies_per_sender_per_day:
+        return f"{recent} replies to this address in the last 24 hours (limit {config.max_replies_per_sender_per_day})"
+    return None
+
+
+def queue_reply(session: Session, submission: Submission | None, version: Version | None, msg: EmailMessage,
+                recipient: str, config: OutboundConfig, *, source_message: Message | None = None,
+                now: datetime | None = None) -> Reply | None:
+    """Put `msg` in the outbox, in the caller's transaction (which the caller commits).
+
+    Returns the new row, "pending" or "suppressed" (with the reason: our own address, or over
+    `max_replies_per_sender_per_day` to that address in 24 h; recorded, never sent), or None when
+    this version, or this incoming email (`source_message`, default the version's message), already
+    has a reply. The unique constraints enforce the last rule even against a concurrent writer.
+    """
+    now = now or utcnow()
+    address = parseaddr(recipient)[1].strip().lower()
+    source = source_message if source_message is not None else (version.message if version is not None else None)
+    session.flush()  # ids for the checks below
+    taken = [clause for clause in (
+        Reply.version_id == version.id if version is not None else None,
+        Reply.source_message_id == source.id if source is not None else None) if clause is not None]
+    if taken and session.scalar(select(Reply.id).where(or_(*taken)).limit(1)) is not None:
+        return None
+    reason = _suppression(session, address, config, now)
+    # Foreign keys, not relationships: a rolled-back savepoint must leave no reply in a collection.
+    reply = Reply(
+        submission_id=submission.id if submission is not None else None,
+        version_id=version.id if version is not None else None,
+        source_message_id=source.id if source is not None else None, recipient=address,
+        subject=str(msg["Subject"]), message_id=str(msg["Message-ID"]), raw=msg.as_bytes(policy=policy.SMTP),
+        status="suppressed" if reason else "pending", suppressed_reason=reason,
+        next_attempt_at=None if reason else now, created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(reply)
+    except IntegrityError:
+        return None  # a concurrent writer queued this version's reply first
+    for owner, attribute in ((submission, "replies"), (version, "reply")):
+        if owner is not None:
+            session.expire(owner, [attribute])  # reload with the new row on next access
+    if reason:
+        log.warning("reply to %s suppressed: %s", address, reason)
+    return reply
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    deferred: int = 0  # transient failure, will be retried
+    failed: int = 0  # permanent failure or out of attempts
+    postponed: int = 0  # not tried this round because the server was down
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    recipient: str
+    raw: bytes
+    attempts: int
+
+
+def _due(now: datetime) -> Any:
+    """Rows ready to send: pending and due, or stuck in "sending" by a sender that died."""
+    return or_(
+        and_(Reply.status == "pending", or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now)),
+        and_(Reply.status == "sending", Reply.claimed_at < now - STALE_SENDING),
+    )
+
+
+def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[_Claimed]:
+    """Mark up to `limit` due rows "sending" in one short transaction; each row goes to one sender.
+
+    The conditional UPDATE re-checks the row: when two daemons pick the same row, the second one's
+    UPDATE matches nothing once the first has committed.
+    """
+    with sessions.begin() as session:
+        ids = session.scalars(select(Reply.id).where(_due(now)).order_by(Reply.id).limit(limit)).all()
+        claimed = []
+        for reply_id in ids:
+            result = session.execute(update(Reply).where(Reply.id == reply_id, _due(now)).values(
+                status="sending", claimed_at=now, attempts=Reply.attempts + 1))
+            if result.rowcount == 1:
+                claimed.append(reply_id)
+        rows = session.execute(select(Reply.id, Reply.recipient, Reply.raw, Reply.attempts)
+                               .where(Reply.id.in_(claimed)).order_by(Reply.id)).all() if claimed else []
+    return [_Claimed(r.id, r.recipient, bytes(r.raw), r.attempts) for r in rows]
+
+
+def _finish(sessions: sessionmaker[Session], reply_id: int, **values: Any) -> None:
+    """Record the outcome of a claimed row (only if it is still ours to finish)."""
+    with sessions.begin() as session:
+        session.execute(update(Reply).where(Reply.id == reply_id, Reply.status == "sending").values(**values))
+
+
+def backoff(config: OutboundConfig, attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` tries: base, 2 x base, 4 x base... capped at 6 h."""
+    seconds = config.retry_base_seconds * 2 ** max(attempts - 1, 0)
+    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+def send_pending(session_factory: sessionmaker[Session], transport: Transport, config: OutboundConfig,
+                 now: datetime | None = None) -> SendStats:
+    """The reply job: send every due outbox row once through `transport`.
+
+    Each row is claimed ("sending") in a short transaction, sent with its stored bytes outside any
+    transaction, then marked "sent"; a transient failure puts it back to "pending" with exponential
+    backoff until `config.max_attempts`, then "failed"; a permanent failure is "failed" at once. When
+    the server is unreachable the batch stops and untried rows go back unchanged: an SMTP outage
+    delays replies and loses none.
+
+    At-least-once: a crash after the server accepted a message but before "sent" is committed leaves
+    the row "sending"; after STALE_SENDING it is sent again. That resend is byte-identical, with the
+    same Message-ID, so receivers and their mail clients can drop the duplicate. This is the one
+    window no design can close without the server's help; it is kept as short as one commit.
+    """
+    now = now or utcnow()
+    stats = SendStats()
+    claimed = _claim(session_factory, now, BATCH_SIZE)
+    for index, row in enumerate(claimed):
+        try:
+            transport.send(row.raw, "", [row.recipient])  # MAIL FROM:<> for auto-replies (RFC 3834)
+        except PermanentSendError as exc:
+            log.error("reply %d to %s failed for good: %s", row.id, row.recipient, exc)
+            _finish(session_factory, row.id, status="failed", last_error=str(exc), claimed_at=None)
+            stats.failed += 1
+        except TransientSendError as exc:
+            if row.attempts >= config.max_attempts:
+                log.error("reply %d to %s failed after %d attempts: %s", row.id, row.recipient, row.attempts, exc)
+                _finish(session_factory, row.id, status="failed", last_error=str(exc), claimed_at=None)
+                stats.failed += 1
+            else:
+                log.warning("reply %d to %s deferred (attempt %d): %s", row.id, row.recipient, row.attempts, exc)
+                _finish(session_factory, row.id, status="pending", last_error=str(exc), claimed_at=None,
+                        next_attempt_at=now + backoff(config, row.attempts))
+                stats.deferred += 1
+            if exc.server_down:
+                for untried in claimed[index + 1:]:
+                    _finish(session_factory, untried.id, status="pending", claimed_at=None,
+                            attempts=Reply.attempts - 1)
+                    stats.postponed += 1
+                break
+        else:
+            _finish(session_factory, row.id, status="sent", sent_at=utcnow(), last_error=None, claimed_at=None)
+            stats.sent += 1
+    return stats

@@ -1,0 +1,96 @@
+"""The parts of a running secor-intake, built once from the configuration, and one full cycle."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake import db
+from intake.config import Config
+from intake.health import Health
+from intake.mailbox import open_mail_source
+from intake.mailbox.base import MailSource
+from intake.outbound import Transport, open_transport
+from intake.pipeline import CycleStats, Pipeline, worker_identity
+from intake.replies import SendStats, send_pending
+from intake.storage import Storage
+
+log = logging.getLogger("secor_intake")
+
+
+@dataclass
+class Services:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    storage: Storage
+    health: Health
+    worker_id: str = field(default_factory=worker_identity)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def mail_source(self) -> MailSource:
+        return open_mail_source(self.config.mailbox, self.config.resolve_path)
+
+    def transport(self) -> Transport:
+        return open_transport(self.config.outbound, self.config.resolve_path)
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(self.config, self.sessions, self.storage, worker_id=self.worker_id, stop=self.stop)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_services(config: Config, upgrade: bool | None = None) -> Services:
+    """Connect to the database (migrating it when configured to) and set up storage.
+
+    Raises sqlalchemy errors when the database is unreachable: the caller reports them.
+    """
+    engine = db.make_engine(config.database_url)
+    if config.database.upgrade_on_start if upgrade is None else upgrade:
+        db.upgrade(engine)
+    storage = Storage(config.resolve_path(config.storage.path))
+    storage.root.mkdir(parents=True, exist_ok=True)
+    return Services(config=config, engine=engine, sessions=db.session_factory(engine), storage=storage,
+                    health=Health(config.resolve_path(config.health.path)))
+
+
+@dataclass
+class CycleResult:
+    intake: CycleStats
+    replies: SendStats
+    finished_at: datetime
+
+
+def take_mail(services: Services) -> CycleStats:
+    """Take new mail into the database; raises MailboxError when the mailbox fails."""
+    with services.mail_source() as source:
+        return services.pipeline().run_cycle(source)
+
+
+def send_replies(services: Services) -> SendStats:
+    """Send what the outbox holds that is due."""
+    return send_pending(services.sessions, services.transport(), services.config.outbound)
+
+
+def poll_cycle(services: Services) -> CycleResult:
+    """One full cycle (`secor-intake poll`): take new mail, then send pending replies.
+
+    Records the outcome in the health file; re-raises what stopped the cycle.
+    """
+    try:
+        stats = take_mail(services)
+        replies = send_replies(services)
+    except Exception as exc:
+        services.health.record_failure(services.sessions, f"{type(exc).__name__}: {exc}")
+        raise
+    services.health.record_success(services.sessions)
+    log.info("cycle: %d seen %s, %d copies, %d failed, %d abandoned; replies: %d sent, %d deferred, %d failed",
+             stats.seen, stats.outcomes or "{}", stats.duplicates, stats.failed, stats.abandoned,
+             replies.sent, replies.deferred, replies.failed)
+    return CycleResult(intake=stats, replies=replies, finished_at=db.utcnow())

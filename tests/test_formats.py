@@ -1,0 +1,277 @@
+"""File types judged by content: real magic bytes written to real files, names chosen to mislead."""
+
+from __future__ import annotations
+
+import io
+import struct
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from intake.samples import minimal_docx, minimal_pdf, minimal_xlsx
+from triage import formats
+from triage.formats import FAMILIES, FileType, extension_mismatch, sniff
+
+ENDOFCHAIN, FREESECT, FATSECT, NOSTREAM = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+MSI_CLSID = bytes.fromhex("84100c0000000000c000000000000046")
+
+
+def minimal_ole(entries: list[tuple[str, int]], root_clsid: bytes = b"\x00" * 16, payload: bytes = b"") -> bytes:
+    """A valid OLE compound file (v3, 512-byte sectors) whose directory lists `entries`.
+
+    entries: (name, type) with type 1 = storage, 2 = stream; all hang off the root entry as one
+    right-sibling chain and hold no data. `payload` is appended as extra sectors (free in the FAT),
+    standing in for stream content a crude text scan would see.
+    """
+    all_entries = [("Root Entry", 5), *entries]
+    n_dir = -(-len(all_entries) // 4)
+    fat = [FATSECT] + [i + 2 if i + 1 < n_dir else ENDOFCHAIN for i in range(n_dir)]
+    fat += [FREESECT] * (128 - len(fat))
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16
+    header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
+    header += struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, ENDOFCHAIN, 0, ENDOFCHAIN, 0)
+    header += struct.pack("<I", 0) + struct.pack("<I", FREESECT) * 108
+    directory = b""
+    for i, (name, kind) in enumerate(all_entries):
+        raw = name.encode("utf-16-le") + b"\x00\x00"
+        child = 1 if i == 0 and len(all_entries) > 1 else NOSTREAM
+        right = i + 1 if 0 < i < len(all_entries) - 1 else NOSTREAM
+        clsid = root_clsid if i == 0 else b"\x00" * 16
+        directory += raw.ljust(64, b"\x00") + struct.pack("<HBBIII", len(raw), kind, 1, NOSTREAM, right, child)
+        directory += clsid + b"\x00" * 20 + struct.pack("<IQ", ENDOFCHAIN, 0)
+    data = payload.ljust(-(-len(payload) // 512) * 512, b"\x00")
+    return header + struct.pack("<128I", *fat) + directory.ljust(n_dir * 512, b"\x00") + data
+
+
+def pe_exe() -> bytes:
+    """The start of a Windows PE executable: MZ header pointing at a PE header."""
+    mz = bytearray(b"MZ" + b"\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44)
+    mz += struct.pack("<I", 0x40)
+    pe = b"PE\x00\x00" + struct.pack("<HHIIIHH", 0x14C, 1, 0, 0, 0, 0xE0, 0x0102)
+    return bytes(mz) + pe + b"\x00" * 400
+
+
+def multipage_tiff() -> bytes:
+    """A little-endian TIFF with two image file directories (a two-page fax)."""
+    def ifd(next_offset: int) -> bytes:
+        entries = [(256, 3, 1, 8), (257, 3, 1, 8), (259, 3, 1, 4), (262, 3, 1, 0)]
+        body = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries)
+        return body + struct.pack("<I", next_offset)
+    first = ifd(8 + 54)
+    return b"II*\x00" + struct.pack("<I", 8) + first + ifd(0) + b"\x00" * 64
+
+
+def bmp() -> bytes:
+    pixels = b"\x00" * 16
+    info = struct.pack("<IiiHHIIiiII", 40, 2, 2, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + len(info) + len(pixels), 0, 0, 54) + info + pixels
+
+
+def pcx() -> bytes:
+    header = struct.pack("<BBBBHHHHHH", 0x0A, 5, 1, 8, 0, 0, 31, 31, 72, 72) + b"\x00" * 48
+    header += struct.pack("<BBHH", 0, 1, 32, 1) + b"\x00" * 58
+    return header + b"\xc1\x00" * 32
+
+
+def zip_of(parts: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def tar_of(name: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tf:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+PPTX_CONTENT_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                      b'<Override PartName="/ppt/presentation.xml" ContentType="application/vnd.openxmlformats-'
+                      b'officedocument.presentationml.presentation.main+xml"/></Types>')
+DOCX_WITH_VBA_PART = zip_of({
+    "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                           b'content-types"><Override PartName="/word/document.xml" ContentType="application/'
+                           b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+    "word/document.xml": b"<w:document/>",
+    "word/vbaProject.bin": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100,
+})
+
+# name -> (content, expected family). Names lie where they can: content decides.
+CASES: dict[str, tuple[bytes, str]] = {
+    "report.pdf": (pe_exe(), "unsafe"),
+    "Hazard Assessment.pdf": (minimal_pdf(["Hazard assessment"]), "pdf"),
+    "scan.pdf": (multipage_tiff(), "paper_era"),
+    "policy.docx": (minimal_docx(["Policy"]), "word"),
+    "macro.docx": (DOCX_WITH_VBA_PART, "unsafe"),
+    "tool.docx": (minimal_docx(["x"], macros=True), "unsafe"),
+    "records.xlsx": (minimal_xlsx([["a", "1"]]), "spreadsheet"),
+    "deck.pptx": (zip_of({"[Content_Types].xml": PPTX_CONTENT_TYPES, "ppt/presentation.xml": b"<p/>"}), "presentation"),
+    "notes.odt": (zip_of({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"}), "word"),
+    "notes-macro.odt": (zip_of({"mimetype": b"application/vnd.oasis.opendocument.text",
+                                "Basic/Standard/Module1.xml": b"<x/>"}), "unsafe"),
+    "legacy.doc": (minimal_ole([("WordDocument", 2), ("1Table", 2)]), "word"),
+    "legacy-macro.doc": (minimal_ole([("WordDocument", 2), ("Macros", 1), ("VBA", 1)]), "unsafe"),
+    "budget.xls": (minimal_ole([("Workbook", 2)]), "spreadsheet"),
+    "budget-macro.xls": (minimal_ole([("Workbook", 2), ("_VBA_PROJECT_CUR", 1), ("VBA", 1)]), "unsafe"),
+    "slides.ppt": (minimal_ole([("PowerPoint Document", 2)]), "presentation"),
+    "setup.pdf": (minimal_ole([("SummaryInformation", 2)], root_clsid=MSI_CLSID), "unsafe"),
+    "letter.wps": (minimal_ole([("MN0", 2)]), "paper_era"),
+    "letter2000.wps": (minimal_ole([("CONTENTS", 2)], payload=b"CHNKWKS\x00"), "paper_era"),
+    "unconfirmed.wps": (minimal_ole([("Something", 2)]), "paper_era"),
+    "works-dos.pdf": (b"\x01\xfe\x32\x00\x00\x00" + b"\x00" * 200, "paper_era"),
+    "works-db.wdb": (b"\x20\x54\x02\x00\x00\x00\x05\x54\x02\x00" + b"\x00" * 200, "paper_era"),
+    "works-sheet.wks": (b"\xff\x00\x02\x00\x04\x04\x05\x54\x02\x00" + b"\x00" * 200, "paper_era"),
+    "letter.wpd": (b"\xffWPC\x10\x00\x00\x00\x01\x0a\x02\x01\x00\x00\x00\x00" + b"\x00" * 200, "paper_era"),
+    "budget.wk1": (b"\x00\x00\x02\x00\x06\x04\x06\x00\x08\x00" + b"\x00" * 200, "paper_era"),
+    "budget.wk3": (b"\x00\x00\x1a\x00\x00\x10\x04\x00" + b"\x00" * 200, "paper_era"),
+    "budget.wk4": (b"\x00\x00\x1a\x00\x02\x10\x04\x00" + b"\x00" * 200, "paper_era"),
+    "budget.123": (b"\x00\x00\x1a\x00\x05\x10\x04\x00" + b"\x00" * 200, "paper_era"),
+    "usb.iso": (b"\x00" * 0x8001 + b"CD001\x01\x00" + b"\x00" * 2000, "paper_era"),
+    "disk.vhd": (b"conectix\x00\x00\x00\x02\x00\x01\x00\x00" + b"\x00" * 1000, "paper_era"),
+    "fixed-disk.pdf": (b"\x00" * 4096 + (b"conectix" + b"\x00" * 504), "paper_era"),
+    "disk.vhdx": (b"vhdxfile" + b"\x00" * 1000, "paper_era"),
+    "mac.dmg": (b"\x78\x01" + b"\x00" * 4000 + b"koly" + b"\x00" * 508, "paper_era"),
+    "usb.img": (bytes(range(256)) * 16, "paper_era"),
+    "stick.pdf": (b"\xeb\x3c\x90MSDOS5.0" + b"\x00" * 499 + b"\x55\xaa" + b"\x00" * 1024, "paper_era"),
+    "fax.djvu": (b"AT&TFORM\x00\x00\x00\x20DJVMDIRM" + b"\x00" * 100, "paper_era"),
+    "page.pcx": (pcx(), "paper_era"),
+    "drawing.bmp": (bmp(), "paper_era"),
+    "fax.mdi": (b"EP*\x00" + b"\x00" * 200, "paper_era"),
+    "tool.elf.pdf": (b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200, "unsafe"),
+    "macos.docx": (b"\xcf\xfa\xed\xfe\x07\x00\x00\x01" + b"\x00" * 200, "unsafe"),
+    "notes.txt": (b"#!/bin/sh\nrm -rf ~\n", "unsafe"),
+    "python.txt": (b"#!/usr/bin/env python3\nprint('x')\n", "unsafe"),
+    "readme.txt": (b"$c = 'abc'\nInvoke-Expression $c\n", "unsafe"),
+    "cleanup.ps1": (b"Get-ChildItem . | Remove-Item\n", "unsafe"),
+    "run.txt": (b"@echo off\r\ndel /q *.*\r\n", "unsafe"),
+    "letter.txt": (b'Set s = CreateObject("WScript.Shell")\r\ns.Run "calc"\r\n', "unsafe"),
+    "page.html": (b'<html><head><HTA:APPLICATION ID="app"></head><body>x</body></html>\n', "unsafe"),
+    "shortcut.pdf": (b"\x4c\x00\x00\x00\x01\x14\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46"
+                     + b"\x00" * 200, "unsafe"),
+    "App.class": (b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + b"\x00" * 100, "unsafe"),
+    "tools.zip": (zip_of({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "a/B.class": b"\xca\xfe\xba\xbe"}),
+                  "unsafe"),
+    "Element 3.zip": (zip_of({"Element 3/policy.pdf": minimal_pdf(["x"])}), "archive"),
+    "damaged.zip": (b"PK\x03\x04" + b"\x14\x00" + b"\xff" * 300, "archive"),
+    "Element 4.rar": (b"Rar!\x1a\x07\x01\x00" + b"\x00" * 40, "archive"),
+    "Element 5.7z": (b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 40, "archive"),
+    "Element 6.tar": (tar_of("a.txt", b"abc"), "archive"),
+    "Element 7.gz": (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\x00" * 20, "archive"),
+    "photo.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 40, "image"),
+    "photo.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00", "image"),
+    "photo.gif": (b"GIF89a\x01\x00\x01\x00\x00\x00\x00" + b"\x00" * 20, "image"),
+    "photo.heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 40, "image"),
+    "minutes.txt": (b"Health and safety meeting minutes\nAttendees: Pat, Sam\n", "text"),
+    "inspections.csv": (b"date,inspector,result\n2026-05-01,Pat,ok\n", "text"),
+    "policy.rtf": (b"{\\rtf1\\ansi Health and Safety Policy\\par}\n", "text"),
+    "empty.pdf": (b"", "empty"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_family_is_decided_by_content(tmp_path: Path, name: str) -> None:
+    data, family = CASES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    ftype = sniff(path)
+    assert ftype.family == family, ftype
+    assert ftype.family in FAMILIES
+    assert ftype.label
+    if family in ("paper_era", "unsafe"):
+        assert ftype.reason, "paper-era and unsafe types say why"
+    else:
+        assert ftype.reason is None
+
+
+def sniffed(tmp_path: Path, name: str, data: bytes) -> FileType:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return sniff(path)
+
+
+def test_labels_name_what_the_file_is(tmp_path: Path) -> None:
+    assert sniffed(tmp_path, "report.pdf", pe_exe()).label == "Windows executable"
+    assert sniffed(tmp_path, "a.docx", minimal_docx(["x"], macros=True)).label == "Word document with macros"
+    assert sniffed(tmp_path, "scan.pdf", multipage_tiff()).label == "TIFF scan image"
+    assert sniffed(tmp_path, "a.wpd", CASES["letter.wpd"][0]).label == "WordPerfect document"
+    assert sniffed(tmp_path, "a.pdf", minimal_pdf(["x"])).mime == "application/pdf"
+    assert "macros" in sniffed(tmp_path, "b.xls", CASES["budget-macro.xls"][0]).reason
+
+
+def test_exe_named_pdf_is_unsafe_and_a_mismatch(tmp_path: Path) -> None:
+    ftype = sniffed(tmp_path, "report.pdf", pe_exe())
+    assert ftype.family == "unsafe"
+    assert extension_mismatch("Element 1/report.pdf", ftype) == "named .pdf but it is a Windows executable"
+
+
+def test_real_pdf_named_doc_is_a_mismatch(tmp_path: Path) -> None:
+    ftype = sniffed(tmp_path, "policy.doc", minimal_pdf(["Policy"]))
+    assert ftype.family == "pdf"
+    assert extension_mismatch("policy.doc", ftype) == "named .doc but it is a PDF document"
+
+
+def test_matching_extensions_are_not_mismatches(tmp_path: Path) -> None:
+    pairs = [("a.pdf", minimal_pdf(["x"])), ("a.PDF", minimal_pdf(["x"])), ("b.docx", minimal_docx(["x"])),
+             ("c.xlsx", minimal_xlsx([["x"]])), ("d.doc", CASES["legacy.doc"][0]),
+             ("e.jpeg", CASES["photo.jpg"][0]), ("f.txt", CASES["minutes.txt"][0]),
+             ("g.csv", CASES["inspections.csv"][0]), ("h.zip", CASES["Element 3.zip"][0]),
+             ("i.tif", multipage_tiff())]
+    for name, data in pairs:
+        assert extension_mismatch(name, sniffed(tmp_path, name, data)) is None, name
+
+
+def test_rtf_saved_as_doc_is_accepted(tmp_path: Path) -> None:
+    ftype = sniffed(tmp_path, "policy.doc", CASES["policy.rtf"][0])
+    assert ftype.family == "text" and ftype.label == "RTF document"
+    assert extension_mismatch("policy.doc", ftype) is None
+
+
+def test_missing_extension_on_a_document_is_a_mismatch(tmp_path: Path) -> None:
+    ftype = sniffed(tmp_path, "Health and Safety Policy", minimal_pdf(["x"]))
+    assert extension_mismatch("Health and Safety Policy", ftype) == "has no extension but it is a PDF document"
+
+
+def test_unknown_content_is_judged_against_its_claimed_extension(tmp_path: Path) -> None:
+    garbage = bytes(range(7, 250)) * 4
+    assert extension_mismatch("policy.pdf", sniffed(tmp_path, "x.pdf", garbage)) == (
+        "named .pdf but its content is not a readable PDF file")
+    assert extension_mismatch("thing.foo", sniffed(tmp_path, "x.foo", garbage)) is None
+    assert extension_mismatch("thing", sniffed(tmp_path, "x", garbage)) is None
+
+
+def test_rar_named_zip_is_a_mismatch_and_empty_files_are_not(tmp_path: Path) -> None:
+    assert extension_mismatch("Element 4.zip", sniffed(tmp_path, "e4.zip", CASES["Element 4.rar"][0])) == (
+        "named .zip but it is a RAR archive")
+    assert extension_mismatch("empty.pdf", sniffed(tmp_path, "empty.pdf", b"")) is None
+
+
+def test_zero_bytes_are_empty(tmp_path: Path) -> None:
+    assert sniffed(tmp_path, "policy.docx", b"") == FileType("inode/x-empty", "empty", "empty file (zero bytes)")
+
+
+def test_a_plain_powershell_word_in_a_document_is_not_a_script(tmp_path: Path) -> None:
+    text = b"We reviewed the PowerShell course and the batch of new ladders.\n"
+    assert sniffed(tmp_path, "training.txt", text).family == "text"
+
+
+def test_ole_macro_storage_found_beyond_the_first_directory_sector(tmp_path: Path) -> None:
+    entries = [("WordDocument", 2), ("1Table", 2), ("Data", 2), ("CompObj", 2), ("ObjectPool", 1),
+               ("SummaryInformation", 2), ("Macros", 1), ("VBA", 1)]
+    ftype = sniffed(tmp_path, "big.doc", minimal_ole(entries))
+    assert ftype.family == "unsafe" and ftype.label == "Word document with macros"
+
+
+def test_zip_with_too_many_entries_is_not_opened_as_a_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "many.docx"
+    path.write_bytes(zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>",
+                             **{f"word/media/image{i}.png": b"" for i in range(30)}}))
+    assert sniff(path).family == "word"
+    monkeypatch.setattr(formats, "MAX_DOCUMENT_PARTS", 30)  # the real limit, 20,000, on a small file
+    assert sniff(path) == FileType("application/zip", "archive", "zip archive")

@@ -1,0 +1,279 @@
+"""A submission as the rules see it: its documents and folders, and the analyses several rules share.
+
+A `Submission` is built from a folder tree (an extracted zip or a folder given to `triage`). Paths are
+logical posix paths inside the submission (`Element 3/training.pdf`), also when a document physically
+lives elsewhere (a zip found inside a folder is extracted to a work folder and its files appear under
+the zip's path minus `.zip`). OS junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `desktop.ini`, AppleDouble
+`._*` files) is not part of a submission. Links are never followed: they are listed in `links`.
+
+Shared analyses (element matching, the evaluation tool, its text) are computed once, on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from triage.elements import ElementMatch, Vocabulary, match_folder
+from triage.formats import FileType, sniff
+from triage.text import extract_text
+
+if TYPE_CHECKING:
+    from triage.evaluation_tool import EvaluationTool
+
+JUNK_FOLDERS = frozenset({"__macosx"})
+JUNK_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+TEXT_MAX_CHARS = 100_000
+
+
+# Words that say nothing about a document: camera, scanner and application defaults, filler.
+_GENERIC_WORDS = frozenset("""
+    scan scans scanned scanner img image images pic pics picture pictures photo photos dsc dscn dscf dcim
+    pxl vid mov gopr wa whatsapp screenshot screen shot capture fax document documents doc docs file files
+    new folder untitled copy of page pg att attachment attachments unnamed noname temp tmp misc
+    miscellaneous stuff other others various final draft version rev ver skm ccf mx epson canon hp brother
+    xerox ricoh sharp kyocera konica minolta microsoft word excel powerpoint book sheet worksheet
+    spreadsheet presentation text rich format adobe acrobat default pdf jpg jpeg png tif tiff docx xlsx
+    at am pm
+""".split())
+
+
+def unclear_name(name: str, folder: bool = False) -> bool:
+    """Whether a file or folder name says nothing about what it holds.
+
+    Names made only of numbers, dates, single letters and default words (`scan0001.pdf`,
+    `IMG_2231.jpg`, `Document1.docx`, `New folder`, `Untitled`, `file(3).pdf`, `DSC_0001`,
+    `image.png`, `2023-05-01`, `Book1.xlsx`). `Copy of X` and `X (1)` are judged by X. A folder
+    named only by numbers (`2026-03`, `1.2`) is clear: it sorts documents by period or question.
+    """
+    stem = name if folder else PurePosixPath(name).stem
+    tokens = re.findall(r"[a-z]+|[0-9]+", stem.lower())
+    if folder and tokens and all(t.isdigit() for t in tokens):
+        return False  # `2026`, `2026-03`, `1.2`: subfolders by period or by question number are fine
+    return not any(len(t) > 1 and not t.isdigit() and t not in _GENERIC_WORDS for t in tokens)
+
+
+def is_junk(name: str) -> bool:
+    """OS litter that is never part of a submission (compared case-insensitively)."""
+    lower = name.lower()
+    return lower in JUNK_FOLDERS or lower in JUNK_FILES or lower.startswith("._")
+
+
+@dataclass(eq=False)
+class Document:
+    """One file of the submission: where it is logically and physically; type and hash on demand."""
+
+    path: str  # logical posix path inside the submission
+    abspath: Path  # where the bytes are
+    size: int
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+    @property
+    def folder(self) -> str:
+        """The logical folder holding the document, "" at the root."""
+        parent = str(PurePosixPath(self.path).parent)
+        return "" if parent == "." else parent
+
+    @cached_property
+    def ftype(self) -> FileType:
+        """The type sniffed from content; a file we cannot read counts as empty."""
+        try:
+            return sniff(self.abspath)
+        except OSError:
+            return FileType("application/octet-stream", "empty", "unreadable file")
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the content ("" when the file cannot be read)."""
+        digest = hashlib.sha256()
+        try:
+            with open(self.abspath, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return ""
+        return digest.hexdigest()
+
+
+@dataclass
+class Tree:
+    """What a walk of a folder found: documents, folders (logical paths) and links not followed."""
+
+    documents: list[Document] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+    def add(self, other: Tree) -> None:
+        self.documents += other.documents
+        self.folders += other.folders
+        self.links += other.links
+
+
+def scan_tree(root: Path, prefix: str = "") -> Tree:
+    """Every regular file and folder under `root`, junk skipped, links listed but not followed."""
+    tree = Tree()
+    base = PurePosixPath(prefix) if prefix else None
+
+    def logical(rel: str) -> str:
+        return str(base / rel) if base else rel
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        kept = []
+        for d in sorted(dirnames):
+            if is_junk(d):
+                continue
+            rel = f"{rel_dir}/{d}" if rel_dir else d
+            if os.path.islink(os.path.join(dirpath, d)):
+                tree.links.append(logical(rel))
+                continue
+            kept.append(d)
+            tree.folders.append(logical(rel))
+        dirnames[:] = kept
+        for f in sorted(filenames):
+            if is_junk(f):
+                continue
+            full = Path(dirpath) / f
+            rel = f"{rel_dir}/{f}" if rel_dir else f
+            if full.is_symlink() or not full.is_file():  # links, sockets, devices: never read
+                tree.links.append(logical(rel))
+                continue
+            tree.documents.append(Document(logical(rel), full, full.stat().st_size))
+    return tree
+
+
+class Submission:
+    """The documents and folders of one submission, with the analyses the rules share."""
+
+    def __init__(self, tree: Tree, vocabulary: Vocabulary):
+        self.documents = sorted(tree.documents, key=lambda d: d.path)
+        self.folders = sorted(set(tree.folders))
+        self.links = sorted(tree.links)
+        self.vocabulary = vocabulary
+        self._texts: dict[str, str] = {}
+
+    @classmethod
+    def from_folder(cls, root: Path, vocabulary: Vocabulary) -> Submission:
+        return cls(scan_tree(root), vocabulary)
+
+    # -- layout -------------------------------------------------------------------------------
+
+    @cached_property
+    def wrapper(self) -> str | None:
+        """The one folder that wraps everything (`Acme SECOR 2026/`), if any; only one is tolerated."""
+        from triage.evaluation_tool import is_tool_folder_name  # it imports this module
+
+        top_folders = [f for f in self.folders if "/" not in f]
+        if len(top_folders) != 1 or any(d.folder == "" for d in self.documents):
+            return None
+        only = top_folders[0]
+        if match_folder(only, self.vocabulary).element is not None or is_tool_folder_name(only):
+            return None
+        return only
+
+    @property
+    def top(self) -> str:
+        """The logical folder that holds the element folders: the wrapper, or "" for the root."""
+        return self.wrapper or ""
+
+    def relative(self, path: str) -> str:
+        """A path relative to the top (the wrapper taken off)."""
+        top = self.top
+        return path[len(top) + 1:] if top and path.startswith(top + "/") else path
+
+    @cached_property
+    def top_folders(self) -> list[str]:
+        """Folders directly under the top, as logical paths."""
+        if not self.top:
+            return [f for f in self.folders if "/" not in f]
+        prefix = self.top + "/"
+        return [f for f in self.folders if f.startswith(prefix) and "/" not in f[len(prefix):]]
+
+    @cached_property
+    def top_documents(self) -> list[Document]:
+        """Documents directly under the top (loose files)."""
+        return [d for d in self.documents if d.folder == self.top]
+
+    def top_folder_of(self, path: str) -> str | None:
+        """The top folder a logical path lies in, or None when it lies directly under the top."""
+        rel = self.relative(path)
+        if self.top and rel == path:
+            return None
+        first, sep, _ = rel.partition("/")
+        if not sep:
+            return None
+        return f"{self.top}/{first}" if self.top else first
+
+    # -- elements -----------------------------------------------------------------------------
+
+    @cached_property
+    def element_matches(self) -> dict[str, ElementMatch]:
+        """Each top folder's match against the vocabulary, by logical folder path."""
+        return {f: match_folder(PurePosixPath(f).name, self.vocabulary) for f in self.top_folders}
+
+    @cached_property
+    def element_folders(self) -> dict[int, list[str]]:
+        """Element number -> the top folders that matched it (in path order)."""
+        out: dict[int, list[str]] = {}
+        for folder, match in self.element_matches.items():
+            if match.element is not None:
+                out.setdefault(match.element.number, []).append(folder)
+        return out
+
+    def element_of(self, path: str) -> int | None:
+        """The element number a document or folder is filed under, or None."""
+        top = self.top_folder_of(path)
+        if top is None:
+            return None
+        match = self.element_matches.get(top)
+        return match.element.number if match and match.element else None
+
+    @cached_property
+    def documents_by_folder(self) -> dict[str, list[Document]]:
+        """Documents directly in each folder ("" for the root)."""
+        out: dict[str, list[Document]] = {}
+        for d in self.documents:
+            out.setdefault(d.folder, []).append(d)
+        return out
+
+    def documents_under(self, folder: str) -> list[Document]:
+        """Documents in a folder and all its subfolders."""
+        prefix = folder + "/"
+        return [d for d in self.documents if d.path.startswith(prefix)]
+
+    # -- evaluation tool ----------------------------------------------------------------------
+
+    @cached_property
+    def evaluation_tool(self) -> EvaluationTool:
+        from triage.evaluation_tool import find_evaluation_tool  # it imports this module
+
+        return find_evaluation_tool(self)
+
+    def text_of(self, document: Document) -> str:
+        """The document's text (read once; "" when it has none or cannot be read)."""
+        if document.path not in self._texts:
+            try:
+                text = extract_text(document.abspath, document.ftype, max_chars=TEXT_MAX_CHARS)
+            except Exception:  # a damaged file has no text; format rules report it
+                text = ""
+            self._texts[document.path] = text or ""
+        return self._texts[document.path]
+
+    @property
+    def texts_read(self) -> int:
+        """How many documents' text has been read so far (content reading is bounded)."""
+        return len(self._texts)
+
+    @cached_property
+    def evaluation_text(self) -> str:
+        """The text of the evaluation tool, all its pieces together."""
+        return "\n".join(self.text_of(d) for d in self.evaluation_tool.parts)
