@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 # <tenant>.sharepoint.com, <shard>.files.1drv.com, doc-0s-<x>-docs.googleusercontent.com.
 PROVIDER_HOSTS = frozenset({
     "www.dropbox.com", "dropbox.com", "dl.dropbox.com", "db.tt", "dl.dropboxusercontent.com",
-    ".dl.dropboxusercontent.com",
+    ".dropboxusercontent.com",
     "drive.google.com", "docs.google.com", "drive.usercontent.google.com", ".googleusercontent.com",
     "1drv.ms", "onedrive.live.com", "api.onedrive.com", ".files.1drv.com",
+    ".microsoftpersonalcontent.com",  # where OneDrive personal serves downloads since 2024
     ".sharepoint.com",
 })
 

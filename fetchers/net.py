@@ -25,6 +25,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import certifi
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3 import HTTPSConnectionPool
 from urllib3.connection import HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -462,9 +463,8 @@ class Downloader:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        headers = {k: v for k, v in response.headers.items()}
-        return Fetched(url=response.url, status=response.status_code, headers=_Headers(headers),
-                       path=path, size=size)
+        return Fetched(url=response.url, status=response.status_code,
+                       headers=CaseInsensitiveDict(response.headers), path=path, size=size)
 
     def _check_deadline(self, url: str) -> None:
         """However the servers trickle or redirect, one submission's downloads end by the deadline."""
@@ -476,16 +476,6 @@ class Downloader:
         window = self.settings.read_timeout_seconds
         if elapsed > window and size / elapsed < self.settings.min_bytes_per_second:
             raise unavailable(url, "the provider sent the file too slowly")
-
-
-class _Headers(dict):
-    """Case-insensitive read-only view of response headers."""
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        super().__init__({k.lower(): v for k, v in headers.items()})
-
-    def get(self, key: str, default=None):  # type: ignore[override]
-        return super().get(key.lower(), default)
 
 
 def _content_length(response: requests.Response) -> int | None:

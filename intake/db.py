@@ -273,6 +273,7 @@ class Reply(Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None]  # when a sender set "sending"; stale claims are retried
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # the sender's worker identity
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -335,7 +336,7 @@ def upgrade(engine_or_url: Engine | str) -> None:
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
         with engine.begin() as connection:
-            if connection.dialect.name == "postgresqlX":
+            if connection.dialect.name == "postgresql":
                 # Two daemons starting together: one migrates, the other waits, then finds it done.
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             alembic_config = AlembicConfig()

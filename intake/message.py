@@ -15,12 +15,10 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
-import email.message
 import email.policy
 import email.utils
 import html as html_lib
 import importlib
-import logging
 import os
 import re
 import unicodedata
@@ -33,8 +31,6 @@ from typing import Callable, Iterator
 
 import mailparser
 
-log = logging.getLogger(__name__)
-
 TRACKING_RE = re.compile(r"(?<![A-Za-z0-9])SECOR-\d{4}-\d{6}(?!\d)", re.IGNORECASE)
 
 MAX_DEPTH = 20  # MIME nesting we descend into; real mail rarely goes past 5
@@ -42,7 +38,8 @@ MAX_HEADER_BYTES = 256 * 1024  # header block handed to mail-parser
 MAX_TEXT_CHARS = 2_000_000  # decoded body text kept (text and html each)
 MAX_DEFECTS = 200
 MAX_FILENAME_CHARS = 120
-MAX_TNEF_DEPTH = 3  # winmail.dat carrying a message carrying a winmail.dat...
+MAX_FILENAME_BYTES = 200  # UTF-8, leaving room for " (n)" under the usual 255-byte limit
+MAX_ATTACHMENTS = 50  # archives kept from one message; more is not a submission anyone sends
 CHUNK_CHARS = 1024 * 1024  # encoded characters decoded per step (a multiple of 4)
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -251,7 +248,7 @@ def _clean_address(address: str | None) -> str | None:
         return None
     address = address.strip().strip("<>").strip()
     local, sep, domain = address.rpartition("@")
-    if not sep or not local or not domain or "." not in domain and domain != "localhost":
+    if not sep or not local or not domain or ("." not in domain and domain != "localhost"):
         return None
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in address) or len(address) > 320:
         return None
@@ -302,6 +299,9 @@ def sanitise_filename(name: str | None, default: str = "attachment") -> str:
             name = stem[: MAX_FILENAME_CHARS - len(ext) - 1].rstrip(" .") + "." + ext
         else:
             name = name[:MAX_FILENAME_CHARS].rstrip(" .")
+    while len(name.encode("utf-8")) > MAX_FILENAME_BYTES:  # long non-Latin names: cut the stem
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[:-1] + dot + ext) if dot and stem else name[:-1]
     return name
 
 
@@ -388,6 +388,94 @@ def _archive_kind(filename: str, content_type: str, head: bytes) -> tuple[bool, 
     return False, False
 
 
+# tnefparse trusts the counts in MAPI property lists and loops over them (a crafted count of 2**32
+# hangs it), so each property list is checked against its own length before tnefparse sees it.
+TNEF_MAPI_LISTS = {0x9003, 0x9005}  # attMAPIProps, attAttachment
+TNEF_DROPPED = {0x9004, 0x0006, 0x0007, 0x8005, 0x8006, 0x8012, 0x8013, 0x8020}  # recipients, dates: unused
+MAPI_FIXED_SIZES = {0x0002: 2, 0x000B: 2, 0x0003: 4, 0x0004: 4, 0x000A: 4, 0x0005: 8, 0x0006: 8, 0x0007: 8,
+                    0x0014: 8, 0x0040: 8, 0x0048: 16, 0x0001: 0}
+MAPI_VARIABLE = {0x0000, 0x000D, 0x001E, 0x001F, 0x0102}
+IMESSAGE_SIG = b"\x07\x03\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46"
+
+
+def _mapi_list_is_sane(data: bytes) -> bool:
+    """Whether every count in a MAPI property list fits in the bytes that follow it."""
+    def u32(at: int) -> int:
+        return int.from_bytes(data[at:at + 4], "little") if at + 4 <= len(data) else -1
+
+    count, at = u32(0), 4
+    if count < 0 or count > len(data) // 4:
+        return False
+    for _ in range(count):
+        if at + 4 > len(data):
+            return True  # tnefparse skips what is missing
+        prop_type, prop_name = int.from_bytes(data[at:at + 2], "little"), int.from_bytes(data[at + 2:at + 4], "little")
+        at += 4
+        if prop_name >= 0x8000:  # named property: GUID, kind, id or name
+            kind = u32(at + 16)
+            at += 20
+            if kind == 0:
+                at += 4
+            else:
+                length = u32(at)
+                if length < 0 or length > len(data):
+                    return False
+                at += 4 + length + (-length % 4)
+        multi = bool(prop_type & 0x1000)
+        prop_type &= ~0x1000
+        values = 1
+        if multi:
+            values = u32(at)
+            at += 4
+            if values < 0 or values > len(data):
+                return False
+        if prop_type in MAPI_FIXED_SIZES:
+            size = values * MAPI_FIXED_SIZES[prop_type]
+            if at + size > len(data):
+                return False
+            at += size + (2 if values % 2 and prop_type in (0x0002, 0x000B) else 0)
+        elif prop_type in MAPI_VARIABLE:
+            if values > (len(data) - at) // 4:
+                return False
+            for _ in range(values):
+                items = 1
+                if not multi:  # a single value still carries its own count of items
+                    items = u32(at)
+                    at += 4
+                if items < 0 or items > (len(data) - at) // 4:
+                    return False
+                for _ in range(items):
+                    length = u32(at)
+                    if length < 0 or at + 4 + length > len(data):
+                        return False
+                    if prop_type == 0x000D and data[at + 4:at + 20] == IMESSAGE_SIG:
+                        return False  # an attached Outlook message: tnefparse would parse it unchecked
+                    at += 4 + length + (-length % 4)
+        else:
+            return True  # tnefparse stops at an unknown type
+        if at > len(data):
+            return True
+    return True
+
+
+def _tnef_bounded(data: bytes, defects: list[str], where: str) -> bytes:
+    """The TNEF stream without attributes we do not need and without property lists that lie."""
+    out = bytearray(data[:6])
+    offset = 6
+    while offset + 12 < len(data):
+        name = int.from_bytes(data[offset + 1:offset + 3], "little")
+        length = min(len(data) - offset, int.from_bytes(data[offset + 5:offset + 9], "little") + 11)
+        obj = data[offset:offset + length]
+        offset += length
+        if name in TNEF_DROPPED:
+            continue
+        if name in TNEF_MAPI_LISTS and not _mapi_list_is_sane(obj[9:-2]):
+            defects.append(f"{where}winmail.dat property list skipped (inconsistent counts or an attached message)")
+            continue
+        out += obj
+    return bytes(out)
+
+
 class _Collector:
     """Walks the MIME tree once, gathering bodies and writing archive attachments under a byte budget."""
 
@@ -414,6 +502,8 @@ class _Collector:
             return
         try:
             self._visit(part, depth, label, forwarded)
+        except OSError:
+            raise  # the disk, not the mail: the caller retries later
         except Exception as exc:  # a part we cannot read must not lose the rest of the message
             self.defects.append(f"part {label}: unreadable ({type(exc).__name__}: {exc})")
 
@@ -428,6 +518,8 @@ class _Collector:
         if part.is_multipart():
             children = part.get_payload()
             inner = forwarded or content_type == "message/rfc822"
+            if content_type == "message/rfc822":
+                children = self._encoded_message(part, children, label) or children
             if isinstance(children, list):
                 for i, child in enumerate(children, 1):
                     self.walk(child, depth + 1, f"{label}.{i}", inner)
@@ -441,6 +533,22 @@ class _Collector:
             self._body(part, "text/html" if content_type == "text/html" else "text/plain", where)
             return
         self._attachment(part, filename or "", content_type, where)
+
+    def _encoded_message(self, part: Message, children: object, label: str) -> list[Message] | None:
+        """A forwarded message sent base64 or quoted-printable (Exchange does), decoded and parsed.
+
+        The parser reads such a part as a message without headers whose body is the encoded text.
+        """
+        cte = str(_first(part, "Content-Transfer-Encoding") or "").strip().lower()
+        if cte not in ("base64", "quoted-printable") or not isinstance(children, list) or len(children) != 1:
+            return None
+        encoded = children[0]
+        body = encoded.get_payload()
+        if list(encoded.keys()) or not isinstance(body, str):
+            return None
+        where = f"part {label} (message/rfc822): "
+        chunks = _b64_chunks(body, self.defects, where) if cte == "base64" else _qp_chunks(body)
+        return [_parse_tree(b"".join(chunks), self.defects)]
 
     def _filename(self, part: Message, where: str) -> str:
         """The attachment's decoded file name (RFC 2231 and encoded words), or ''."""
@@ -503,6 +611,9 @@ class _Collector:
         """Stream one archive to disk; past the budget keep only what fits and mark it truncated."""
         default = "attachment.zip" if is_zip else "attachment"
         safe = sanitise_filename(filename, default)
+        if len(self.attachments) >= MAX_ATTACHMENTS:
+            self.defects.append(f"attachment {safe!r}: more than {MAX_ATTACHMENTS} archives, not kept")
+            return
         self.workdir.mkdir(parents=True, exist_ok=True)
         path, out = _open_unique(self.workdir, safe)
         size = 0
@@ -530,28 +641,20 @@ class _Collector:
         from tnefparse.tnef import TNEF  # imported here: only Outlook mail needs it
 
         try:
-            tnef = TNEF(data, do_checksum=False)
+            tnef = TNEF(_tnef_bounded(data, self.defects, where), do_checksum=False)
         except Exception as exc:
             self.defects.append(f"{where}winmail.dat unreadable ({type(exc).__name__})")
             return
         body = tnef.body
         if body and not self.text:
-            text = body if isinstance(body, str) else decode_bytes(body, "cp1252")
+            text = (body if isinstance(body, str) else decode_bytes(body, "cp1252")).replace("\r\n", "\n")
             self.text_chars = self._append(self.text, text, self.text_chars, where)
-        self._tnef_attachments(tnef, where, 0)
-
-    def _tnef_attachments(self, tnef: object, where: str, depth: int) -> None:
-        for att in getattr(tnef, "attachments", []):
+        for att in tnef.attachments:
             try:
                 name = str(att.long_filename() or "")
                 payload = att.data if isinstance(att.data, bytes) else b""
             except Exception:
                 self.defects.append(f"{where}winmail.dat attachment unreadable")
-                continue
-            embedded = getattr(att, "embed", None)  # an attached Outlook message
-            if embedded is not None:
-                if depth < MAX_TNEF_DEPTH:
-                    self._tnef_attachments(embedded, where, depth + 1)
                 continue
             archive, is_zip = _archive_kind(name, "application/octet-stream", payload[:8])
             if archive:
@@ -665,7 +768,7 @@ def detect_automatic(msg: Message, subject: str, sender: str | None, content_typ
     if auto_submitted and auto_submitted != "no":
         return f"auto-submitted: {auto_submitted}"
     precedence = value("Precedence").strip()
-    if precedence in ("bulk", "list", "junk"):
+    if precedence in ("bulk", "list", "junk", "auto_reply"):
         return f"precedence: {precedence}"
     for header in ("List-Id", "List-Unsubscribe", "List-Post"):
         if _first(msg, header) is not None:
@@ -683,10 +786,12 @@ def detect_automatic(msg: Message, subject: str, sender: str | None, content_typ
     return_path = _first(msg, "Return-Path")
     if return_path is not None and re.fullmatch(r"\s*<?\s*>?\s*", decode_header_text(return_path)):
         return "null sender"
-    local = (sender or "").rpartition("@")[0].lower()
-    if local in ("mailer-daemon", "postmaster"):
-        return local
-    if local in NO_REPLY_LOCALPARTS:
+    addresses = [sender or ""] + [address for _, address in _stdlib_addresses(msg, "From")]
+    locals_ = {address.rpartition("@")[0].lower() for address in addresses}
+    for local in ("mailer-daemon", "postmaster"):
+        if local in locals_:
+            return local
+    if locals_ & NO_REPLY_LOCALPARTS:
         return "no-reply sender"
     for pattern, reason in AUTO_SUBJECTS:
         if pattern.search(subject):

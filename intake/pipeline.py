@@ -22,9 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
 import shutil
-import socket
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -37,7 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fetchers import fetch_links
 from intake import message as email_parser
+from intake.claims import claim_is_stale, worker_identity
 from intake.config import Config
+from intake.faults import crash_point
 from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.replies import queue_reply, render_acknowledgement, render_no_submission, render_too_large
@@ -67,32 +67,6 @@ class CycleStats:
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-
-
-def worker_identity() -> str:
-    """host:pid:token, so a claim left by a dead process on this host is recognised at once."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def claim_is_stale(claimed_by: str | None, claimed_at: datetime | None, now: datetime) -> bool:
-    """True when the worker that claimed a message is gone (dead here, or silent past the lease)."""
-    if not claimed_by or claimed_at is None:
-        return True
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == socket.gethostname() and pid_text.isdigit() and not _pid_alive(int(pid_text)):
-        return True
-    return now - claimed_at > CLAIM_LEASE
 
 
 class _HashingWriter:
@@ -151,7 +125,11 @@ class Pipeline:
             if row is None:
                 row = FolderState(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=None,
                                   first_seen_at=self.clock())
-                session.add(row)
+                try:
+                    with session.begin_nested():
+                        session.add(row)
+                except IntegrityError:  # another daemon met the folder at the same moment
+                    return self._folder_progress(account, folder, uidvalidity)
                 log.info("first look at %s %s: mail older than %s h is filed without a reply",
                          account, folder, self.config.mailbox.backlog_grace_hours)
             elif row.uidvalidity != uidvalidity:
@@ -189,6 +167,7 @@ class Pipeline:
     def handle(self, source: MailSource, ref: MessageRef, progress: FolderState, stats: CycleStats) -> None:
         """Bring one message to its recorded outcome (or to a recorded failure)."""
         row_id = self._claim(source.account, ref)
+        crash_point("claimed")
         if row_id is None:
             self._finish_done(source, ref, stats)
             return
@@ -232,7 +211,7 @@ class Pipeline:
                     Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
             if row.state in ("done", "abandoned"):
                 return None
-            if row.state == "claimed" and not claim_is_stale(row.claimed_by, row.claimed_at, now):
+            if row.state == "claimed" and not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE):
                 return None
             if row.state == "failed" and row.next_attempt_at is not None and row.next_attempt_at > now:
                 return None
@@ -264,6 +243,7 @@ class Pipeline:
             writer = _HashingWriter(out)
             source.fetch(ref, writer, limits.max_message_bytes)  # type: ignore[arg-type]
         sha256 = writer.digest.hexdigest()
+        crash_point("fetched")
         parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
         if self._record_duplicate(row_id, parsed.message_id or ref.message_id, sha256, stats):
             self.storage.discard_workdir(row_id)
@@ -352,9 +332,9 @@ class Pipeline:
             session.flush()
             version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
             row.state, row.outcome = "done", ("returned" if report.verdict == RETURNED else "processed")
-            row.claimed_by = None
             self._queue_acknowledgement(session, case, version, row, parsed, report, backlog)
             tracking, number = case.tracking_number, version.number
+        crash_point("recorded")
         stats.count(row.outcome)
         log.info("%s v%d: %s (%s, %d findings) from %s", tracking, number, report.verdict,
                  report.source.kind, len(report.findings), parsed.sender)
@@ -397,7 +377,7 @@ class Pipeline:
             version = record_version(session, case, row, report)
             session.flush()
             version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
-            row.state, row.outcome, row.claimed_by = "done", "too_large", None
+            row.state, row.outcome = "done", "too_large"
             if parsed.sender and not backlog:
                 msg = render_too_large(self.config.outbound, parsed.sender, parsed.sender_name, parsed.subject,
                                        parsed.message_id, parsed.references, ref.size, limit, case.tracking_number)
@@ -418,7 +398,7 @@ class Pipeline:
             original = session.scalars(query.order_by(Message.id).limit(1)).first()
             if original is None:
                 return False
-            row.state, row.outcome, row.claimed_by = "done", original.outcome, None
+            row.state, row.outcome = "done", original.outcome
             row.submission_id, row.message_id = original.submission_id, original.message_id
             row.last_error = f"copy of message row {original.id}"
         stats.duplicates += 1
@@ -431,7 +411,7 @@ class Pipeline:
         with self.sessions.begin() as session:
             row = self._own_row(session, row_id)
             self._describe(row, parsed, sha256)
-            row.state, row.outcome, row.claimed_by = "done", "ignored", None
+            row.state, row.outcome = "done", "ignored"
             row.last_error = parsed.automatic or "not a submission"
         stats.count("ignored")
         log.info("uid=%s ignored (%s) from %s: %r", row.uid, parsed.automatic or kind, parsed.sender, parsed.subject)
@@ -444,7 +424,7 @@ class Pipeline:
             self._describe(row, parsed, sha256)
             case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
             row.submission_id = case.id
-            row.state, row.outcome, row.claimed_by = "done", "processed", None
+            row.state, row.outcome = "done", "processed"
             raw_target = self.storage.root / case_number / "correspondence" / f"{row_id}.eml"
             row.raw_path = str(raw_target)
         raw_target.parent.mkdir(parents=True, exist_ok=True)
@@ -493,7 +473,7 @@ class Pipeline:
     def _abandon(self, row_id: int, reason: str) -> None:
         with self.sessions.begin() as session:
             row = session.get(Message, row_id)
-            row.state, row.claimed_by = "abandoned", None
+            row.state = "abandoned"
             row.last_error = f"{reason}; last error: {row.last_error}"
         self.storage.discard_workdir(row_id)
         log.error("message row %d left for a person in %s: %s", row_id, self.config.mailbox.failed_folder, reason)
@@ -501,21 +481,38 @@ class Pipeline:
     # -- after the commit ---------------------------------------------------------------------
 
     def _finish_done(self, source: MailSource, ref: MessageRef, stats: CycleStats) -> None:
-        """File a recorded version's files and move the email to its outcome folder (idempotent)."""
+        """File a recorded version's files and move the email to its outcome folder (idempotent).
+
+        A recorded row stays claimed by the worker that recorded it until it is moved, so only that
+        worker finishes it, or another one once that worker is gone.
+        """
+        now = self.clock()
         with self.sessions() as session:
             row = session.scalar(select(Message).where(
                 Message.account == source.account, Message.folder == ref.folder,
                 Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
             if row is None or row.moved or row.state not in ("done", "abandoned"):
                 return
+            if row.claimed_by != self.worker_id:
+                if not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE):
+                    return  # its worker is alive and finishes it
+                taken = session.execute(update(Message).where(
+                    Message.id == row.id, Message.moved.is_(False), Message.claimed_by.is_(None)
+                    if row.claimed_by is None else Message.claimed_by == row.claimed_by).values(
+                    claimed_by=self.worker_id, claimed_at=now))
+                session.commit()
+                if taken.rowcount != 1:
+                    return
             version = row.version
-            if version is not None and version.storage_path:
-                self._file(row.id, version)
-            target = self._outcome_folder(row)
-            row_id = row.id
+            target, row_id = self._outcome_folder(row), row.id
+        if version is not None and version.storage_path:
+            self._file(row_id, version)
+        crash_point("filed")
         source.move(ref, target)
+        crash_point("moved")
         with self.sessions.begin() as session:
-            session.get(Message, row_id).moved = True
+            moved = session.get(Message, row_id)
+            moved.moved, moved.claimed_by = True, None
         stats.moved += 1
 
     def _file(self, row_id: int, version: Version) -> None:

@@ -22,7 +22,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.claims import claim_is_stale, worker_identity
 from intake.config import OutboundConfig
+from intake.faults import crash_point
 from intake.db import Message, Reply, Submission, Version, utcnow
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
 from intake.tracking import find_tracking_numbers
@@ -31,7 +33,9 @@ from triage.report import Report
 
 log = logging.getLogger(__name__)
 
-STALE_SENDING = timedelta(minutes=15)  # a "sending" claim older than this was lost in a crash
+STALE_SENDING = timedelta(minutes=15)  # a "sending" claim older than this was lost in a crash;
+# it must outlast one send: the SMTP steps (connect, TLS, AUTH, MAIL, RCPT, DATA) each wait
+# at most outbound.timeout_seconds (default 60 s).
 MAX_BACKOFF = timedelta(hours=6)
 BATCH_SIZE = 50
 DEFAULT_SUBJECT = "Your SECOR submission"
@@ -201,7 +205,6 @@ class SendStats:
     sent: int = 0
     deferred: int = 0  # transient failure, will be retried
     failed: int = 0  # permanent failure or out of attempts
-    postponed: int = 0  # not tried this round because the server was down
 
 
 @dataclass(frozen=True)
@@ -212,31 +215,37 @@ class _Claimed:
     attempts: int
 
 
-def _due(now: datetime) -> Any:
-    """Rows ready to send: pending and due, or stuck in "sending" by a sender that died."""
+def _due(now: datetime, stale_ids: list[int]) -> Any:
+    """Rows ready to send: pending and due, or left "sending" by a sender that is gone."""
     return or_(
         and_(Reply.status == "pending", or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now)),
-        and_(Reply.status == "sending", Reply.claimed_at < now - STALE_SENDING),
+        and_(Reply.status == "sending", Reply.id.in_(stale_ids)),
     )
 
 
-def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[_Claimed]:
-    """Mark up to `limit` due rows "sending" in one short transaction; each row goes to one sender.
+def _abandoned_sends(session: Session, now: datetime) -> list[int]:
+    """Rows left "sending" by a process that died here, or by any sender past STALE_SENDING."""
+    rows = session.execute(select(Reply.id, Reply.claimed_by, Reply.claimed_at).where(Reply.status == "sending")).all()
+    return [r.id for r in rows if claim_is_stale(r.claimed_by, r.claimed_at, now, STALE_SENDING)]
 
-    The conditional UPDATE re-checks the row: when two daemons pick the same row, the second one's
-    UPDATE matches nothing once the first has committed.
+
+def _claim_one(sessions: sessionmaker[Session], now: datetime, worker_id: str) -> _Claimed | None:
+    """Mark the oldest due row "sending" in one short transaction, or None when nothing is due.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so a second daemon takes the next row instead of waiting;
+    SQLite: BEGIN IMMEDIATE (see intake.db) already lets one writer in at a time.
     """
     with sessions.begin() as session:
-        ids = session.scalars(select(Reply.id).where(_due(now)).order_by(Reply.id).limit(limit)).all()
-        claimed = []
-        for reply_id in ids:
-            result = session.execute(update(Reply).where(Reply.id == reply_id, _due(now)).values(
-                status="sending", claimed_at=now, attempts=Reply.attempts + 1))
-            if result.rowcount == 1:
-                claimed.append(reply_id)
-        rows = session.execute(select(Reply.id, Reply.recipient, Reply.raw, Reply.attempts)
-                               .where(Reply.id.in_(claimed)).order_by(Reply.id)).all() if claimed else []
-    return [_Claimed(r.id, r.recipient, bytes(r.raw), r.attempts) for r in rows]
+        row = session.execute(
+            select(Reply.id, Reply.recipient, Reply.raw, Reply.attempts).where(_due(now, _abandoned_sends(session, now)))
+            .order_by(Reply.id).limit(1).with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None
+        session.execute(update(Reply).where(Reply.id == row.id).values(
+            status="sending", claimed_at=now, claimed_by=worker_id, attempts=Reply.attempts + 1))
+    crash_point("reply_claimed")
+    return _Claimed(row.id, row.recipient, bytes(row.raw), row.attempts + 1)
 
 
 def _finish(sessions: sessionmaker[Session], reply_id: int, **values: Any) -> None:
@@ -251,47 +260,57 @@ def backoff(config: OutboundConfig, attempts: int) -> timedelta:
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
+def _retry_later(sessions: sessionmaker[Session], row: _Claimed, config: OutboundConfig, now: datetime,
+                 error: str, stats: SendStats) -> None:
+    """Back to "pending" with backoff, or "failed" once `config.max_attempts` tries are spent."""
+    if row.attempts >= config.max_attempts:
+        log.error("reply %d to %s failed after %d attempts: %s", row.id, row.recipient, row.attempts, error)
+        _finish(sessions, row.id, status="failed", last_error=error, claimed_at=None)
+        stats.failed += 1
+    else:
+        log.warning("reply %d to %s deferred (attempt %d): %s", row.id, row.recipient, row.attempts, error)
+        _finish(sessions, row.id, status="pending", last_error=error, claimed_at=None,
+                next_attempt_at=now + backoff(config, row.attempts))
+        stats.deferred += 1
+
+
 def send_pending(session_factory: sessionmaker[Session], transport: Transport, config: OutboundConfig,
-                 now: datetime | None = None) -> SendStats:
+                 now: datetime | None = None, worker_id: str | None = None) -> SendStats:
     """The reply job: send every due outbox row once through `transport`.
 
-    Each row is claimed ("sending") in a short transaction, sent with its stored bytes outside any
-    transaction, then marked "sent"; a transient failure puts it back to "pending" with exponential
-    backoff until `config.max_attempts`, then "failed"; a permanent failure is "failed" at once. When
-    the server is unreachable the batch stops and untried rows go back unchanged: an SMTP outage
-    delays replies and loses none.
+    Rows are taken one at a time (at most BATCH_SIZE per run): each is claimed ("sending") in a
+    short transaction, sent with its stored bytes outside any transaction, then marked "sent". So a
+    claim is never older than one send, and two daemons share the outbox without sending a row twice.
+    A transient failure puts the row back to "pending" with exponential backoff until
+    `config.max_attempts`, then "failed"; a permanent failure is "failed" at once. When the server is
+    unreachable the run stops and the other rows stay untouched: an SMTP outage delays replies and
+    loses none.
 
     At-least-once: a crash after the server accepted a message but before "sent" is committed leaves
-    the row "sending"; after STALE_SENDING it is sent again. That resend is byte-identical, with the
+    the row "sending"; it is sent again once its sender is known to be gone (at once when that process
+    ran on this host, after STALE_SENDING otherwise). That resend is byte-identical, with the
     same Message-ID, so receivers and their mail clients can drop the duplicate. This is the one
     window no design can close without the server's help; it is kept as short as one commit.
     """
     now = now or utcnow()
+    worker_id = worker_id or worker_identity()
     stats = SendStats()
-    claimed = _claim(session_factory, now, BATCH_SIZE)
-    for index, row in enumerate(claimed):
+    for _ in range(BATCH_SIZE):
+        row = _claim_one(session_factory, now, worker_id)
+        if row is None:
+            break
         try:
             transport.send(row.raw, "", [row.recipient])  # MAIL FROM:<> for auto-replies (RFC 3834)
         except PermanentSendError as exc:
             log.error("reply %d to %s failed for good: %s", row.id, row.recipient, exc)
             _finish(session_factory, row.id, status="failed", last_error=str(exc), claimed_at=None)
             stats.failed += 1
-        except TransientSendError as exc:
-            if row.attempts >= config.max_attempts:
-                log.error("reply %d to %s failed after %d attempts: %s", row.id, row.recipient, row.attempts, exc)
-                _finish(session_factory, row.id, status="failed", last_error=str(exc), claimed_at=None)
-                stats.failed += 1
-            else:
-                log.warning("reply %d to %s deferred (attempt %d): %s", row.id, row.recipient, row.attempts, exc)
-                _finish(session_factory, row.id, status="pending", last_error=str(exc), claimed_at=None,
-                        next_attempt_at=now + backoff(config, row.attempts))
-                stats.deferred += 1
-            if exc.server_down:
-                for untried in claimed[index + 1:]:
-                    _finish(session_factory, untried.id, status="pending", claimed_at=None,
-                            attempts=Reply.attempts - 1)
-                    stats.postponed += 1
-                break
+        except Exception as exc:  # TransientSendError, or a bug: retried with backoff, never lost
+            if not isinstance(exc, TransientSendError):
+                log.exception("reply %d to %s: unexpected error while sending", row.id, row.recipient)
+            _retry_later(session_factory, row, config, now, str(exc), stats)
+            if isinstance(exc, TransientSendError) and exc.server_down:
+                break  # the rest would fail the same way: leave them untouched for the next run
         else:
             _finish(session_factory, row.id, status="sent", sent_at=utcnow(), last_error=None, claimed_at=None)
             stats.sent += 1

@@ -16,7 +16,8 @@ from intake.health import Health
 from intake.mailbox import open_mail_source
 from intake.mailbox.base import MailSource
 from intake.outbound import Transport, open_transport
-from intake.pipeline import CycleStats, Pipeline, worker_identity
+from intake.claims import worker_identity
+from intake.pipeline import CycleStats, Pipeline
 from intake.replies import SendStats, send_pending
 from intake.storage import Storage
 
@@ -75,7 +76,8 @@ def take_mail(services: Services) -> CycleStats:
 
 def send_replies(services: Services) -> SendStats:
     """Send what the outbox holds that is due."""
-    return send_pending(services.sessions, services.transport(), services.config.outbound)
+    return send_pending(services.sessions, services.transport(), services.config.outbound,
+                        worker_id=services.worker_id)
 
 
 def poll_cycle(services: Services) -> CycleResult:

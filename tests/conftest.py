@@ -1,1 +1,3 @@
 """Shared fixtures. Server fixtures live in tests/servers/ and are registered here."""
+
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp", "tests.servers.postgres", "tests.servers.providers"]

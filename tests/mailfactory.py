@@ -202,16 +202,20 @@ def submission_with_link(url: str = DROPBOX_URL, html: bool = True, *, sender: s
 
 
 def forwarded_submission(inner_raw: bytes | None = None, *, sender: str = "Pat Morgan <pat@acme-roofing.ca>",
-                         subject: str = "Fwd: SECOR submission 2026 - Acme Roofing Ltd.") -> bytes:
-    """A person forwards a whole message as an attachment (message/rfc822), as Outlook 'Forward as Attachment'."""
+                         subject: str = "Fwd: SECOR submission 2026 - Acme Roofing Ltd.", encoding: str = "7bit") -> bytes:
+    """A person forwards a whole message as an attachment (message/rfc822), as Outlook 'Forward as Attachment'.
+    encoding="base64": the forwarded message itself base64-encoded, as Exchange sometimes sends it."""
     inner = (inner_raw if inner_raw is not None else submission_with_zip()).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     head = headers(sender=sender, subject=subject, message_id="<fwd.77a1@mail.acme-roofing.ca>")
     boundary = "_005_FWDBOUNDARY_"
     text = "Forwarding Jane's SECOR submission, she sent it to the wrong address.\n\nPat\n"
+    if encoding == "base64":
+        inner = (_b64(inner) + "\r\n").encode("ascii")
     return (f'{head}\r\nContent-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
             f"--{boundary}\r\n{_text_part(text)}\r\n"
             f"--{boundary}\r\nContent-Type: message/rfc822\r\n"
-            f'Content-Disposition: attachment; filename="SECOR submission 2026.eml"\r\n\r\n').encode("ascii") + \
+            + (f"Content-Transfer-Encoding: {encoding}\r\n" if encoding != "7bit" else "")
+            + f'Content-Disposition: attachment; filename="SECOR submission 2026.eml"\r\n\r\n').encode("ascii") + \
         inner + f"\r\n--{boundary}--\r\n".encode("ascii")
 
 
@@ -490,7 +494,7 @@ def bad_charset(variant: str = "utf8_with_latin1") -> bytes:
 
 
 def oversized(n_bytes: int, filename: str = "Acme SECOR 2026 full.zip") -> bytes:
-    """A submission whose zip attachment is `n_bytes` long (stored, deterministic content)."""
+    """A submission whose zip attachment is about `n_bytes` long (stored, deterministic content)."""
     payload = (hashlib.sha256(b"secor").digest() * (n_bytes // 32 + 1))[: max(n_bytes - 200, 0)]
     out = BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:

@@ -9,7 +9,7 @@ import pytest
 
 from fetchers import fetch_links
 from fetchers.net import Budget, Downloader, LinkProblem, filename_from_disposition, sanitize_name
-from tests.servers.providers import SUBMISSION, ProviderServer, link_settings, provider_server  # noqa: F401
+from tests.servers.providers import SUBMISSION, ProviderServer
 from triage.settings import ArchiveLimits
 
 LIMITS = ArchiveLimits()

@@ -106,12 +106,13 @@ def _only_attachment(msg: ParsedMessage, workdir: Path) -> Attachment:
     return att
 
 
-@pytest.mark.parametrize("kind", ["plain", "forwarded", "winmail", "forwarded_winmail"])
+@pytest.mark.parametrize("kind", ["plain", "forwarded", "forwarded_base64", "winmail", "forwarded_winmail"])
 def test_attachment_bytes_round_trip(kind: str, tmp_path: Path) -> None:
     data = mf.sample_zip()
     raw = {
         "plain": lambda: mf.submission_with_zip(data),
         "forwarded": lambda: mf.forwarded_submission(mf.submission_with_zip(data)),
+        "forwarded_base64": lambda: mf.forwarded_submission(mf.submission_with_zip(data), encoding="base64"),
         "winmail": lambda: mf.winmail_submission(data),
         "forwarded_winmail": lambda: mf.forwarded_submission(mf.winmail_submission(data)),
     }[kind]()
@@ -341,6 +342,8 @@ HUMAN = mf.question_without_submission
     (lambda: mf.edit_headers(HUMAN(), remove=("Return-Path",), add={"Return-Path": "<>"}), "null sender"),
     (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "MAILER-DAEMON@mx.example.org"}), "mailer-daemon"),
     (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "postmaster@acme-roofing.ca"}), "postmaster"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+                                                            "Reply-To": "jane.doe@acme-roofing.ca"}), "mailer-daemon"),
     (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "SECOR Portal <no-reply@portal.example>"}),
      "no-reply sender"),
     (lambda: mf.out_of_office("subject_only"), "out-of-office"),
@@ -423,3 +426,39 @@ def test_share_links_are_found(tmp_path: Path) -> None:
         msg = parse(mf.submission_with_link(html=html), tmp_path)
         assert msg.links and msg.links[0].startswith("https://www.dropbox.com/scl/fi/k2x9w8ab3cd/")
         assert msg.attachments == []
+
+
+def test_winmail_with_lying_property_count_does_not_hang(tmp_path: Path) -> None:
+    """tnefparse loops over a MAPI list's claimed count; a count of 2**32-1 must be refused, not run."""
+    data = mf.tiny_zip()
+    tnef = bytearray(mf.tnef_bytes([("Acme SECOR 2026.zip", data)]))
+    props = tnef.index(b"\x03\x90\x06\x00")  # attMAPIProps: id 0x9003, type 0x0006
+    tnef[props + 8:props + 12] = b"\xff\xff\xff\xff"  # the property count, right after the length
+    raw = mf.submission_with_zip(bytes(tnef), "winmail.dat", content_type="application/ms-tnef")
+    msg = parse(raw, tmp_path)
+    assert any("property list skipped" in d for d in msg.defects), msg.defects
+    assert msg.attachments[0].path.read_bytes() == data  # the attachment itself is still found
+
+
+def test_mutated_mail_never_raises(tmp_path: Path) -> None:
+    """A few hundred seeded random corruptions of real messages: parse and classify always answer."""
+    import random
+
+    rng = random.Random(20261124)
+    seeds = [mf.submission_with_zip(mf.tiny_zip()), mf.winmail_submission(mf.tiny_zip()), mf.bounce_dsn(),
+             mf.forwarded_submission(mf.submission_with_zip(mf.tiny_zip())), mf.bad_charset("8bit_headers")]
+    junk = [b"=?", b"?=", b"\xff", b"\x00", b"\r\n", b"--", b'"', b";", b"*=", b"boundary=", b"charset=", b"<", b">"]
+    for i in range(300):
+        raw = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 10)):
+            pos = rng.randrange(len(raw))
+            roll = rng.random()
+            if roll < 0.4:
+                raw[pos:pos] = rng.choice(junk)
+            elif roll < 0.7:
+                del raw[pos:pos + rng.randint(1, 20)]
+            else:
+                raw[pos] = rng.randrange(256)
+        msg = parse(bytes(raw), tmp_path / str(i), 100_000)
+        assert classify(msg) in ("automatic", "follow_up", "submission", "no_submission", "other")
+    assert disk_bytes(tmp_path) <= 300 * 100_000

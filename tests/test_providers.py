@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from fetchers import fetch_links
-from tests.servers.providers import (AUTHKEY, FOLDER_FILES, RESOURCEKEY, RLKEY, SUBMISSION, XLSX, ProviderServer,
-                                     link_settings, provider_server)  # noqa: F401
+from tests.servers.providers import AUTHKEY, FOLDER_FILES, RESOURCEKEY, RLKEY, SUBMISSION, XLSX, ProviderServer
 from triage.settings import ArchiveLimits
 
 LIMITS = ArchiveLimits()
@@ -240,6 +241,13 @@ def test_sharepoint_file_link_with_download_1(provider_server, link_settings, tm
     assert files_in(tmp_path) == ["Acme SharePoint.zip"]
 
 
+def test_sharepoint_download_aspx_link_is_fetched_as_is(provider_server, link_settings, tmp_path: Path) -> None:
+    url = "https://contoso-my.sharepoint.com/personal/jane_contoso_com/_layouts/15/download.aspx?share=EFILE"
+    seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
+    assert seen == [("contoso-my.sharepoint.com", "/personal/jane_contoso_com/_layouts/15/download.aspx?share=EFILE")]
+    assert files_in(tmp_path) == ["Acme SharePoint.zip"]
+
+
 def test_sharepoint_organisation_only_link_ends_in_sign_in(provider_server, link_settings, tmp_path: Path) -> None:
     url = "https://contoso-my.sharepoint.com/:u:/r/personal/jane_contoso_com/Documents/Acme.zip?csf=1"
     result = fetch_links([url], link_settings, LIMITS, tmp_path)
@@ -277,15 +285,21 @@ def test_unsupported_links_name_what_works(provider_server, link_settings, tmp_p
 
 # --- the command line, end to end -------------------------------------------------------------------
 
-def _run_cli(server: ProviderServer, tmp_path: Path, url: str) -> subprocess.CompletedProcess:
+def _cli_command(server: ProviderServer, tmp_path: Path, url: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment for `secor-intake triage URL --json` with a [links] section."""
+    shutil.copy(server.ca_file, tmp_path / "test-ca.pem")
     resolve = ", ".join(f'"{h}" = "{v}"' for h, v in server.settings().resolve.items())
     config = tmp_path / "secor-intake.toml"
-    config.write_text(f'[links]\nresolve = {{ {resolve} }}\nca_bundle = "{server.ca_file}"\n'
-                      "read_timeout_seconds = 5.0\n", encoding="utf-8")
+    config.write_text(f'[links]\nresolve = {{ {resolve} }}\nca_bundle = "test-ca.pem"\n'
+                      "read_timeout_seconds = 5.0\n", encoding="utf-8")  # ca_bundle relative to the config
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECOR_INTAKE_")}
-    return subprocess.run([sys.executable, "-m", "intake", "--config", str(config), "triage", url, "--json"],
-                          cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=120)
+    return ([sys.executable, "-m", "intake", "--config", str(config), "triage", url, "--json"],
+            {**env, "PYTHONPATH": str(ROOT)})
+
+
+def _run_cli(server: ProviderServer, tmp_path: Path, url: str) -> subprocess.CompletedProcess:
+    command, env = _cli_command(server, tmp_path, url)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_triages_a_share_link_end_to_end(provider_server, tmp_path: Path) -> None:
@@ -305,3 +319,29 @@ def test_cli_reports_a_link_failure_as_a_finding(provider_server, tmp_path: Path
     report = json.loads(done.stdout)
     assert report["verdict"] == "returned"
     assert [f["code"] for f in report["findings"]] == ["link.not_found"]
+
+
+def test_cli_shows_progress_on_a_terminal(provider_server, tmp_path: Path) -> None:
+    command, env = _cli_command(provider_server, tmp_path, "https://www.dropbox.com/s/plain/Acme%20SECOR.zip?dl=0")
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=terminal, timeout=120)
+        os.close(terminal)
+        terminal = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal side is closed and drained
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    assert done.returncode in (0, 1)
+    assert b"downloading:" in shown
+    assert b"downloading" not in done.stdout  # the JSON on stdout stays clean
+    assert json.loads(done.stdout)["source"]["kind"] == "link"

@@ -9,7 +9,7 @@ import pytest
 from fetchers import fetch_links
 from fetchers.net import LinkProblem, check_url, is_ip_literal, is_public_address, resolve_host
 from fetchers.settings import LinkSettings
-from tests.servers.providers import ProviderServer, link_settings, provider_server  # noqa: F401
+from tests.servers.providers import ProviderServer
 from triage.settings import ArchiveLimits
 
 LIMITS = ArchiveLimits()

@@ -41,6 +41,7 @@ class RawEntry:
 
     @property
     def compress_size(self) -> int:
+        """Bytes stored on disk for this entry."""
         return len(self.data)
 
 
@@ -97,6 +98,7 @@ def deflated(name: str | bytes, content: bytes, **fields) -> RawEntry:
 
 
 def _name_bytes(name: str) -> tuple[bytes, int]:
+    """The name as a modern tool stores it: ASCII as is, anything else UTF-8 with the flag."""
     try:
         return name.encode("ascii"), 0
     except UnicodeEncodeError:
@@ -207,6 +209,7 @@ def _crc_byte(register: int, byte: int) -> int:
 
 
 def _update_keys(keys: list[int], byte: int) -> None:
+    """The ZipCrypto key schedule, one plaintext byte."""
     keys[0] = _crc_byte(keys[0], byte)
     keys[1] = ((keys[1] + (keys[0] & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
     keys[2] = _crc_byte(keys[2], keys[1] >> 24)
@@ -300,6 +303,7 @@ class _BitWriter:
         self.count = 0
 
     def field(self, value: int, width: int) -> None:
+        """A value of `width` bits, least significant bit first."""
         self.bits |= value << self.count
         self.count += width
         while self.count >= 8:
@@ -308,9 +312,11 @@ class _BitWriter:
             self.count -= 8
 
     def code(self, value: int, width: int) -> None:
+        """A Huffman code of `width` bits, most significant bit first."""
         self.field(int(f"{value:0{width}b}"[::-1], 2), width)
 
     def finish(self) -> bytes:
+        """The stream, padded to a whole byte."""
         if self.count:
             self.out.append(self.bits & 0xFF)
         return bytes(self.out)

@@ -29,7 +29,6 @@ Choices worth knowing:
 from __future__ import annotations
 
 import bz2
-import dataclasses
 import lzma
 import os
 import re
@@ -42,7 +41,7 @@ import unicodedata
 import zipfile
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -305,7 +304,7 @@ def _drop_redundant_folder(entries: list[_Entry], prefix: str) -> list[_Entry]:
     inside = [e.path.casefold() == inner or e.path.casefold().startswith(inner + "/") for e in entries]
     if not any(inside) or not all(ok for ok, e in zip(inside, entries) if not e.junk):
         return entries
-    return [dataclasses.replace(e, path=(prefix + e.path[len(prefix):].partition("/")[2]).rstrip("/"))
+    return [replace(e, path=(prefix + e.path[len(prefix):].partition("/")[2]).rstrip("/"))
             if ok else e for ok, e in zip(inside, entries)]
 
 

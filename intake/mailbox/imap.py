@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import BinaryIO, Callable, Iterator
 
 from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from intake.mailbox.base import (
     HEADER_MAX_BYTES,
@@ -93,7 +93,8 @@ class ImapSource(MailSource):
         if (password is None) == (token_source is None):
             raise MailboxError("IMAP needs exactly one of a password or an OAuth2 token source")
         self.host, self.port, self.username, self.security = host, port, username, security
-        self.account = f"imap://{username}@{host}:{port}"
+        # No port: the same mailbox reached another way (993 or 143, a proxy) keeps its keys.
+        self.account = f"imap://{username}@{host}"
         self.use_move = True
         self.use_idle = True
         self._password = password
@@ -290,7 +291,13 @@ class ImapSource(MailSource):
                 log.warning("message %s is no longer in %s; not moving it", ref.uid, ref.folder)
                 return
             if self.use_move and self.client.has_capability("MOVE"):
-                self.client.move([uid], target)
+                try:
+                    self.client.move([uid], target)
+                except IMAPClientError as exc:
+                    if "EXPUNGEISSUED" not in str(exc):
+                        raise
+                    # Another daemon moved it between our SEARCH and MOVE: the outcome is the same.
+                    log.warning("message %s was moved by another session meanwhile", ref.uid)
                 return
             self.client.copy([uid], target)
             self.client.add_flags([uid], [b"\\Deleted"], silent=True)

@@ -278,6 +278,7 @@ class _TLSServer(ThreadingHTTPServer):
         sock, address = super().get_request()
         self.provider.count_connection()
         sock.settimeout(10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body go out separately
         return self.provider.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     def handle_error(self, request, client_address) -> None:

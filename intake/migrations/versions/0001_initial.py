@@ -166,6 +166,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", UTC, nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("claimed_at", UTC, nullable=True),
+        sa.Column("claimed_by", sa.String(length=200), nullable=True),
         sa.Column("sent_at", UTC, nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'suppressed')",

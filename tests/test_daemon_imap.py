@@ -1,0 +1,219 @@
+"""`secor-intake poll` and `run` as real processes against Dovecot, an SMTP server and SQLite/PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from imapclient import IMAPClient
+
+from intake.db import make_engine, session_factory
+from intake.faults import CRASH_ENV, POINTS
+from tests import mailfactory
+from tests.pipeline_helpers import ROOT, replies, run_cli, states, tracking_numbers, write_config
+
+pytestmark = pytest.mark.server
+
+
+class Setup:
+    """One Dovecot user, one SMTP server, one database: a config file for the real CLI."""
+
+    def __init__(self, tmp_path: Path, dovecot, smtp, db_url: str, imap_port: int | None = None,
+                 user: str | None = None, **sections: dict[str, Any]) -> None:
+        self.tmp_path, self.dovecot, self.smtp, self.db_url = tmp_path, dovecot, smtp, db_url
+        self.user = user or dovecot.new_user()
+        values = {
+            "mailbox": {"kind": "imap", "host": "127.0.0.1", "port": imap_port or dovecot.port, "security": "none",
+                        "username": self.user, "password": dovecot.password, "timeout_seconds": 10.0},
+            "outbound": {"kind": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "none",
+                         "timeout_seconds": 10.0, "retry_base_seconds": 0.0},
+            "database": {"url": db_url},
+            "storage": {"path": str(tmp_path / "submissions")},
+            "health": {"path": str(tmp_path / "health.json")},
+            "processing": {"retry_base_seconds": 0.0},
+            "schedule": {"poll_seconds": 1.0, "reply_seconds": 1.0},
+        }
+        for section, overrides in sections.items():
+            values.setdefault(section, {}).update(overrides)
+        self.config_file = write_config(tmp_path / f"secor-intake-{imap_port or 'direct'}.toml", values)
+
+    def client(self) -> IMAPClient:
+        client = IMAPClient("127.0.0.1", self.dovecot.port, ssl=False, timeout=10)
+        client.login(self.user, self.dovecot.password)
+        return client
+
+    def append(self, raw: bytes, folder: str = "INBOX") -> None:
+        with self.client() as client:
+            client.append(folder, raw)
+
+    def folder_counts(self) -> dict[str, int]:
+        with self.client() as client:
+            folders = [(name, delimiter.decode()) for _, delimiter, name in client.list_folders()]
+            return {name.replace(delimiter, "/"): client.folder_status(name, ["MESSAGES"])[b"MESSAGES"]
+                    for name, delimiter in folders}
+
+    def poll(self, **env: str) -> subprocess.CompletedProcess:
+        return run_cli(self.config_file, "poll", env=env)
+
+    def sessions(self):
+        return session_factory(make_engine(self.db_url))
+
+
+@pytest.fixture
+def setup(tmp_path, dovecot_server, smtp_server, db_url) -> Setup:
+    return Setup(tmp_path, dovecot_server, smtp_server, db_url)
+
+
+def test_append_to_reply_received(setup: Setup):
+    raw = mailfactory.submission_with_zip()
+    setup.append(raw)
+    result = setup.poll()
+    assert result.returncode == 0, result.stderr
+
+    [received] = setup.smtp.messages()
+    reply = email.message_from_bytes(received.raw)
+    [number] = tracking_numbers(setup.sessions())
+    assert f"[{number}]" in reply["Subject"]
+    assert reply["In-Reply-To"].strip() == "<CAF3x8pQm1n2@mail.acme-roofing.ca>"
+    assert "<CAF3x8pQm1n2@mail.acme-roofing.ca>" in reply["References"]
+    assert reply["Auto-Submitted"] == "auto-replied"
+    assert received.mail_from in ("", "<>")  # MAIL FROM:<> per RFC 3834 (aiosmtpd keeps the brackets)
+    assert received.rcpt_tos == ["jane.doe@acme-roofing.ca"]
+    counts = setup.folder_counts()
+    assert counts["INBOX"] == 0 and counts["SECOR/Processed"] == 1
+    assert number in result.stderr  # one log line per outcome, with the tracking number
+
+    listing = json.loads(run_cli(setup.config_file, "submissions", "--json").stdout)
+    assert [item["tracking_number"] for item in listing] == [number]
+    assert listing[0]["message_id"] == "<CAF3x8pQm1n2@mail.acme-roofing.ca>"
+    assert listing[0]["received_at"].endswith("+00:00")
+    shown = json.loads(run_cli(setup.config_file, "show", number, "--json").stdout)
+    assert shown["tracking_number"] == number
+    assert shown["replies"][0]["status"] == "sent"
+    assert run_cli(setup.config_file, "show", "SECOR-1999-000001").returncode == 2
+
+
+def test_automatic_mail_is_never_answered(setup: Setup):
+    for raw in (mailfactory.out_of_office(), mailfactory.bounce_dsn(), mailfactory.list_mail(with_zip=True),
+                mailfactory.auto_submitted(), mailfactory.read_receipt()):
+        setup.append(raw)
+    assert setup.poll().returncode == 0
+    assert setup.smtp.messages() == []
+    assert setup.folder_counts()["SECOR/Ignored"] == 5
+
+
+def test_uidvalidity_change_rescans_and_recognises_copies(setup: Setup):
+    first = mailfactory.submission_with_zip()
+    setup.append(first)
+    assert setup.poll().returncode == 0
+    # A restore puts the processed email back in the inbox and the server renumbers the folder.
+    setup.append(first)
+    setup.append(mailfactory.question_without_submission())
+    setup.dovecot.reset_uidvalidity(setup.user, "INBOX")
+    result = setup.poll()
+    assert result.returncode == 0, result.stderr
+    assert "UIDVALIDITY" in result.stderr
+    assert len(tracking_numbers(setup.sessions())) == 2  # the copy made no new case
+    assert len(setup.smtp.messages()) == 2
+    assert setup.folder_counts()["INBOX"] == 0
+
+
+def test_dropped_connection_mid_fetch_then_a_clean_retry(tmp_path, dovecot_server, smtp_server, db_url):
+    direct = Setup(tmp_path, dovecot_server, smtp_server, db_url)
+    direct.append(mailfactory.submission_with_zip(mailfactory.sample_zip()))
+    with dovecot_server.dropping_proxy(6_000) as proxy:
+        via_proxy = Setup(tmp_path, dovecot_server, smtp_server, db_url, imap_port=proxy.port, user=direct.user)
+        broken = via_proxy.poll()
+    assert broken.returncode == 2
+    assert "mailbox" in broken.stderr.splitlines()[-1]
+    assert smtp_server.messages() == []
+    assert direct.folder_counts()["INBOX"] == 1  # nothing moved, nothing lost
+
+    assert direct.poll().returncode == 0
+    assert len(smtp_server.messages()) == 1
+    assert direct.folder_counts()["INBOX"] == 0
+
+
+def test_smtp_down_then_up_sends_one_reply(setup: Setup):
+    setup.smtp.stop()
+    setup.append(mailfactory.submission_with_zip())
+    assert setup.poll().returncode == 0  # the cycle ran; the reply waits in the outbox
+    [reply] = replies(setup.sessions())
+    assert reply.status == "pending"
+    assert json.loads((setup.tmp_path / "health.json").read_text())["unsent_replies"] == 1
+    setup.smtp.start()
+    assert setup.poll().returncode == 0
+    assert setup.poll().returncode == 0
+    assert len(setup.smtp.messages()) == 1
+
+
+def test_login_refused_is_one_clear_line_and_exit_2(tmp_path, dovecot_server, smtp_server, db_url):
+    setup = Setup(tmp_path, dovecot_server, smtp_server, db_url, mailbox={"password": "wrong"})
+    result = setup.poll()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("secor-intake: mailbox:")
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_sigkill_at_any_point_then_rerun_loses_and_duplicates_nothing(setup: Setup, point: str):
+    setup.append(mailfactory.submission_with_zip())
+    setup.append(mailfactory.question_without_submission())
+    setup.append(mailfactory.out_of_office())
+
+    crashed = setup.poll(**{CRASH_ENV: point})
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    rerun = setup.poll()
+    assert rerun.returncode == 0, rerun.stderr
+    assert setup.poll().returncode == 0
+
+    sessions = setup.sessions()
+    assert len(tracking_numbers(sessions)) == 2
+    assert sorted(states(sessions)) == [("done", "ignored"), ("done", "processed"), ("done", "returned")]
+    received = [email.message_from_bytes(m.raw)["Subject"] for m in setup.smtp.messages()]
+    assert len(received) == 2 and len(set(received)) == 2
+    counts = setup.folder_counts()
+    assert (counts["INBOX"], counts["SECOR/Processed"], counts["SECOR/Returned"], counts["SECOR/Ignored"]) == (0, 1, 1, 1)
+
+
+def test_two_daemons_sharing_one_database_process_each_email_once(tmp_path, dovecot_server, smtp_server,
+                                                                  postgres_url):
+    setup = Setup(tmp_path, dovecot_server, smtp_server, postgres_url)
+    for i in range(8):
+        setup.append(mailfactory.submission_with_zip(message_id=f"<parallel-{i}@acme-roofing.ca>",
+                                                     sender=f"Employer {i} <office@employer{i}.example>"))
+    assert run_cli(setup.config_file, "db", "upgrade").returncode == 0
+    command = [sys.executable, "-m", "intake", "--config", str(setup.config_file), "poll"]
+    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=180)
+        assert worker.returncode == 0, err.decode()
+    numbers = tracking_numbers(setup.sessions())
+    assert len(numbers) == len(set(numbers)) == 8
+    assert len(setup.smtp.messages()) == 8
+    assert setup.folder_counts()["SECOR/Processed"] == 8
+
+
+def test_run_daemon_stops_cleanly_on_sigterm(setup: Setup):
+    setup.append(mailfactory.submission_with_zip())
+    daemon = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(setup.config_file), "run"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not setup.smtp.messages() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(setup.smtp.messages()) == 1
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, err.decode()
+    assert b"stopped cleanly" in err
+    health = run_cli(setup.config_file, "health", "--json")
+    assert health.returncode == 0, health.stdout
+    assert json.loads(health.stdout)["problems"] == []
