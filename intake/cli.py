@@ -37,7 +37,6 @@ def _cmd_triage(config: Config, args: argparse.Namespace) -> int:
 
     from triage.elements import UnknownVocabulary
     from triage.engine import triage_path
-    from triage.render import render_text
     from triage.report import Source
 
     target: str = args.target
@@ -57,57 +56,42 @@ def _cmd_triage(config: Config, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"secor-intake: triage: cannot read {target}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(render_text(report))
+    _print_report(report, args.json)
     return EXIT_RETURNED if report.verdict == "returned" else EXIT_OK
 
 
 def _triage_link(config: Config, args: argparse.Namespace, url: str) -> int:
     """`triage URL`: fetch the share link with the fetchers, then triage what it became."""
-    import dataclasses
     import tempfile
     from pathlib import Path
 
-    from fetchers import fetch_links
+    from intake.assess import assess_links
     from triage.elements import UnknownVocabulary
-    from triage.engine import triage_path
-    from triage.findings import apply_severities
-    from triage.render import render_text
-    from triage.report import Report, Source
 
-    settings = config.links
-    if settings.ca_bundle:  # relative to the configuration file, like every configured path
-        settings = dataclasses.replace(settings, ca_bundle=str(config.resolve_path(settings.ca_bundle)))
     progress = _progress_printer() if sys.stderr.isatty() else None
     try:
         with tempfile.TemporaryDirectory(prefix="secor-triage-") as workdir:
-            work = Path(workdir)
-            fetched = fetch_links([url], settings, config.limits, work / "download", progress)
+            report, transient = assess_links([url], config, Path(workdir), progress)
             if progress:
                 sys.stderr.write("\n")
-            source = Source(kind="link", name=fetched.name, url=url)
-            link_findings = apply_severities(fetched.findings, config.triage.severities)
-            if fetched.path is None:
-                report = Report(source=source, findings=link_findings,
-                                summary={"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}})
-            else:
-                report = triage_path(fetched.path, config.limits, config.triage, work / "triage", source=source)
-                report.findings[:0] = link_findings
     except UnknownVocabulary as exc:
         print(f"secor-intake: configuration: triage.vocabulary: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    if args.json:
+    _print_report(report, args.json)
+    if transient:
+        print("secor-intake: triage: the download failed for a passing reason; try again later", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    return EXIT_RETURNED if report.verdict == "returned" else EXIT_OK
+
+
+def _print_report(report, as_json: bool) -> None:
+    from triage.render import render_text
+
+    if as_json:
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(report))
-    if fetched.transient:
-        print("secor-intake: triage: the download failed for a passing reason; try again later", file=sys.stderr)
-        return EXIT_CANNOT_RUN
-    return EXIT_RETURNED if report.verdict == "returned" else EXIT_OK
 
 
 def _progress_printer():

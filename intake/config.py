@@ -133,6 +133,13 @@ class Config:
         return path if path.is_absolute() else self.base_dir / path
 
     @property
+    def link_settings(self) -> LinkSettings:
+        """`[links]` with its CA file resolved like every other configured path."""
+        if not self.links.ca_bundle:
+            return self.links
+        return dataclasses.replace(self.links, ca_bundle=str(self.resolve_path(self.links.ca_bundle)))
+
+    @property
     def database_url(self) -> str:
         """The database URL with a relative SQLite file resolved like every other path."""
         url = self.database.url

@@ -17,6 +17,7 @@ from intake.service import Services, send_replies, take_mail
 log = logging.getLogger("secor_intake.daemon")
 
 MAX_BACKOFF_SECONDS = 900.0
+IDLE_WAIT_SECONDS = 10.0  # one IDLE round; short so that a stop request is seen soon
 
 
 class Daemon:
@@ -28,27 +29,55 @@ class Daemon:
         self.failures = 0
         self.retry_at: datetime | None = None
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self.mail_waiting = threading.Event()  # set by the IDLE watcher: new mail, poll (again) now
 
     def poll_job(self) -> None:
-        """Take new mail (the reply job sends the acknowledgements); backs off after failures."""
+        """Take new mail, again while the watcher reports more; then acknowledge what was taken."""
+        while True:
+            self.mail_waiting.clear()
+            if not self._poll_once() or self.services.stop.is_set() or not self.mail_waiting.is_set():
+                return
+
+    def _poll_once(self) -> bool:
+        """One intake cycle; True when it ran. Backs off after failures."""
         if self.retry_at is not None and utcnow() < self.retry_at:
-            return
+            return False
         try:
             stats = take_mail(self.services)
         except LoginRefused as exc:
             self._failed(f"login refused: {exc}", loud=True)
-            return
+            return False
         except MailboxError as exc:
             self._failed(f"mailbox: {exc}")
-            return
+            return False
         except Exception as exc:  # the database, storage...: keep the daemon alive, say it loudly
             log.exception("poll failed")
             self._failed(f"{type(exc).__name__}: {exc}")
-            return
+            return False
         self.failures, self.retry_at = 0, None
         self.services.health.record_success(self.services.sessions)
         if stats.seen:
             self.reply_job()  # acknowledge at once rather than at the next reply tick
+        return True
+
+    def watch_job(self) -> None:
+        """Hold an IDLE connection (or watch the Maildir) and start a poll as soon as mail arrives.
+
+        Polling stays the fallback: the poll interval still bounds the wait when IDLE is missing or
+        its connection is down; a dropped connection is reopened after a pause.
+        """
+        folder = self.config.mailbox.folder
+        wait = min(self.config.schedule.poll_seconds, IDLE_WAIT_SECONDS)
+        while not self.services.stop.is_set():
+            try:
+                with self.services.mail_source() as source:
+                    while not self.services.stop.is_set():
+                        if source.wait_for_mail(folder, wait):
+                            self.mail_waiting.set()
+                            self.scheduler.modify_job("poll", next_run_time=utcnow())
+            except MailboxError as exc:
+                log.warning("mail watcher: %s; polling every %.0f s meanwhile", exc, self.config.schedule.poll_seconds)
+                self.services.stop.wait(self.config.schedule.poll_seconds)
 
     def _failed(self, error: str, loud: bool = False) -> None:
         self.failures += 1
@@ -92,11 +121,17 @@ class Daemon:
         self.scheduler.add_job(self.housekeeping_job, "interval", seconds=schedule.housekeeping_seconds,
                                id="housekeeping", next_run_time=now + timedelta(seconds=5))
         self.scheduler.start()
+        watcher = None
+        if schedule.idle:
+            watcher = threading.Thread(target=self.watch_job, name="mail-watcher", daemon=True)
+            watcher.start()
         log.info("secor-intake running: polling %s every %.0f s (worker %s)", self.config.mailbox.kind,
                  schedule.poll_seconds, self.services.worker_id)
         while not stopping.wait(1.0):
             pass
         self.scheduler.shutdown(wait=True)
+        if watcher is not None:
+            watcher.join(timeout=IDLE_WAIT_SECONDS + 5)
         log.info("stopped cleanly")
         return 0
 

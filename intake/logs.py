@@ -32,5 +32,7 @@ def setup_logging(config: LogConfig) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.level)
-    for noisy in ("apscheduler", "imapclient", "urllib3"):  # their INFO lines drown ours
+    for noisy in ("alembic", "imapclient", "urllib3"):  # their INFO lines drown ours
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # "maximum number of running instances reached" is how max_instances=1 works, not a problem.
+    logging.getLogger("apscheduler").setLevel(max(logging.ERROR, root.level))

@@ -33,8 +33,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fetchers import fetch_links
 from intake import message as email_parser
+from intake.assess import assess_links
 from intake.claims import claim_is_stale, worker_identity
 from intake.config import Config
 from intake.faults import crash_point
@@ -284,16 +284,10 @@ class Pipeline:
             report = triage_path(target, config.limits, config.triage, triage_dir,
                                  Source(kind="attachment", name=name))
         elif parsed.links:
-            fetched = fetch_links(parsed.links, config.links, config.limits, workdir / "download")
+            report, transient = assess_links(parsed.links, config, workdir)
             age = self.clock() - ref.internal_date
-            if fetched.transient and age < timedelta(hours=config.processing.link_retry_hours):
-                raise LinkStillUnavailable("; ".join(f.message for f in fetched.findings) or "link unavailable")
-            source = Source(kind="link", name=fetched.name, url=parsed.links[0])
-            if fetched.path is None:
-                report = Report(source=source, findings=list(fetched.findings))
-            else:
-                report = triage_path(fetched.path, config.limits, config.triage, triage_dir, source)
-                report.findings[:0] = fetched.findings
+            if transient and age < timedelta(hours=config.processing.link_retry_hours):
+                raise LinkStillUnavailable("; ".join(f.message for f in report.findings) or "link unavailable")
         else:
             report = Report(source=Source(kind="message", name=parsed.subject or None), findings=[finding(
                 "message.no_submission",

@@ -217,3 +217,23 @@ def test_run_daemon_stops_cleanly_on_sigterm(setup: Setup):
     health = run_cli(setup.config_file, "health", "--json")
     assert health.returncode == 0, health.stdout
     assert json.loads(health.stdout)["problems"] == []
+
+
+def test_idle_starts_a_poll_as_soon_as_mail_arrives(tmp_path, dovecot_server, smtp_server, db_url):
+    # The poll interval is ten minutes: only the IDLE watcher can bring the reply within the wait below.
+    setup = Setup(tmp_path, dovecot_server, smtp_server, db_url, schedule={"poll_seconds": 600.0, "idle": True})
+    daemon = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(setup.config_file), "run"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (setup.tmp_path / "health.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)  # the first scheduled poll has run: from now on only IDLE triggers one
+        setup.append(mailfactory.submission_with_zip())
+        deadline = time.monotonic() + 60
+        while not setup.smtp.messages() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(setup.smtp.messages()) == 1
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=90)
+    assert daemon.returncode == 0, err.decode()

@@ -210,3 +210,12 @@ def test_render_text_of_an_archive_that_could_not_be_opened(tmp_path):
     assert "[archive.not_zip] Acme.rar" in text
     assert "Evaluation tool" not in text and "Elements" not in text
     assert text.endswith("Totals: 0 files, 0 B\n")
+
+
+def test_a_truncated_zip_is_corrupt_not_another_format(tmp_path):
+    whole = build_sample_zip(tmp_path / "whole.zip").read_bytes()
+    truncated = tmp_path / "Acme SECOR.zip"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    report = run(truncated, tmp_path / "work")
+    assert [f.code for f in report.findings] == ["archive.corrupt"]
+    assert report.verdict == "returned"

@@ -161,6 +161,15 @@ class _Entry:
 # Public API
 
 
+def has_zip_signature(path: Path) -> bool:
+    """True when the file starts like a zip (it may still be truncated or corrupt)."""
+    try:
+        with open(path, "rb") as fp:
+            return fp.read(4) in _ZIP_SIGNATURES
+    except OSError:
+        return False
+
+
 def is_zip_file(path: Path) -> bool:
     """True when the file's content is a zip: a zip signature first and a readable central directory."""
     try:

@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from triage.archive import extract_zip, is_zip_file
+from triage.archive import extract_zip, has_zip_signature, is_zip_file
 from triage.elements import load_vocabulary
 from triage.evaluation_tool import tool_folders
 from triage.findings import SEVERITIES, Finding, apply_severities, finding
@@ -34,7 +34,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
     if path.is_dir():
         source = source or Source(kind="folder", name=path.name)
         tree, findings = _folder_tree(path, limits, workdir)
-    elif is_zip_file(path):
+    elif has_zip_signature(path):  # extract_zip tells a truncated or corrupt zip from a good one
         source = source or Source(kind="zip", name=path.name)
         dest = workdir / "files"
         dest.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,32 @@
+"""From what an email or a command line points at to a triage report: the one path both take."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from fetchers import fetch_links
+from intake.config import Config
+from triage.engine import triage_path
+from triage.findings import apply_severities
+from triage.report import Report, Source
+
+EMPTY_SUMMARY = {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}}
+
+
+def assess_links(urls: list[str], config: Config, workdir: Path,
+                 progress: Callable[[int, int | None], None] | None = None) -> tuple[Report, bool]:
+    """Download the share links into `workdir` and triage what they became.
+
+    Returns the report and whether the only problem was a passing one (link.unavailable), which
+    the daemon retries before the submitter hears of it.
+    """
+    fetched = fetch_links(urls, config.link_settings, config.limits, workdir / "download", progress)
+    source = Source(kind="link", name=fetched.name, url=urls[0])
+    if fetched.path is None:
+        report = Report(source=source, findings=list(fetched.findings), summary=dict(EMPTY_SUMMARY))
+    else:
+        report = triage_path(fetched.path, config.limits, config.triage, workdir / "triage", source=source)
+        report.findings[:0] = fetched.findings
+    report.findings = apply_severities(report.findings, config.triage.severities)
+    return report, fetched.transient
