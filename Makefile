@@ -20,5 +20,8 @@ servers:
 test: $(BIN)/.installed servers
 	$(BIN)/python -m pytest
 
+bench: $(BIN)/.installed servers
+	$(BIN)/python -m tests.bench
+
 clean:
 	rm -rf var

@@ -1,0 +1,33 @@
+"""The README's main-job command on the embedded defaults, with no configuration at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.pipeline_helpers import ROOT
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECOR_INTAKE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "intake", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_demo_seeds_polls_and_shows_outcomes(tmp_path: Path):
+    result = run(tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "-> SECOR-" in result.stdout and "accepted" in result.stdout and "returned" in result.stdout
+    assert "ignored (auto-submitted" in result.stdout
+    assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 3  # never to the auto-reply
+    listing = json.loads(run(tmp_path, "submissions", "--json").stdout)
+    assert sorted(item["verdict"] for item in listing) == ["accepted", "returned", "returned"]
+    for item in listing:
+        assert (tmp_path / "var" / "submissions" / item["tracking_number"] / "1" / "report.txt").is_file()
+    shown = run(tmp_path, "show", listing[-1]["tracking_number"])
+    assert shown.returncode == 0 and shown.stdout.startswith(listing[-1]["tracking_number"])
+    assert run(tmp_path, "health").returncode == 0
