@@ -43,10 +43,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
             "db": cmd_db, "health": cmd_health, "demo": cmd_demo}
 
 
-def _open(config: Config, upgrade: bool | None = None):
+def _with_services(config: Config, work: Callable[[Any], int], upgrade: bool | None = None) -> int:
+    """Run `work(services)` on opened services, closing them after; an unreachable database is exit 2."""
     from intake.service import open_services
 
-    return open_services(config, upgrade=upgrade)
+    try:
+        services = open_services(config, upgrade=upgrade)
+    except SQLAlchemyError as exc:
+        return _fail(f"database unreachable: {_first_line(exc)}")
+    try:
+        return work(services)
+    finally:
+        services.close()
 
 
 def _fail(message: str) -> int:
@@ -55,13 +63,11 @@ def _fail(message: str) -> int:
 
 
 def cmd_db(config: Config, args: argparse.Namespace) -> int:
-    try:
-        services = _open(config, upgrade=True)
-    except SQLAlchemyError as exc:
-        return _fail(f"database: {_first_line(exc)}")
-    services.close()
-    print(f"database schema is up to date ({_safe_url(config.database_url)})", file=sys.stderr)
-    return EXIT_OK
+    def report(services: Any) -> int:
+        print(f"database schema is up to date ({_safe_url(config.database_url)})", file=sys.stderr)
+        return EXIT_OK
+
+    return _with_services(config, report, upgrade=True)
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
@@ -69,34 +75,24 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from intake.outbound import SendError
     from intake.service import poll_cycle
 
-    try:
-        services = _open(config)
-    except SQLAlchemyError as exc:
-        return _fail(f"database unreachable: {_first_line(exc)}")
-    try:
-        poll_cycle(services)
-    except MailboxError as exc:
-        return _fail(f"mailbox: {exc}")
-    except SendError as exc:
-        return _fail(f"outbound: {exc}")
-    except SQLAlchemyError as exc:
-        return _fail(f"database: {_first_line(exc)}")
-    finally:
-        services.close()
-    return EXIT_OK
+    def cycle(services: Any) -> int:
+        try:
+            poll_cycle(services)
+        except MailboxError as exc:
+            return _fail(f"mailbox: {exc}")
+        except SendError as exc:
+            return _fail(f"outbound: {exc}")
+        except SQLAlchemyError as exc:
+            return _fail(f"database: {_first_line(exc)}")
+        return EXIT_OK
+
+    return _with_services(config, cycle)
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from intake.daemon import Daemon
 
-    try:
-        services = _open(config)
-    except SQLAlchemyError as exc:
-        return _fail(f"database unreachable: {_first_line(exc)}")
-    try:
-        return Daemon(services).run()
-    finally:
-        services.close()
+    return _with_services(config, lambda services: Daemon(services).run())
 
 
 def cmd_health(config: Config, args: argparse.Namespace) -> int:
@@ -152,10 +148,10 @@ def message_summary(row: Message) -> dict[str, Any]:
 
 
 def cmd_submissions(config: Config, args: argparse.Namespace) -> int:
-    try:
-        services = _open(config)
-    except SQLAlchemyError as exc:
-        return _fail(f"database unreachable: {_first_line(exc)}")
+    return _with_services(config, lambda services: _list_submissions(services, args))
+
+
+def _list_submissions(services: Any, args: argparse.Namespace) -> int:
     with services.sessions() as session:
         items: list[tuple[Any, dict[str, Any]]] = []
         if args.status not in MESSAGE_STATUSES:
@@ -167,7 +163,6 @@ def cmd_submissions(config: Config, args: argparse.Namespace) -> int:
             states = [args.status] if args.status else list(MESSAGE_STATUSES)
             items += [(m.received_at, message_summary(m))
                       for m in session.scalars(select(Message).where(Message.state.in_(states)))]
-    services.close()
     rows = [item for _, item in sorted(items, key=lambda pair: pair[0], reverse=True)]
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
@@ -207,20 +202,18 @@ def show_document(submission: Submission) -> dict[str, Any]:
 
 
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
+    return _with_services(config, lambda services: _show(services, args))
+
+
+def _show(services: Any, args: argparse.Namespace) -> int:
     from triage.render import render_text
     from triage.report import Report
 
-    try:
-        services = _open(config)
-    except SQLAlchemyError as exc:
-        return _fail(f"database unreachable: {_first_line(exc)}")
     with services.sessions() as session:
         submission = session.scalar(select(Submission).where(Submission.tracking_number == args.tracking_number))
         if submission is None:
-            services.close()
             return _fail(f"show: no submission {args.tracking_number}")
         document = show_document(submission)
-    services.close()
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")

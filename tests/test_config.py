@@ -93,3 +93,16 @@ def test_an_unreachable_database_is_one_line_and_exit_2(tmp_path):
     result = run_cli(path, "poll")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("secor-intake: database unreachable:")
+
+
+def test_json_log_format_gives_one_object_per_line(tmp_path):
+    import json
+
+    (tmp_path / "maildir").mkdir()
+    path = write(tmp_path, f'[mailbox]\npath = "{tmp_path / "maildir"}"\n[database]\nurl = "sqlite:///{tmp_path / "db.sqlite3"}"\n'
+                           '[log]\nformat = "json"\n')
+    result = run_cli(path, "poll")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert any("cycle:" in line["message"] for line in lines)

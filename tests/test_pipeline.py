@@ -228,3 +228,46 @@ def test_a_failing_message_is_retried_then_left_for_a_person_and_never_blocks_ot
         assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
     finally:
         services.close()
+
+
+def test_abandoned_and_failed_messages_are_listed_by_submissions(tmp_path: Path, db_url: str, monkeypatch, capsys):
+    import argparse
+
+    from intake.commands import cmd_submissions
+
+    config = with_section(maildir_config(tmp_path, db_url), "processing", max_attempts=1, retry_base_seconds=0)
+    services = open_services(config)
+    monkeypatch.setattr(pipeline_module, "triage_path", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
+    try:
+        deliver(config, mailfactory.submission_with_zip(message_id="<stuck@x>"))
+        poll_cycle(services)
+        assert cmd_submissions(config, argparse.Namespace(status="failed", json=True)) == 0
+        [failed] = json.loads(capsys.readouterr().out)
+        assert (failed["tracking_number"], failed["status"], failed["message_id"]) == (None, "failed", "<stuck@x>")
+        poll_cycle(services)  # second attempt is over max_attempts: abandoned
+        assert cmd_submissions(config, argparse.Namespace(status="abandoned", json=True)) == 0
+        [abandoned] = json.loads(capsys.readouterr().out)
+        assert abandoned["status"] == "abandoned" and "bug" in abandoned["last_error"]
+        assert cmd_submissions(config, argparse.Namespace(status="accepted", json=True)) == 0
+        assert json.loads(capsys.readouterr().out) == []
+    finally:
+        services.close()
+
+
+def test_housekeeping_removes_only_scratch_space_nobody_owns(setup):
+    from intake.housekeeping import housekeep
+
+    config, services = setup
+    deliver(config, mailfactory.submission_with_zip())
+    poll_cycle(services)
+    work = services.storage.root / "work"
+    (work / "1").mkdir(parents=True, exist_ok=True)  # left by a crash after the row was moved
+    (work / "999").mkdir(parents=True)  # no such message row
+    with services.sessions() as session:
+        session.add(Message(account="a", folder="INBOX", uidvalidity="1", uid="7", size=1,
+                            received_at=utcnow(), state="claimed", claimed_by="x:1:y", claimed_at=utcnow()))
+        session.commit()
+        claimed_id = session.query(Message).filter(Message.uid == "7").one().id
+    (work / str(claimed_id)).mkdir()  # an email being processed right now
+    assert housekeep(services) == 2
+    assert sorted(p.name for p in work.iterdir()) == [str(claimed_id)]
