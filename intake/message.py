@@ -18,7 +18,6 @@ import codecs
 import email.policy
 import email.utils
 import html as html_lib
-import importlib
 import os
 import re
 import unicodedata
@@ -27,9 +26,11 @@ from datetime import datetime, timezone
 from email.message import Message
 from email.parser import BytesFeedParser, BytesParser
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import mailparser
+
+from fetchers import find_links
 
 TRACKING_RE = re.compile(r"(?<![A-Za-z0-9])SECOR-\d{4}-\d{6}(?!\d)", re.IGNORECASE)
 
@@ -800,13 +801,9 @@ def detect_automatic(msg: Message, subject: str, sender: str | None, content_typ
 
 
 def _find_links(text: str, html: str, defects: list[str]) -> list[str]:
-    """Share links found by fetchers.links.find_links (the fetchers helper's), when it is installed."""
+    """Share links in the bodies (fetchers.find_links); a failure there is a defect, not a lost email."""
     try:
-        finder: Callable[[str, str], list[str]] = getattr(importlib.import_module("fetchers.links"), "find_links")
-    except (ImportError, AttributeError):
-        return []
-    try:
-        return list(finder(text, html))
+        return list(find_links(text, html))
     except Exception as exc:  # a bug there must not lose the message
         defects.append(f"link search failed ({type(exc).__name__}: {exc})")
         return []

@@ -215,7 +215,7 @@ def forwarded_submission(inner_raw: bytes | None = None, *, sender: str = "Pat M
             f"--{boundary}\r\n{_text_part(text)}\r\n"
             f"--{boundary}\r\nContent-Type: message/rfc822\r\n"
             + (f"Content-Transfer-Encoding: {encoding}\r\n" if encoding != "7bit" else "")
-            + f'Content-Disposition: attachment; filename="SECOR submission 2026.eml"\r\n\r\n').encode("ascii") + \
+            + 'Content-Disposition: attachment; filename="SECOR submission 2026.eml"\r\n\r\n').encode("ascii") + \
         inner + f"\r\n--{boundary}--\r\n".encode("ascii")
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from intake.db import (Base, FindingRow, FolderState, Message, Reply, Submission, Version, make_engine,
                        record_version, session_factory, upgrade)
-from tests.servers.postgres import db_sessions, db_url, postgres_url  # noqa: F401  (fixtures)
 from triage.findings import finding
 from triage.report import DocumentInfo, Report, Source
 

@@ -27,7 +27,7 @@ from intake.mailbox import (
     open_mail_source,
 )
 from intake.mailbox.imap import ImapSource
-from tests.servers.dovecot import DovecotServer, dovecot_server  # noqa: F401 (fixture)
+from tests.servers.dovecot import DovecotServer
 
 pytestmark = pytest.mark.server
 

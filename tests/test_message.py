@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from datetime import timezone
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from intake.message import (TRACKING_RE, Attachment, ParsedMessage, classify, de
 from tests import mailfactory as mf
 
 CAP = 5_000_000
-HAVE_FIND_LINKS = importlib.util.find_spec("fetchers.links") is not None
 
 
 def parse(raw: bytes, workdir: Path, cap: int = CAP) -> ParsedMessage:
@@ -53,9 +51,8 @@ BUILDERS = {
     "reply_by_references_only": (lambda: mf.reply_to_case(in_subject=False), "follow_up"),
     "oversized": (lambda: mf.oversized(50_000), "submission"),
 }
-if HAVE_FIND_LINKS:
-    BUILDERS["link_html"] = (lambda: mf.submission_with_link(html=True), "submission")
-    BUILDERS["link_text"] = (lambda: mf.submission_with_link(html=False), "submission")
+BUILDERS["link_html"] = (lambda: mf.submission_with_link(html=True), "submission")
+BUILDERS["link_text"] = (lambda: mf.submission_with_link(html=False), "submission")
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
@@ -420,7 +417,6 @@ def test_classify_order() -> None:
     assert classify(msg()) == "other"
 
 
-@pytest.mark.skipif(not HAVE_FIND_LINKS, reason="fetchers.links (another helper's) is not in the tree yet")
 def test_share_links_are_found(tmp_path: Path) -> None:
     for html in (True, False):
         msg = parse(mf.submission_with_link(html=html), tmp_path)

@@ -11,8 +11,7 @@ import pytest
 from intake.config import OutboundConfig
 from intake.outbound import (FileTransport, PermanentSendError, SmtpTransport, TransientSendError,
                              open_transport)
-from tests.servers.smtp import (PASSWORD, USERNAME, SmtpServer, smtp_server, smtp_tls_server,  # noqa: F401
-                                smtps_server)
+from tests.servers.smtp import PASSWORD, USERNAME, SmtpServer
 
 RECIPIENT = "jane.doe@acme-roofing.ca"
 

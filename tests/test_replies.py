@@ -18,8 +18,7 @@ from intake.outbound import FileTransport, SmtpTransport, Transport
 from intake.replies import (SendStats, backoff, queue_reply, render_acknowledgement, render_no_submission,
                             render_too_large, reply_subject, send_pending)
 from intake.tracking import allocate_tracking_number
-from tests.servers.postgres import db_sessions, db_url, postgres_url  # noqa: F401  (fixtures)
-from tests.servers.smtp import SmtpServer, smtp_server  # noqa: F401  (fixtures)
+from tests.servers.smtp import SmtpServer
 from triage.findings import Finding, finding
 from triage.report import Report, Source
 

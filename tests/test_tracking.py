@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from intake.db import TrackingCounter
 from intake.tracking import allocate_tracking_number, find_tracking_numbers, format_tracking_number
-from tests.servers.postgres import db_sessions, db_url, postgres_url  # noqa: F401  (fixtures)
 
 PER_ALLOCATOR = 200
 

@@ -326,7 +326,7 @@ def _is_nested_zip_name(path: str) -> bool:
 def _overlaps(entries: list[_Entry], cd_start: int) -> list[Finding]:
     """Entries whose data ranges share bytes (the overlapping-file zip bomb), or run into the directory."""
     spans = sorted((e.info.header_offset, e.data_start + e.info.compress_size, e.raw_name) for e in entries)
-    for (start, end, name), (next_start, _, next_name) in zip(spans, spans[1:]):
+    for (_, end, name), (next_start, _, next_name) in zip(spans, spans[1:]):
         if next_start < end:
             return [finding(
                 "archive.bomb",

@@ -321,6 +321,20 @@ class ImapSource(MailSource):
         if not (self.use_idle and self.client.has_capability("IDLE")):
             time.sleep(max(0.0, timeout))
             return False
+        try:
+            return self._idle(folder, timeout)
+        except LoginRefused:
+            raise
+        except MailboxError as exc:
+            # A dropped IDLE connection (BYE, reset, time-out) is reopened at once rather than after a
+            # poll interval; when the server is really gone, open() raises and the caller polls.
+            log.warning("IDLE connection lost (%s): reconnecting", exc)
+            self.close()
+            self.open()
+            self._select(folder)
+            return True  # mail may have arrived while the connection was down: poll now
+
+    def _idle(self, folder: str, timeout: float) -> bool:
         self._select(folder)
         deadline = time.monotonic() + max(0.0, timeout)
         with imap_errors(f"idle on {folder}"):
