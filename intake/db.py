@@ -152,9 +152,11 @@ class Message(Base):
     received_at: Mapped[datetime]
     sender: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="claimed")
+    # Indexed, as `moved` is: the cycle's look for unfinished work and the health counts must not
+    # read every message ever processed (issue 5: polling cost does not grow with history).
+    state: Mapped[str] = mapped_column(String(16), default="claimed", index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))  # which outcome folder it belongs in
-    moved: Mapped[bool] = mapped_column(Boolean, default=False)  # moved to that folder yet
+    moved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)  # moved to that folder yet
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

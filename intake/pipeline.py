@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -153,7 +153,7 @@ class Pipeline:
         with self.sessions() as session:
             rows = session.scalars(select(Message).where(
                 Message.account == account, Message.folder == folder, Message.uidvalidity == uidvalidity,
-                (Message.state.in_(("claimed", "failed"))) | (Message.moved.is_(False)))).all()
+                (Message.state.in_(("claimed", "failed"))) | (Message.moved == false()))).all()  # both indexed
         refs = []
         for row in rows:
             if row.state == "failed" and row.next_attempt_at and row.next_attempt_at > now:

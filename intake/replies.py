@@ -229,6 +229,13 @@ def _abandoned_sends(session: Session, now: datetime) -> list[int]:
     return [r.id for r in rows if claim_is_stale(r.claimed_by, r.claimed_at, now, STALE_SENDING)]
 
 
+def _due_count(sessions: sessionmaker[Session], now: datetime) -> int:
+    """How many rows are due now (the bound of one sending run)."""
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Reply).where(
+            _due(now, _abandoned_sends(session, now)))) or 0
+
+
 def _claim_one(sessions: sessionmaker[Session], now: datetime, worker_id: str) -> _Claimed | None:
     """Mark the oldest due row "sending" in one short transaction, or None when nothing is due.
 
@@ -278,7 +285,8 @@ def send_pending(session_factory: sessionmaker[Session], transport: Transport, c
                  now: datetime | None = None, worker_id: str | None = None) -> SendStats:
     """The reply job: send every due outbox row once through `transport`.
 
-    Rows are taken one at a time (at most BATCH_SIZE per run): each is claimed ("sending") in a
+    Rows are taken one at a time (as many per run as were due when it began, at least BATCH_SIZE,
+    so that `poll` sends everything it queued and a run still ends): each is claimed ("sending") in a
     short transaction, sent with its stored bytes outside any transaction, then marked "sent". So a
     claim is never older than one send, and two daemons share the outbox without sending a row twice.
     A transient failure puts the row back to "pending" with exponential backoff until
@@ -295,7 +303,7 @@ def send_pending(session_factory: sessionmaker[Session], transport: Transport, c
     now = now or utcnow()
     worker_id = worker_id or worker_identity()
     stats = SendStats()
-    for _ in range(BATCH_SIZE):
+    for _ in range(max(BATCH_SIZE, _due_count(session_factory, now))):
         row = _claim_one(session_factory, now, worker_id)
         if row is None:
             break

@@ -29,6 +29,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import bz2
+import hashlib
 import lzma
 import os
 import re
@@ -95,6 +96,7 @@ _OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
 _JUNK_FOLDERS = {"__macosx"}
 _JUNK_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode category Cc (checked per name, not per character)
 
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
                struct.error, NotImplementedError, OverflowError, IndexError)
@@ -110,6 +112,7 @@ class ExtractedFile:
 
     path: str
     size: int
+    sha256: str = field(default="", compare=False)  # hex SHA-256 of the content, computed as it was written
 
 
 @dataclass
@@ -141,6 +144,10 @@ class _State:
     findings: list[Finding] = field(default_factory=list)
     file_keys: set[str] = field(default_factory=set)  # casefolded paths of files planned
     dir_keys: set[str] = field(default_factory=set)  # casefolded paths of folders planned
+    # Folders this extraction made (or found to be real folders), and those whose real path is
+    # their own inside dest: checked once each, not once per file (5,000 files, a few folders).
+    made_dirs: dict[tuple[str, ...], Path] = field(default_factory=dict)
+    safe_parents: set[Path] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -236,8 +243,8 @@ def _extract_archive(zip_path: Path, prefix: str, depth: int, state: _State) -> 
             elif _is_nested_zip_name(entry.path):
                 _extract_nested(fp, entry, depth, state)
             else:
-                size = _write_entry(fp, entry, entry.path, state)
-                state.files.append(ExtractedFile(entry.path, size))
+                size, digest = _write_entry(fp, entry, entry.path, state)
+                state.files.append(ExtractedFile(entry.path, size, digest))
 
 
 def _plan(fp: BinaryIO, infos: list[zipfile.ZipInfo], cd_start: int, prefix: str,
@@ -411,7 +418,7 @@ def _decode_name(info: zipfile.ZipInfo) -> str:
 
 def _unsafe_name(name: str) -> str | None:
     """Why this name could write outside dest or cannot be written, or None when it is safe."""
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
+    if _CONTROL.search(name):
         return "it contains control characters"
     posix = name.replace("\\", "/")
     if posix.startswith("/"):
@@ -438,7 +445,7 @@ def _unsafe_type(info: zipfile.ZipInfo) -> str | None:
 
 def _printable(name: str) -> str:
     """The name with control characters shown as escapes, fit for a message."""
-    return "".join(ch if unicodedata.category(ch) != "Cc" else f"\\x{ord(ch):02x}" for ch in name)
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", name)
 
 
 def _extra_field(extra: bytes, wanted: int) -> bytes | None:
@@ -659,31 +666,34 @@ def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield from chunks
 
 
-def _write_entry(fp: BinaryIO, entry: _Entry, rel: str, state: _State) -> int:
-    """Stream one entry into a new file at `rel` under dest; returns its size."""
+def _write_entry(fp: BinaryIO, entry: _Entry, rel: str, state: _State) -> tuple[int, str]:
+    """Stream one entry into a new file at `rel` under dest; returns its size and SHA-256 (hex),
+    hashed on the way so that triage need not read the file again."""
     target = _new_file_path(state, rel)
     written = 0
+    digest = hashlib.sha256()
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     with os.fdopen(fd, "wb") as out:
         os.fchmod(out.fileno(), 0o644)
         for piece in _inflate(fp, entry):
             out.write(piece)
+            digest.update(piece)
             written += len(piece)
     _set_mtime(target, entry.info)
-    return written
+    return written, digest.hexdigest()
 
 
 def _extract_nested(fp: BinaryIO, entry: _Entry, depth: int, state: _State) -> None:
     """An inner `X.zip`: expand it into `X/` (counted in the same totals), or keep it if not a zip."""
     temp = _temp_path(state)
     try:
-        size = _write_entry(fp, entry, temp.name, state)
+        size, digest = _write_entry(fp, entry, temp.name, state)
         other = _other_format(temp)
         if other is not None:
             state.findings.append(_not_zip_finding(other, entry.path))
             os.link(temp, _new_file_path(state, entry.path))  # link, unlike rename, never replaces
             temp.unlink()
-            state.files.append(ExtractedFile(entry.path, size))
+            state.files.append(ExtractedFile(entry.path, size, digest))
             return
         if depth + 1 > state.limits.max_nesting:
             raise _Fatal([finding(
@@ -712,21 +722,45 @@ def _temp_path(state: _State) -> Path:
 
 
 def _new_file_path(state: _State, rel: str) -> Path:
-    """A path for a new file at `rel`, its folders made, checked to stay inside dest."""
+    """A path for a new file at `rel`, its folders made, checked to stay inside dest.
+
+    The name is a single component (no "/"); when it is an ordinary one, nothing exists there yet
+    and its folder's real path is its own inside dest (checked once per folder), the file's real
+    path is that folder plus the name: the full check below is only needed otherwise."""
     parts = rel.split("/")
     parent = _make_dirs(state, parts[:-1])
-    target = parent / parts[-1]
-    if not target.resolve().is_relative_to(state.dest) or target.resolve().parent != parent:
-        raise _Fatal([finding("archive.unsafe_path", f"The zip holds a name we cannot safely unpack: "
-                              f"'{rel}'. {_RESEND}", rel)])
+    name = parts[-1]
+    target = parent / name
+    if name in ("", ".", "..") or os.path.lexists(target) or not _safe_parent(state, parent):
+        resolved = target.resolve()
+        if not resolved.is_relative_to(state.dest) or resolved.parent != parent:
+            raise _Fatal([finding("archive.unsafe_path", f"The zip holds a name we cannot safely unpack: "
+                                  f"'{rel}'. {_RESEND}", rel)])
     return target
+
+
+def _safe_parent(state: _State, parent: Path) -> bool:
+    """Whether the folder's real path is itself, inside dest (remembered once true)."""
+    if parent in state.safe_parents:
+        return True
+    resolved = parent.resolve()
+    if resolved == parent and resolved.is_relative_to(state.dest):
+        state.safe_parents.add(parent)
+        return True
+    return False
 
 
 def _make_dirs(state: _State, parts: list[str]) -> Path:
     """Make the folders `parts` under dest (0o755), refusing anything that is not a real folder."""
+    known = state.made_dirs.get(tuple(parts))
+    if known is not None:
+        return known
     current = state.dest
     for i, part in enumerate(parts):
         current = current / part
+        key = tuple(parts[:i + 1])
+        if key in state.made_dirs:  # made or checked by this extraction; only it writes in dest
+            continue
         if current.is_symlink() or (current.exists() and not current.is_dir()):
             shown = "/".join(parts[:i + 1])
             raise _Fatal([finding("archive.unsafe_path", "The zip uses the same name for a file and a "
@@ -734,6 +768,7 @@ def _make_dirs(state: _State, parts: list[str]) -> Path:
         if not current.exists():
             current.mkdir(mode=0o755)
             os.chmod(current, 0o755)
+        state.made_dirs[key] = current
     return current
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from triage.archive import extract_zip, has_zip_signature, is_zip_file
+from triage.archive import ExtractedFile, extract_zip, has_zip_signature, is_zip_file
 from triage.elements import load_vocabulary
 from triage.evaluation_tool import tool_folders
 from triage.findings import SEVERITIES, Finding, apply_severities, finding
@@ -44,6 +44,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
             return _report(source, findings, rules, {"files": 0, "bytes": 0, "evaluation_tool": None,
                                                      "elements": {}, "vocabulary": vocabulary.name}, [])
         tree = scan_tree(dest)
+        _known_hashes(tree, result.files)
     else:
         source = source or Source(kind="zip", name=path.name)
         ftype = sniff(path)
@@ -59,6 +60,15 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
                               element=_element_str(submission.element_of(d.path)))
                  for d in submission.documents]
     return _report(source, findings, rules, summarize(submission), documents)
+
+
+def _known_hashes(tree: Tree, files: list[ExtractedFile]) -> None:
+    """Give documents the SHA-256 extraction computed (Document.sha256 is cached), unless they differ."""
+    hashes = {f.path: (f.size, f.sha256) for f in files if f.sha256}
+    for document in tree.documents:
+        size, digest = hashes.get(document.path, (None, ""))
+        if digest and size == document.size:
+            document.__dict__["sha256"] = digest  # what functools.cached_property would store
 
 
 def _element_str(number: int | None) -> str | None:

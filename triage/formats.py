@@ -169,9 +169,8 @@ def sniff(path: Path) -> FileType:
         return own
     try:
         mime = magic.from_buffer(head, mime=True)
-        description = magic.from_buffer(head)
     except magic.MagicException:  # libmagic gave up on this buffer: judge by our own checks only
-        mime, description = "application/octet-stream", ""
+        mime = "application/octet-stream"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return _sniff_ole(path, head, mime)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06") or mime == "application/zip":
@@ -181,7 +180,15 @@ def sniff(path: Path) -> FileType:
         if family == "text":
             return _sniff_text(path, head, mime, label)
         return FileType(mime, family, label, reason)
-    return _fallback(path, head, mime, description)
+    return _fallback(path, head, mime, _description(head))
+
+
+def _description(head: bytes) -> str:
+    """libmagic's words for the buffer (a second pass: only the fallback needs them)."""
+    try:
+        return magic.from_buffer(head)
+    except magic.MagicException:
+        return ""
 
 
 def _own_signatures(head: bytes, tail: bytes) -> FileType | None:

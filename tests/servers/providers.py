@@ -187,6 +187,57 @@ def build_drive() -> DriveTree:
     return tree
 
 
+class GeneratedZip:
+    """A submission zip of about `total` bytes generated on the fly (stored entries, exact size known
+    up front): the evaluation tool, then 10 MB site photos spread over the 8 element folders. Each
+    photo is a JPEG header and 1 MB blocks of random bytes (a block per photo, repeated), so nothing
+    compresses and CRCs are computed block by block, never holding more than a block."""
+
+    PHOTO = 10 * 1024 * 1024
+    BLOCK = 1024 * 1024
+
+    def __init__(self, total: int, seed: int = 7) -> None:
+        import random
+        import zlib
+
+        rng = random.Random(seed)
+        self.blocks = [rng.randbytes(self.BLOCK) for _ in range(4)]
+        head = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x01\x00H\x00H\x00\x00"
+        tool = pdf("SECOR Evaluation Tool 2026\nNumber of employees: 7\nEmployer: Acme Roofing Ltd.")
+        self.entries: list[tuple[str, bytes, int, int, int]] = []  # name, head, blocks from, count, crc
+        self.entries.append(("Acme SECOR 2026/SECOR Evaluation Tool 2026.pdf", tool, 0, 0, zlib.crc32(tool)))
+        photos = max(1, total // self.PHOTO)
+        for i in range(photos):
+            element = f"Element {i % 8 + 1}"
+            first = i % len(self.blocks)
+            count = self.PHOTO // self.BLOCK
+            crc = zlib.crc32(head)
+            for b in range(count):
+                crc = zlib.crc32(self.blocks[(first + b) % len(self.blocks)], crc)
+            self.entries.append((f"Acme SECOR 2026/{element}/Site Photo {i + 1:04d}.jpg", head, first, count, crc))
+        self.size = sum(30 + len(n.encode()) + len(h) + c * self.BLOCK for n, h, _, c, _ in self.entries)
+        self.size += sum(46 + len(n.encode()) for n, *_ in self.entries) + 22
+
+    def pieces(self):
+        import struct
+
+        offset, central = 0, []
+        for name, head, first, count, crc in self.entries:
+            raw_name = name.encode()
+            size = len(head) + count * self.BLOCK
+            local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0x4A00, 0x5B42, crc, size, size,
+                                len(raw_name), 0) + raw_name
+            central.append(struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0x4A00, 0x5B42, crc,
+                                       size, size, len(raw_name), 0, 0, 0, 0, 0o100644 << 16, offset) + raw_name)
+            yield local + head
+            for b in range(count):
+                yield self.blocks[(first + b) % len(self.blocks)]
+            offset += len(local) + size
+        directory = b"".join(central)
+        yield directory + struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(central), len(central),
+                                      len(directory), offset, 0)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "_TLSServer"
@@ -237,6 +288,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.abort()
                 return
         self.wfile.write(b"0\r\n\r\n")
+
+    def generated_zip(self, archive: "GeneratedZip", name: str) -> None:
+        """A large zip written as it is generated, with its exact Content-Length."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Disposition", cd(name))
+        self.send_header("Content-Length", str(archive.size))
+        self.end_headers()
+        for piece in archive.pieces():
+            self.wfile.write(piece)
 
     def abort(self) -> None:
         """Drop the connection mid-body, as a crashed or cut-off server does."""
@@ -298,6 +359,7 @@ class ProviderServer:
         self.drive = build_drive()
         self.confirm_uuid = str(uuid.uuid4())
         self.connections = 0
+        self.huge_bytes = 1_000_000_000  # the size of the "huge" Dropbox file (GeneratedZip)
         self.requests: list[tuple[str, str]] = []
         self.credentials_seen: list[str] = []  # Authorization headers received (there must be none)
         self._lock = threading.Lock()
@@ -450,6 +512,8 @@ class ProviderServer:
                 return h.file(SUBMISSION, "Late.zip")
             case "html":
                 return h.send(200, DROPBOX_PREVIEW.format(name="Acme.zip"))
+            case "huge":  # a generated zip of `huge_bytes`, streamed (never held in memory)
+                return h.generated_zip(GeneratedZip(self.huge_bytes), "Acme SECOR 2026 full.zip")
             case "htmlnotype":
                 return h.send(200, "<!DOCTYPE html><html><body>Acme</body></html>", ctype="application/zip",
                               headers={"Content-Disposition": cd("Acme.zip")})

@@ -96,6 +96,8 @@ def upgrade() -> None:
                             name=op.f("uq_message_account_folder_uidvalidity_uid")),
     )
     op.create_index(op.f("ix_message_message_id"), "message", ["message_id"])
+    op.create_index(op.f("ix_message_moved"), "message", ["moved"])
+    op.create_index(op.f("ix_message_state"), "message", ["state"])
     op.create_index(op.f("ix_message_sha256"), "message", ["sha256"])
     op.create_index(op.f("ix_message_submission_id"), "message", ["submission_id"])
     op.create_index(op.f("ix_message_version_id"), "message", ["version_id"])
