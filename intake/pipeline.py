@@ -234,9 +234,8 @@ class Pipeline:
         if ref.size > limits.max_message_bytes:
             header = source.fetch_header(ref)
             parsed = email_parser.parse_message(header, workdir / "parts", 0)
-            raw_path = workdir / "message.eml"
-            raw_path.write_bytes(header)
-            self._record_too_large(row_id, ref, parsed, raw_path, progress, stats)
+            (workdir / "message.eml").write_bytes(header)  # filed as the case's email: the header is all we took
+            self._record_too_large(row_id, ref, parsed, progress, stats)
             return
         raw_path = workdir / "message.eml"
         with raw_path.open("wb") as out:
@@ -263,8 +262,13 @@ class Pipeline:
             self.storage.discard_workdir(row_id)
             return
         report = self._triage(row_id, parsed, workdir, ref)
-        backlog = ref.internal_date < progress.first_seen_at - timedelta(hours=self.config.mailbox.backlog_grace_hours)
-        self._record_version(row_id, parsed, sha256, report, case_number, raw_path, workdir, backlog, stats)
+        backlog = self._is_backlog(ref, progress)
+        self._record_version(row_id, parsed, sha256, report, case_number, backlog, stats)
+
+    def _is_backlog(self, ref: MessageRef, progress: FolderState) -> bool:
+        """Mail that arrived well before the daemon first saw the folder: filed without a reply."""
+        grace = timedelta(hours=self.config.mailbox.backlog_grace_hours)
+        return ref.internal_date < progress.first_seen_at - grace
 
     def _triage(self, row_id: int, parsed: email_parser.ParsedMessage, workdir: Path, ref: MessageRef) -> Report:
         """The triage report of what the email carries: its zips, else its links, else nothing."""
@@ -307,24 +311,11 @@ class Pipeline:
         return row
 
     def _record_version(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, report: Report,
-                        case_number: str | None, raw_path: Path, workdir: Path, backlog: bool,
-                        stats: CycleStats) -> None:
-        now = self.clock()
+                        case_number: str | None, backlog: bool, stats: CycleStats) -> None:
         with self.sessions.begin() as session:
             row = self._own_row(session, row_id)
             self._describe(row, parsed, sha256)
-            case = None
-            if case_number is not None:
-                case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
-            if case is None:
-                case = Submission(tracking_number=allocate_tracking_number(session, now.year),
-                                  submitter=parsed.sender or "", submitter_name=parsed.sender_name,
-                                  subject=parsed.subject, received_at=row.received_at)
-                session.add(case)
-            report.tracking_number = case.tracking_number
-            version = record_version(session, case, row, report)
-            session.flush()
-            version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
+            case, version = self._add_version(session, row, parsed, report, case_number)
             row.state, row.outcome = "done", ("returned" if report.verdict == RETURNED else "processed")
             self._queue_acknowledgement(session, case, version, row, parsed, report, backlog)
             tracking, number = case.tracking_number, version.number
@@ -332,6 +323,23 @@ class Pipeline:
         stats.count(row.outcome)
         log.info("%s v%d: %s (%s, %d findings) from %s", tracking, number, report.verdict,
                  report.source.kind, len(report.findings), parsed.sender)
+
+    def _add_version(self, session: Session, row: Message, parsed: email_parser.ParsedMessage, report: Report,
+                     case_number: str | None) -> tuple[Submission, Version]:
+        """The next version of the case `case_number`, or version 1 of a new case with a new tracking number."""
+        case = None
+        if case_number is not None:
+            case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
+        if case is None:
+            case = Submission(tracking_number=allocate_tracking_number(session, self.clock().year),
+                              submitter=parsed.sender or "", submitter_name=parsed.sender_name,
+                              subject=parsed.subject, received_at=row.received_at)
+            session.add(case)
+        report.tracking_number = case.tracking_number
+        version = record_version(session, case, row, report)
+        session.flush()
+        version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
+        return case, version
 
     def _queue_acknowledgement(self, session: Session, case: Submission, version: Version, row: Message,
                                parsed: email_parser.ParsedMessage, report: Report, backlog: bool) -> None:
@@ -349,7 +357,7 @@ class Pipeline:
             msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references)
         queue_reply(session, case, version, msg, parsed.sender, outbound, source_message=row)
 
-    def _record_too_large(self, row_id: int, ref: MessageRef, parsed: email_parser.ParsedMessage, raw_path: Path,
+    def _record_too_large(self, row_id: int, ref: MessageRef, parsed: email_parser.ParsedMessage,
                           progress: FolderState, stats: CycleStats) -> None:
         """An email over the size limit: recorded as a returned case from its header, sender asked for a link."""
         limit = self.config.limits.max_message_bytes
@@ -358,19 +366,11 @@ class Pipeline:
             f"Your email is {ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:.0f} MB limit, so we could not "
             "open it. Please send a Dropbox, OneDrive or Google Drive download link to the zipped folder instead.")],
             self.config.triage.severities))
-        now = self.clock()
-        backlog = ref.internal_date < progress.first_seen_at - timedelta(hours=self.config.mailbox.backlog_grace_hours)
+        backlog = self._is_backlog(ref, progress)
         with self.sessions.begin() as session:
             row = self._own_row(session, row_id)
             self._describe(row, parsed, None)
-            case = Submission(tracking_number=allocate_tracking_number(session, now.year),
-                              submitter=parsed.sender or "", submitter_name=parsed.sender_name,
-                              subject=parsed.subject, received_at=row.received_at)
-            session.add(case)
-            report.tracking_number = case.tracking_number
-            version = record_version(session, case, row, report)
-            session.flush()
-            version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
+            case, version = self._add_version(session, row, parsed, report, None)
             row.state, row.outcome = "done", "too_large"
             if parsed.sender and not backlog:
                 msg = render_too_large(self.config.outbound, parsed.sender, parsed.sender_name, parsed.subject,
