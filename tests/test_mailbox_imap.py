@@ -23,23 +23,15 @@ from intake.mailbox import (
     LoginRefused,
     MailboxError,
     MailSource,
-    MessageTooLarge,
     open_mail_source,
 )
 from intake.mailbox.imap import ImapSource
+from tests.mailbox_behaviour import make_message
+from tests.mailbox_behaviour import test_move_of_a_message_already_gone_is_a_no_op  # noqa: F401 (shared test)
+from tests.mailbox_behaviour import test_too_large_raises_before_fetching  # noqa: F401 (shared test)
 from tests.servers.dovecot import DovecotServer
 
 pytestmark = pytest.mark.server
-
-
-def make_message(message_id: str, body_bytes: int = 40) -> bytes:
-    """A small RFC 822 message with CRLF line ends and a body of exactly `body_bytes` bytes."""
-    line = b"SECOR submission text, line of padding.\r\n"
-    full = body_bytes // len(line)
-    body = line * full + b"x" * (body_bytes - full * len(line))  # no bare CR at the cut
-    return (f"From: Acme <safety@acme.example>\r\nTo: COR@youracsa.ca\r\n"
-            f"Subject: SECOR 2026\r\nMessage-ID: <{message_id}>\r\n"
-            f"Date: Thu, 26 Nov 2026 06:00:00 +0000\r\n\r\n").encode() + body
 
 
 @pytest.fixture
@@ -149,14 +141,6 @@ def test_move_without_move_capability_expunges_only_that_uid(source: MailSource,
     assert source.list_messages("INBOX") == []  # \Deleted mail is not listed
 
 
-def test_move_of_a_message_already_gone_is_a_no_op(source: MailSource) -> None:
-    source.append("INBOX", make_message("once@acme.example"))
-    (ref,) = source.list_messages("INBOX")
-    source.move(ref, "SECOR/Processed")
-    source.move(ref, "SECOR/Processed")
-    assert len(source.list_messages("SECOR/Processed")) == 1
-
-
 def test_missing_non_ascii_target_folder_is_created(source: MailSource, raw: IMAPClient,
                                                     dovecot_server: DovecotServer, user: str) -> None:
     source.append("INBOX", make_message("accent@acme.example"))
@@ -193,18 +177,6 @@ def test_after_uid_filters_including_the_star_trap(source: MailSource) -> None:
     assert source.list_messages("INBOX", after_uid=refs[2].uid) == []
     assert source.list_messages("INBOX", after_uid=str(int(refs[2].uid) + 100)) == []
     assert source.list_messages("INBOX", after_uid=None) == refs
-
-
-def test_too_large_raises_before_fetching(source: MailSource) -> None:
-    source.append("INBOX", make_message("huge@acme.example", 5000))
-    (ref,) = source.list_messages("INBOX")
-    out = io.BytesIO()
-    with pytest.raises(MessageTooLarge):
-        source.fetch(ref, out, max_bytes=1000)
-    assert out.getvalue() == b""
-    header = source.fetch_header(ref)  # what the sender of a too-large message is answered from
-    assert header.startswith(b"From: Acme") and header.endswith(b"\r\n\r\n")
-    assert b"Message-ID: <huge@acme.example>" in header and b"padding" not in header
 
 
 def test_dropped_connection_mid_fetch_then_reconnect(dovecot_server: DovecotServer, user: str) -> None:

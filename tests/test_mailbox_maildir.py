@@ -13,9 +13,11 @@ from typing import Iterator
 import pytest
 
 from intake.config import MailboxConfig
-from intake.mailbox import MailboxError, MailSource, MessageTooLarge, open_mail_source
+from intake.mailbox import MailboxError, MailSource, open_mail_source
 from intake.mailbox.maildir import MaildirSource
-from tests.test_mailbox_imap import make_message
+from tests.mailbox_behaviour import make_message
+from tests.mailbox_behaviour import test_move_of_a_message_already_gone_is_a_no_op  # noqa: F401 (shared test)
+from tests.mailbox_behaviour import test_too_large_raises_before_fetching  # noqa: F401 (shared test)
 
 
 @pytest.fixture
@@ -101,14 +103,6 @@ def test_fetch_changes_no_flags(source: MailSource, root: Path) -> None:
     assert all_files(root) == before  # still in new/, no ":2,S" info added
 
 
-def test_move_of_a_message_already_gone_is_a_no_op(source: MailSource) -> None:
-    source.append("INBOX", make_message("once@acme.example"))
-    (ref,) = source.list_messages("INBOX")
-    source.move(ref, "SECOR/Processed")
-    source.move(ref, "SECOR/Processed")
-    assert len(source.list_messages("SECOR/Processed")) == 1
-
-
 def test_non_ascii_folder_uses_modified_utf7(source: MailSource, root: Path) -> None:
     source.append("INBOX", make_message("accent@acme.example"))
     (ref,) = source.list_messages("INBOX")
@@ -149,18 +143,6 @@ def test_after_uid_is_ignored(source: MailSource) -> None:
     refs = source.list_messages("INBOX")
     assert len(refs) == 3
     assert source.list_messages("INBOX", after_uid=refs[-1].uid) == refs  # keys are not ordered
-
-
-def test_too_large_raises_before_fetching(source: MailSource) -> None:
-    source.append("INBOX", make_message("huge@acme.example", 5000))
-    (ref,) = source.list_messages("INBOX")
-    out = io.BytesIO()
-    with pytest.raises(MessageTooLarge):
-        source.fetch(ref, out, max_bytes=1000)
-    assert out.getvalue() == b""
-    header = source.fetch_header(ref)  # what the sender of a too-large message is answered from
-    assert header.startswith(b"From: Acme") and header.endswith(b"\r\n\r\n")
-    assert b"Message-ID: <huge@acme.example>" in header and b"padding" not in header
 
 
 def test_fetch_of_a_message_moved_elsewhere_is_an_error(source: MailSource, root: Path) -> None:
