@@ -28,8 +28,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
     commands.add_parser("run", help="the daemon: poll, send replies and keep house until SIGTERM/SIGINT")
     commands.add_parser("poll", help="one full cycle now: take new mail, process it, send pending replies")
     listing = commands.add_parser("submissions", help="list tracked submissions, newest first")
-    listing.add_argument("--status", help="accepted | needs_review | returned, or failed | abandoned for "
-                                          "messages that could not be processed")
+    listing.add_argument("--status", choices=("accepted", "needs_review", "returned") + MESSAGE_STATUSES,
+                         help="a verdict, or failed | abandoned for emails that could not be processed")
     listing.add_argument("--json", action="store_true")
     show = commands.add_parser("show", help="one submission: its report, files, findings and replies")
     show.add_argument("tracking_number", metavar="TRACKING_NUMBER")

@@ -69,15 +69,15 @@ def problems(data: dict[str, Any], poll_seconds: float, now: datetime | None = N
     now = now or utcnow()
     found = []
     last_success = data.get("last_success_at")
+    last_error_at = data.get("last_error_at")
     if not last_success:
         found.append("no successful poll recorded yet")
     else:
         age = now - datetime.fromisoformat(last_success)
         if age > timedelta(seconds=max(3 * poll_seconds, 300)):
             found.append(f"last successful poll {int(age.total_seconds())} s ago")
-        last_error_at = data.get("last_error_at")
-        if last_error_at and datetime.fromisoformat(last_error_at) > datetime.fromisoformat(last_success):
-            found.append(f"last cycle failed: {data.get('last_error')}")
+    if last_error_at and (not last_success or datetime.fromisoformat(last_error_at) > datetime.fromisoformat(last_success)):
+        found.append(f"last cycle failed: {data.get('last_error')}")
     for key in ("abandoned_messages", "failed_replies"):
         if data.get(key):
             found.append(f"{data[key]} {key.replace('_', ' ')} need a person")

@@ -135,6 +135,13 @@ class Pipeline:
             elif row.uidvalidity != uidvalidity:
                 log.warning("UIDVALIDITY of %s changed (%s -> %s): re-scanning, copies already seen are recognised by content",
                             folder, row.uidvalidity, uidvalidity)
+                # Unfinished rows under the old numbering can never be fetched again; their emails come
+                # back under new UIDs, so the old rows are closed rather than retried for ever.
+                session.execute(update(Message).where(
+                    Message.account == account, Message.folder == folder, Message.uidvalidity == row.uidvalidity,
+                    Message.state.in_(("claimed", "failed"))).values(
+                    state="done", outcome=None, moved=True, claimed_by=None,
+                    last_error=f"superseded: UIDVALIDITY changed to {uidvalidity}; the email is taken again under its new UID"))
                 row.uidvalidity = uidvalidity
                 row.last_uid = None
         return row

@@ -237,3 +237,24 @@ def test_idle_starts_a_poll_as_soon_as_mail_arrives(tmp_path, dovecot_server, sm
         daemon.send_signal(signal.SIGTERM)
         _, err = daemon.communicate(timeout=90)
     assert daemon.returncode == 0, err.decode()
+
+
+def test_run_with_a_refused_login_stays_up_and_says_so_in_the_health_record(tmp_path, dovecot_server, smtp_server,
+                                                                            db_url):
+    setup = Setup(tmp_path, dovecot_server, smtp_server, db_url, mailbox={"password": "wrong"})
+    daemon = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(setup.config_file), "run"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "health.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert daemon.poll() is None  # a refused login does not kill the daemon
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0
+    assert b"login refused" in err
+    health = run_cli(setup.config_file, "health", "--json")
+    assert health.returncode == 1
+    problems = json.loads(health.stdout)["problems"]
+    assert any("login refused" in problem for problem in problems)

@@ -271,3 +271,22 @@ def test_housekeeping_removes_only_scratch_space_nobody_owns(setup):
     (work / str(claimed_id)).mkdir()  # an email being processed right now
     assert housekeep(services) == 2
     assert sorted(p.name for p in work.iterdir()) == [str(claimed_id)]
+
+
+def test_uidvalidity_change_closes_unfinished_rows_of_the_old_numbering(setup):
+    config, services = setup
+    deliver(config, mailfactory.submission_with_zip())
+    poll_cycle(services)
+    with services.sessions() as session:
+        old = session.query(Message).one().uidvalidity
+        session.add(Message(account=session.query(Message).one().account, folder="INBOX", uidvalidity=old,
+                            uid="lost-key", size=10, received_at=utcnow(), state="failed", attempts=1,
+                            next_attempt_at=utcnow() + timedelta(hours=1), last_error="boom"))
+        session.commit()
+    (config.resolve_path(config.mailbox.path) / "secor-uidvalidity").write_text("4242\n")  # a restored folder
+    poll_cycle(services)
+    with services.sessions() as session:
+        stale = session.query(Message).filter(Message.uid == "lost-key").one()
+        assert (stale.state, stale.moved) == ("done", True)
+        assert stale.last_error.startswith("superseded: UIDVALIDITY changed")
+    assert json.loads(config.resolve_path(config.health.path).read_text())["failed_messages"] == 0
