@@ -200,20 +200,41 @@ def test_two_daemons_sharing_one_database_process_each_email_once(tmp_path, dove
     assert setup.folder_counts()["SECOR/Processed"] == 8
 
 
+class RunningDaemon:
+    """`secor-intake run` as a real process, stopped with SIGTERM on leaving the block."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.returncode: int | None = None
+        self.stderr = b""
+
+    def __enter__(self) -> "RunningDaemon":
+        self.process = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(self.setup.config_file), "run"],
+                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        _, self.stderr = self.process.communicate(timeout=90)
+        self.returncode = self.process.returncode
+
+    def wait_for(self, condition, seconds: float) -> None:
+        """Wait until condition() holds or the time is up (the caller asserts the outcome)."""
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def health_written(self) -> bool:
+        return (self.setup.tmp_path / "health.json").exists()
+
+
 def test_run_daemon_stops_cleanly_on_sigterm(setup: Setup):
     setup.append(mailfactory.submission_with_zip())
-    daemon = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(setup.config_file), "run"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not setup.smtp.messages() and time.monotonic() < deadline:
-            time.sleep(0.2)
+    with RunningDaemon(setup) as daemon:
+        daemon.wait_for(setup.smtp.messages, 60)
         assert len(setup.smtp.messages()) == 1
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=60)
-    assert daemon.returncode == 0, err.decode()
-    assert b"stopped cleanly" in err
+    assert daemon.returncode == 0, daemon.stderr.decode()
+    assert b"stopped cleanly" in daemon.stderr
     health = run_cli(setup.config_file, "health", "--json")
     assert health.returncode == 0, health.stdout
     assert json.loads(health.stdout)["problems"] == []
@@ -222,38 +243,22 @@ def test_run_daemon_stops_cleanly_on_sigterm(setup: Setup):
 def test_idle_starts_a_poll_as_soon_as_mail_arrives(tmp_path, dovecot_server, smtp_server, db_url):
     # The poll interval is ten minutes: only the IDLE watcher can bring the reply within the wait below.
     setup = Setup(tmp_path, dovecot_server, smtp_server, db_url, schedule={"poll_seconds": 600.0, "idle": True})
-    daemon = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(setup.config_file), "run"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not (setup.tmp_path / "health.json").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)  # the first scheduled poll has run: from now on only IDLE triggers one
+    with RunningDaemon(setup) as daemon:
+        daemon.wait_for(daemon.health_written, 30)  # the first scheduled poll ran: only IDLE triggers another
         setup.append(mailfactory.submission_with_zip())
-        deadline = time.monotonic() + 60
-        while not setup.smtp.messages() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        daemon.wait_for(setup.smtp.messages, 60)
         assert len(setup.smtp.messages()) == 1
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=90)
-    assert daemon.returncode == 0, err.decode()
+    assert daemon.returncode == 0, daemon.stderr.decode()
 
 
 def test_run_with_a_refused_login_stays_up_and_says_so_in_the_health_record(tmp_path, dovecot_server, smtp_server,
                                                                             db_url):
     setup = Setup(tmp_path, dovecot_server, smtp_server, db_url, mailbox={"password": "wrong"})
-    daemon = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(setup.config_file), "run"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "health.json").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert daemon.poll() is None  # a refused login does not kill the daemon
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=60)
+    with RunningDaemon(setup) as daemon:
+        daemon.wait_for(daemon.health_written, 30)
+        assert daemon.process.poll() is None  # a refused login does not kill the daemon
     assert daemon.returncode == 0
-    assert b"login refused" in err
+    assert b"login refused" in daemon.stderr
     health = run_cli(setup.config_file, "health", "--json")
     assert health.returncode == 1
     problems = json.loads(health.stdout)["problems"]

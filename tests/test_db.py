@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from intake.db import (Base, FindingRow, FolderState, Message, Reply, Submission, Version, make_engine,
                        record_version, session_factory, upgrade)
+from tests.concurrency import run_together
 from triage.findings import finding
 from triage.report import DocumentInfo, Report, Source
 
@@ -191,22 +191,7 @@ def test_savepoints_work_on_sqlite(tmp_path) -> None:
 
 def test_two_daemons_upgrading_at_once_both_succeed(db_url: str) -> None:
     """PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE. The second finds the work done."""
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            start.wait()
-            upgrade(db_url)
-        except BaseException as exc:  # surfaced in the main thread below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(lambda: upgrade(db_url))
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:

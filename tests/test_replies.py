@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -18,6 +17,7 @@ from intake.outbound import FileTransport, SmtpTransport, Transport
 from intake.replies import (SendStats, backoff, queue_reply, render_acknowledgement, render_no_submission,
                             render_too_large, reply_subject, send_pending)
 from intake.tracking import allocate_tracking_number
+from tests.concurrency import run_together
 from tests.servers.smtp import SmtpServer
 from triage.findings import Finding, finding
 from triage.report import Report, Source
@@ -336,23 +336,7 @@ def test_two_senders_at_once_deliver_each_reply_once(db_sessions, smtp_server: S
     with db_sessions.begin() as session:
         for n in range(12):
             _queue(session, uid=str(n), submitter=f"user{n}@acme.ca")
-    start = threading.Barrier(2)
-    stats: list[SendStats] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            start.wait()
-            stats.append(send_pending(db_sessions, _smtp(smtp_server), CONFIG, now=NOW))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    stats = run_together(lambda: send_pending(db_sessions, _smtp(smtp_server), CONFIG, now=NOW))
     assert sum(s.sent for s in stats) == 12
     recipients = [m.rcpt_tos[0] for m in smtp_server.messages()]
     assert sorted(recipients) == sorted(f"user{n}@acme.ca" for n in range(12))
