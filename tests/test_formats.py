@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import struct
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from intake.samples import minimal_docx, minimal_pdf, minimal_xlsx
+from tests.zipfactory import normal_zip
 from triage import formats
 from triage.formats import FAMILIES, FileType, extension_mismatch, sniff
 
@@ -75,12 +75,6 @@ def pcx() -> bytes:
     return header + b"\xc1\x00" * 32
 
 
-def zip_of(parts: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in parts.items():
-            zf.writestr(name, data)
-    return out.getvalue()
 
 
 def tar_of(name: str, data: bytes) -> bytes:
@@ -95,7 +89,7 @@ def tar_of(name: str, data: bytes) -> bytes:
 PPTX_CONTENT_TYPES = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
                       b'<Override PartName="/ppt/presentation.xml" ContentType="application/vnd.openxmlformats-'
                       b'officedocument.presentationml.presentation.main+xml"/></Types>')
-DOCX_WITH_VBA_PART = zip_of({
+DOCX_WITH_VBA_PART = normal_zip({
     "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
                            b'content-types"><Override PartName="/word/document.xml" ContentType="application/'
                            b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
@@ -112,9 +106,9 @@ CASES: dict[str, tuple[bytes, str]] = {
     "macro.docx": (DOCX_WITH_VBA_PART, "unsafe"),
     "tool.docx": (minimal_docx(["x"], macros=True), "unsafe"),
     "records.xlsx": (minimal_xlsx([["a", "1"]]), "spreadsheet"),
-    "deck.pptx": (zip_of({"[Content_Types].xml": PPTX_CONTENT_TYPES, "ppt/presentation.xml": b"<p/>"}), "presentation"),
-    "notes.odt": (zip_of({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"}), "word"),
-    "notes-macro.odt": (zip_of({"mimetype": b"application/vnd.oasis.opendocument.text",
+    "deck.pptx": (normal_zip({"[Content_Types].xml": PPTX_CONTENT_TYPES, "ppt/presentation.xml": b"<p/>"}), "presentation"),
+    "notes.odt": (normal_zip({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"}), "word"),
+    "notes-macro.odt": (normal_zip({"mimetype": b"application/vnd.oasis.opendocument.text",
                                 "Basic/Standard/Module1.xml": b"<x/>"}), "unsafe"),
     "legacy.doc": (minimal_ole([("WordDocument", 2), ("1Table", 2)]), "word"),
     "legacy-macro.doc": (minimal_ole([("WordDocument", 2), ("Macros", 1), ("VBA", 1)]), "unsafe"),
@@ -156,9 +150,9 @@ CASES: dict[str, tuple[bytes, str]] = {
     "shortcut.pdf": (b"\x4c\x00\x00\x00\x01\x14\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46"
                      + b"\x00" * 200, "unsafe"),
     "App.class": (b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + b"\x00" * 100, "unsafe"),
-    "tools.zip": (zip_of({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "a/B.class": b"\xca\xfe\xba\xbe"}),
+    "tools.zip": (normal_zip({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "a/B.class": b"\xca\xfe\xba\xbe"}),
                   "unsafe"),
-    "Element 3.zip": (zip_of({"Element 3/policy.pdf": minimal_pdf(["x"])}), "archive"),
+    "Element 3.zip": (normal_zip({"Element 3/policy.pdf": minimal_pdf(["x"])}), "archive"),
     "damaged.zip": (b"PK\x03\x04" + b"\x14\x00" + b"\xff" * 300, "archive"),
     "Element 4.rar": (b"Rar!\x1a\x07\x01\x00" + b"\x00" * 40, "archive"),
     "Element 5.7z": (b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 40, "archive"),
@@ -270,7 +264,7 @@ def test_ole_macro_storage_found_beyond_the_first_directory_sector(tmp_path: Pat
 
 def test_zip_with_too_many_entries_is_not_opened_as_a_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "many.docx"
-    path.write_bytes(zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>",
+    path.write_bytes(normal_zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>",
                              **{f"word/media/image{i}.png": b"" for i in range(30)}}))
     assert sniff(path).family == "word"
     monkeypatch.setattr(formats, "MAX_DOCUMENT_PARTS", 30)  # the real limit, 20,000, on a small file

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pypdf
 
-from intake.samples import evaluation_tool_lines, minimal_docx, minimal_pdf, minimal_xlsx
+from intake.samples import (
+    evaluation_tool_lines,
+    minimal_docx,
+    minimal_pdf,
+    minimal_xlsx,
+)
 from tests.test_formats import minimal_ole
+from tests.zipfactory import normal_zip
 from triage.formats import sniff
 from triage.text import MAX_PDF_PAGES, XML_PART_CAP, extract_text, rtf_to_text
 
@@ -95,7 +101,7 @@ def test_xlsx_inline_strings_are_read(tmp_path: Path) -> None:
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     sheet = (f'<worksheet xmlns="{ns}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Purpose</t></is></c>'
              '<c r="B1" t="inlineStr"><is><t>Maintenance</t></is></c></row></sheetData></worksheet>')
-    data = zip_bytes({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>",
+    data = normal_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>",
                       "xl/worksheets/sheet1.xml": sheet.encode()})
     assert text_of(tmp_path, "inline.xlsx", data) == "Purpose\tMaintenance\n"
 
@@ -105,7 +111,7 @@ def test_odt_text_is_read(tmp_path: Path) -> None:
                'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text>'
                '<text:h>Emergency Response Plan</text:h><text:p>Muster point:<text:tab/>north gate</text:p>'
                '</office:text></office:body></office:document-content>')
-    data = zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": content.encode()})
+    data = normal_zip({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": content.encode()})
     assert text_of(tmp_path, "plan.odt", data) == "Emergency Response Plan\nMuster point:\tnorth gate\n"
 
 
@@ -133,19 +139,13 @@ def test_legacy_word_text_by_crude_scan(tmp_path: Path) -> None:
 
 def test_formats_without_text_give_empty_text(tmp_path: Path) -> None:
     assert text_of(tmp_path, "scan.tif", b"II*\x00\x08\x00\x00\x00" + b"\x00" * 100) == ""
-    assert text_of(tmp_path, "a.zip", zip_bytes({"a.txt": b"hello"})) == ""
+    assert text_of(tmp_path, "a.zip", normal_zip({"a.txt": b"hello"})) == ""
     assert text_of(tmp_path, "empty.pdf", b"") == ""
 
 
 # --- hostile inputs --------------------------------------------------------------------------
 
 
-def zip_bytes(parts: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in parts.items():
-            zf.writestr(name, data)
-    return out.getvalue()
 
 
 def bomb_docx(path: Path, prefix: bytes, unit: bytes, total: int, suffix: bytes) -> None:
@@ -199,17 +199,17 @@ def test_entity_expansion_is_refused(tmp_path: Path) -> None:
               + b']>' + W[len(b""):] + b"<w:p><w:r><w:t>&b8;</w:t></w:r></w:p></w:body></w:document>")
     parts = minimal_docx_parts()
     parts["word/document.xml"] = laughs
-    assert text_of(tmp_path, "laughs.docx", zip_bytes(parts)) == ""
+    assert text_of(tmp_path, "laughs.docx", normal_zip(parts)) == ""
 
 
 def test_damaged_docx_gives_text_before_the_damage(tmp_path: Path) -> None:
     parts = minimal_docx_parts()
     parts["word/document.xml"] = W + b"<w:p><w:r><w:t>Readable part</w:t></w:r></w:p><w:p><w:r><w:t>oops</w:r>"
-    assert text_of(tmp_path, "damaged.docx", zip_bytes(parts)) == "Readable part\n"
+    assert text_of(tmp_path, "damaged.docx", normal_zip(parts)) == "Readable part\n"
 
 
 def test_docx_without_document_part_gives_empty_text(tmp_path: Path) -> None:
     parts = minimal_docx_parts()
     del parts["word/document.xml"]
     parts["word/other.xml"] = b"<x/>"
-    assert text_of(tmp_path, "hollow.docx", zip_bytes(parts)) == ""
+    assert text_of(tmp_path, "hollow.docx", normal_zip(parts)) == ""

@@ -29,14 +29,12 @@ Modelled provider behaviours (pages look like the real ones where the code reads
 from __future__ import annotations
 
 import base64
-import io
 import json
 import socket
 import ssl
 import threading
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,6 +44,7 @@ import pytest
 
 from fetchers.settings import LinkSettings
 from tests.servers import require_server
+from tests.zipfactory import normal_zip
 
 try:
     import trustme
@@ -73,25 +72,18 @@ AUTHKEY = "!AFtK3yQw"
 FOLDER_FILES = 55  # more than the 50 a Drive folder page shows without scrolling
 
 
-def make_zip(files: dict[str, bytes]) -> bytes:
-    """A small zip in memory."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def pdf(text: str) -> bytes:
     return b"%PDF-1.4\n% " + text.encode() + b"\n%%EOF\n"
 
 
-SUBMISSION = make_zip({
+SUBMISSION = normal_zip({
     "SECOR Evaluation Tool 2026.pdf": pdf("evaluation tool"),
     "Element 1 - Management Leadership/Health and Safety Policy.pdf": pdf("policy"),
     "Element 2 - Hazard Identification/Hazard Assessment 2026-01.pdf": pdf("hazard"),
 })
-XLSX = make_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
+XLSX = normal_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
 
 
 def cd(name: str, star: bool = False) -> str:
