@@ -13,7 +13,7 @@ log = logging.getLogger("secor_intake.housekeeping")
 
 def housekeep(services: Services) -> int:
     """Remove scratch folders of messages that are finished and filed; returns how many."""
-    work = services.storage.root / "work"
+    work = services.storage.work_root
     if not work.is_dir():
         return 0
     removed = 0

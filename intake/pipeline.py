@@ -22,14 +22,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from sqlalchemy import false, select, update
+from sqlalchemy import ColumnElement, and_, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,8 +36,8 @@ from intake import message as email_parser
 from intake.assess import assess_links
 from intake.claims import claim_is_stale, worker_identity
 from intake.config import Config
-from intake.faults import crash_point
 from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
+from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.replies import queue_reply, render_acknowledgement, render_no_submission, render_too_large
 from intake.storage import Storage
@@ -79,6 +78,12 @@ class _HashingWriter:
     def write(self, data: bytes) -> int:
         self.digest.update(data)
         return self.out.write(data)
+
+
+def _key(account: str, ref: MessageRef) -> ColumnElement[bool]:
+    """The message row of `ref`: (account, folder, UIDVALIDITY, UID) is unique."""
+    return and_(Message.account == account, Message.folder == ref.folder,
+                Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid)
 
 
 def _uid_key(uid: str) -> tuple[int, str]:
@@ -202,9 +207,7 @@ class Pipeline:
         """The message row's id when this worker may process it now, else None."""
         now = self.clock()
         with self.sessions() as session:
-            row = session.scalar(select(Message).where(
-                Message.account == account, Message.folder == ref.folder,
-                Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
+            row = session.scalar(select(Message).where(_key(account, ref)))
             if row is None:
                 session.add(Message(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
                                     message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
@@ -213,9 +216,7 @@ class Pipeline:
                     session.commit()
                 except IntegrityError:
                     return None  # another daemon claimed it first
-                return session.scalar(select(Message.id).where(
-                    Message.account == account, Message.folder == ref.folder,
-                    Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
+                return session.scalar(select(Message.id).where(_key(account, ref)))
             if row.state in ("done", "abandoned"):
                 return None
             if row.state == "claimed" and not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE):
@@ -224,8 +225,8 @@ class Pipeline:
                 return None
             # Compare-and-set: only one worker takes over a stale claim or a due retry.
             taken = session.execute(update(Message).where(
-                Message.id == row.id, Message.state == row.state, Message.claimed_by.is_(row.claimed_by)
-                if row.claimed_by is None else Message.claimed_by == row.claimed_by).values(
+                Message.id == row.id, Message.state == row.state,
+                Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                 state="claimed", attempts=Message.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
             session.commit()
             if taken.rowcount != 1:
@@ -268,7 +269,7 @@ class Pipeline:
             self._record_ignored(row_id, parsed, sha256, kind, stats)
             self.storage.discard_workdir(row_id)
             return
-        report = self._triage(row_id, parsed, workdir, ref)
+        report = self._triage(parsed, workdir, ref)
         backlog = self._is_backlog(ref, progress)
         self._record_version(row_id, parsed, sha256, report, case_number, backlog, stats)
 
@@ -277,7 +278,7 @@ class Pipeline:
         grace = timedelta(hours=self.config.mailbox.backlog_grace_hours)
         return ref.internal_date < progress.first_seen_at - grace
 
-    def _triage(self, row_id: int, parsed: email_parser.ParsedMessage, workdir: Path, ref: MessageRef) -> Report:
+    def _triage(self, parsed: email_parser.ParsedMessage, workdir: Path, ref: MessageRef) -> Report:
         """The triage report of what the email carries: its zips, else its links, else nothing."""
         config = self.config
         triage_dir = workdir / "triage"
@@ -429,7 +430,7 @@ class Pipeline:
             raw_target = self.storage.root / case_number / "correspondence" / f"{row_id}.eml"
             row.raw_path = str(raw_target)
         raw_target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.storage.root / "work" / str(row_id) / "message.eml", raw_target)
+        os.replace(self.storage.scratch(row_id) / "message.eml", raw_target)
         self.storage.discard_workdir(row_id)
         stats.count("processed")
         log.info("%s: message without files from %s joined the case (no reply)", case_number, parsed.sender)
@@ -489,17 +490,15 @@ class Pipeline:
         """
         now = self.clock()
         with self.sessions() as session:
-            row = session.scalar(select(Message).where(
-                Message.account == source.account, Message.folder == ref.folder,
-                Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid))
+            row = session.scalar(select(Message).where(_key(source.account, ref)))
             if row is None or row.moved or row.state not in ("done", "abandoned"):
                 return
             if row.claimed_by != self.worker_id:
                 if not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE):
                     return  # its worker is alive and finishes it
                 taken = session.execute(update(Message).where(
-                    Message.id == row.id, Message.moved.is_(False), Message.claimed_by.is_(None)
-                    if row.claimed_by is None else Message.claimed_by == row.claimed_by).values(
+                    Message.id == row.id, Message.moved == false(),
+                    Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                     claimed_by=self.worker_id, claimed_at=now))
                 session.commit()
                 if taken.rowcount != 1:
@@ -517,13 +516,12 @@ class Pipeline:
         stats.moved += 1
 
     def _file(self, row_id: int, version: Version) -> None:
-        storage_path = Path(version.storage_path)
-        workdir = self.storage.root / "work" / str(row_id)
+        workdir = self.storage.scratch(row_id)
         if not workdir.exists():
             return  # filed by an earlier run, which removes the scratch folder last
-        self.storage.file_version(storage_path, workdir / "message.eml", _submission_files(workdir),
+        self.storage.file_version(Path(version.storage_path), workdir / "message.eml", _submission_files(workdir),
                                   Report.from_dict(version.report))
-        shutil.rmtree(workdir, ignore_errors=True)
+        self.storage.discard_workdir(row_id)
 
     def _outcome_folder(self, row: Message) -> str:
         mailbox = self.config.mailbox

@@ -23,17 +23,22 @@ from triage.report import Report
 class Storage:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.work_root = root / "work"
+
+    def scratch(self, message_row_id: int) -> Path:
+        """Where one message's scratch folder is (it may not exist)."""
+        return self.work_root / str(message_row_id)
 
     def workdir(self, message_row_id: int) -> Path:
         """A fresh, empty scratch folder for one message (a leftover from a crash is wiped)."""
-        path = self.root / "work" / str(message_row_id)
+        path = self.scratch(message_row_id)
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
         return path
 
     def discard_workdir(self, message_row_id: int) -> None:
-        shutil.rmtree(self.root / "work" / str(message_row_id), ignore_errors=True)
+        shutil.rmtree(self.scratch(message_row_id), ignore_errors=True)
 
     def version_dir(self, tracking_number: str, version: int) -> Path:
         return self.root / tracking_number / str(version)
