@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import tarfile
+import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
+import magic
 import pytest
 
 from intake.samples import minimal_docx, minimal_pdf, minimal_xlsx
 from tests.zipfactory import normal_zip
 from triage import formats
-from triage.formats import FAMILIES, FileType, extension_mismatch, sniff
+from triage.formats import FAMILIES, FileType, extension_mismatch, sniff, sniff_file
 
 ENDOFCHAIN, FREESECT, FATSECT, NOSTREAM = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
 MSI_CLSID = bytes.fromhex("84100c0000000000c000000000000046")
@@ -269,3 +274,145 @@ def test_zip_with_too_many_entries_is_not_opened_as_a_document(tmp_path: Path, m
     assert sniff(path).family == "word"
     monkeypatch.setattr(formats, "MAX_DOCUMENT_PARTS", 30)  # the real limit, 20,000, on a small file
     assert sniff(path) == FileType("application/zip", "archive", "zip archive")
+
+
+# --- open file objects -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sniff_file_on_memory_and_temp_files_agrees_with_sniff(tmp_path: Path, name: str) -> None:
+    """Documents read from a zip come as BytesIO or anonymous temp files, left at any position."""
+    data = CASES[name][0]
+    expected = sniffed(tmp_path, name, data)
+    memory = io.BytesIO(data)
+    memory.seek(0, io.SEEK_END)
+    assert sniff_file(memory, name, len(data)) == expected
+    with tempfile.TemporaryFile() as anonymous:
+        anonymous.write(data)  # left at the end, as a writer leaves it
+        assert sniff_file(anonymous, name, len(data)) == expected
+
+
+def test_the_name_given_decides_what_content_cannot() -> None:
+    script = b"Get-ChildItem . | Remove-Item\n"
+    assert sniff_file(io.BytesIO(script), "Element 1\\cleanup.ps1", len(script)).family == "unsafe"
+    assert sniff_file(io.BytesIO(script), "cleanup.txt", len(script)).family == "text"
+    raw = CASES["usb.img"][0]
+    assert sniff_file(io.BytesIO(raw), "USB.IMG", len(raw)).family == "paper_era"
+
+
+def test_ole_directory_reads_an_open_file_from_its_start() -> None:
+    data = minimal_ole([("WordDocument", 2), ("Macros", 1)], root_clsid=MSI_CLSID)
+    fh = io.BytesIO(data)
+    fh.seek(700)
+    names, root_clsid = formats.ole_directory(fh)
+    assert {"Root Entry", "WordDocument", "Macros"} <= names and root_clsid == MSI_CLSID
+
+
+def docx_with_comment(comment: bytes, extra_parts: int = 0) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("[Content_Types].xml", b"<Types/>")
+        zf.writestr("word/document.xml", b"<w:document/>")
+        for i in range(extra_parts):
+            zf.writestr(f"word/media/image{i}.png", b"")
+        zf.comment = comment
+    return out.getvalue()
+
+
+def test_zip_comment_does_not_hide_the_entry_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end record is the last 22 bytes only without a comment; with one it is searched for."""
+    data = docx_with_comment(b"made by a scanner " * 20, extra_parts=30)
+    assert sniff_file(io.BytesIO(data), "a.docx", len(data)).family == "word"
+    monkeypatch.setattr(formats, "MAX_DOCUMENT_PARTS", 30)
+    assert sniff_file(io.BytesIO(data), "a.docx", len(data)) == FileType("application/zip", "archive", "zip archive")
+
+
+def test_zips_are_judged_without_libmagic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libmagic's answer for a zip was never used: the zip sniffer does not pay for it."""
+    def no_libmagic(*_args: object, **_kwargs: object) -> str:
+        raise AssertionError("libmagic called for a zip")
+
+    monkeypatch.setattr(formats.magic, "from_buffer", no_libmagic)
+    for name, (data, family) in CASES.items():
+        if data.startswith(b"PK"):
+            assert sniff_file(io.BytesIO(data), name, len(data)).family == family, name
+
+
+# --- the fast path must say exactly what libmagic says ------------------------------------------
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+PNG_IHDR = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 640, 480, 8, 6, 0, 0, 0))
+EXIF = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x0f\x01\x02\x00\x06\x00\x00\x00\x1a\x00\x00\x00\x00\x00\x00\x00Canon\x00"
+
+FAST_PATH_SAMPLES: dict[str, bytes] = {
+    "jfif.jpg": CASES["photo.jpg"][0],
+    "exif.jpg": b"\xff\xd8\xff\xe1" + struct.pack(">H", len(EXIF) + 2) + EXIF + b"\xff\xdb\x00\x43\x00" + bytes(64),
+    "raw-dqt.jpg": b"\xff\xd8\xff\xdb\x00\x43\x00" + bytes(range(64)) + b"\xff\xd9",
+    "adobe.jpg": b"\xff\xd8\xff\xee\x00\x0eAdobe\x00d\x00\x00\x00\x00\x01" + bytes(100),
+    "jpeg-ls.jpg": b"\xff\xd8\xff\xf7\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00" + bytes(40),
+    "four-bytes.jpg": b"\xff\xd8\xff\xd9",
+    "minimal.pdf": minimal_pdf(["Hazard assessment"]),
+    "binary-comment.pdf": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n" + bytes(range(256)),
+    "pdf-2.pdf": b"%PDF-2.0\r\n%\xb5\xb5\xb5\xb5\r\n",
+    "header-only.pdf": b"%PDF-",
+    "utf8-bom-after.pdf": b"%PDF-1.4\n\xef\xbb\xbfTitle: caf\xc3\xa9\n" * 30,
+    "photo.png": CASES["photo.png"][0],
+    "animated.png": b"\x89PNG\r\n\x1a\n" + PNG_IHDR + png_chunk(b"acTL", struct.pack(">II", 2, 0))
+                    + png_chunk(b"IDAT", zlib.compress(bytes(100))) + png_chunk(b"IEND", b""),
+    "interlaced.png": b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 16, 0, 0, 0, 1)),
+    "old.gif": b"GIF87a\x10\x00\x10\x00\x80\x00\x00" + bytes(30),
+    "animated.gif": b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff"
+                    b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00" + bytes(20),
+    "header-only.gif": b"GIF89a",
+}
+
+
+def random_followers() -> dict[str, bytes]:
+    """Each fast-path signature followed by random bytes: libmagic must still say the same."""
+    rng = random.Random(20260731)
+    return {f"random-{prefix[:6].hex()}-{i}": prefix + rng.randbytes(rng.choice((1, 7, 100, 3000)))
+            for prefix, _shortest, _mime in formats._FAST_SIGNATURES for i in range(40)}
+
+
+FAST_PATH_SAMPLES.update(random_followers())
+
+
+def libmagic_type(data: bytes) -> FileType:
+    """What the libmagic path makes of the head: its MIME type through _BY_MIME."""
+    mime = magic.from_buffer(data[:formats.HEAD_BYTES], mime=True)
+    assert mime in formats._BY_MIME, f"libmagic says {mime}"
+    family, label, reason = formats._BY_MIME[mime]
+    return FileType(mime, family, label, reason)
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATH_SAMPLES))
+def test_fast_path_agrees_with_libmagic(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = FAST_PATH_SAMPLES[name]
+    expected = libmagic_type(data)
+
+    def no_libmagic(*_args: object, **_kwargs: object) -> str:
+        raise AssertionError("the fast path was not taken")
+
+    monkeypatch.setattr(formats.magic, "from_buffer", no_libmagic)
+    assert sniff_file(io.BytesIO(data), name, len(data)) == expected
+
+
+def test_fast_path_leaves_near_misses_to_libmagic() -> None:
+    """libmagic wants more than the bare signature here (PNG: an IHDR chunk first; JPEG: a 4th byte)."""
+    for head in (b"\x89PNG\r\n\x1a\n" + png_chunk(b"CgBI", bytes(4)) + PNG_IHDR,  # Apple's CgBI PNG
+                 b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0eIHDR" + bytes(20),
+                 b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"%PDF", b"GIF88a" + bytes(20), b" %PDF-1.4\n"):
+        assert formats._fast_signature(head) is None, head
+        assert sniff_file(io.BytesIO(head), "x", len(head)).mime == magic.from_buffer(head, mime=True), head
+
+
+def test_own_signatures_still_come_before_the_fast_path() -> None:
+    """A fixed VHD's footer or an ISO descriptor wins over a PDF-looking start."""
+    vhd = b"%PDF-1.4\n" + bytes(4096) + b"conectix" + bytes(504)
+    assert sniff_file(io.BytesIO(vhd), "disk.pdf", len(vhd)).family == "paper_era"
+    iso = b"%PDF-1.4\n" + bytes(0x8001 - 9) + b"CD001\x01" + bytes(2000)
+    assert sniff_file(io.BytesIO(iso), "usb.pdf", len(iso)).label == "CD/DVD disk image (ISO)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -17,14 +18,31 @@ from intake.samples import (
 )
 from tests.test_formats import minimal_ole
 from tests.zipfactory import normal_zip
-from triage.formats import sniff
-from triage.text import MAX_PDF_PAGES, XML_PART_CAP, extract_text, rtf_to_text
+from triage.formats import sniff, sniff_file
+from triage.text import (
+    BINARY_SCAN_BYTES,
+    MAX_PDF_PAGES,
+    RTF_RAW_BYTES,
+    XML_PART_CAP,
+    extract_text,
+    rtf_to_text,
+)
 
 
 def text_of(tmp_path: Path, name: str, data: bytes, **kwargs: int) -> str:
+    """Text of `data` as a file on disk; the same from memory and from an anonymous temp file."""
     path = tmp_path / name
     path.write_bytes(data)
-    return extract_text(path, sniff(path), **kwargs)
+    with path.open("rb") as fh:
+        text = extract_text(fh, sniff(path), **kwargs)
+    ftype = sniff_file(io.BytesIO(data), name, len(data))
+    memory = io.BytesIO(data)
+    memory.seek(0, io.SEEK_END)  # the position handed over is not the extractor's concern
+    assert extract_text(memory, ftype, **kwargs) == text
+    with tempfile.TemporaryFile() as anonymous:
+        anonymous.write(data)
+        assert extract_text(anonymous, ftype, **kwargs) == text
+    return text
 
 
 def test_pdf_round_trip(tmp_path: Path) -> None:
@@ -174,7 +192,8 @@ def test_giant_paragraph_is_capped(tmp_path: Path) -> None:
     assert path.stat().st_size < 1_000_000  # a zip bomb: tiny on disk
     ftype = sniff(path)
     assert ftype.family == "word"
-    assert extract_text(path, ftype, max_chars=5000) == "a" * 5000
+    with path.open("rb") as fh:
+        assert extract_text(fh, ftype, max_chars=5000) == "a" * 5000
 
 
 def test_huge_part_without_text_is_read_only_up_to_the_cap(tmp_path: Path) -> None:
@@ -184,7 +203,8 @@ def test_huge_part_without_text_is_read_only_up_to_the_cap(tmp_path: Path) -> No
     ftype = sniff(path)
     tracemalloc.start()
     try:
-        text = extract_text(path, ftype)
+        with path.open("rb") as fh:
+            text = extract_text(fh, ftype)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -213,3 +233,31 @@ def test_docx_without_document_part_gives_empty_text(tmp_path: Path) -> None:
     del parts["word/document.xml"]
     parts["word/other.xml"] = b"<x/>"
     assert text_of(tmp_path, "hollow.docx", normal_zip(parts)) == ""
+
+
+class CountingReader(io.BytesIO):
+    """A BytesIO that counts the bytes handed out by read()."""
+
+    bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def test_reads_from_a_file_object_stay_bounded() -> None:
+    big = 20 * 1024 * 1024
+    text = CountingReader(b"Number of employees: 7\n" + b"x" * big)
+    ftype = sniff_file(text, "notes.txt", len(text.getvalue()))
+    assert extract_text(text, ftype, max_chars=1000) == "Number of employees: 7\n" + "x" * 977
+    assert text.bytes_read <= 64 * 1024 + 512 + 1000 * 4  # sniff's head and tail, then the text
+    rtf = CountingReader(b"{\\rtf1\\ansi " + b"a" * big + b"}")
+    assert extract_text(rtf, sniff_file(rtf, "a.rtf", len(rtf.getvalue())), max_chars=10) == "a" * 10
+    assert rtf.bytes_read <= 64 * 1024 + 512 + RTF_RAW_BYTES
+    doc = CountingReader(minimal_ole([("WordDocument", 2)], payload="Number of employees: 9".encode("utf-16-le"))
+                         + b"\x00" * big)
+    ftype = sniff_file(doc, "tool.doc", len(doc.getvalue()))
+    before = doc.bytes_read  # sniffing scanned the OLE directory
+    assert "Number of employees: 9" in extract_text(doc, ftype)
+    assert doc.bytes_read - before <= BINARY_SCAN_BYTES

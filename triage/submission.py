@@ -262,7 +262,8 @@ class Submission:
         """The document's text (read once; "" when it has none or cannot be read)."""
         if document.path not in self._texts:
             try:
-                text = extract_text(document.abspath, document.ftype, max_chars=TEXT_MAX_CHARS)
+                with open(document.abspath, "rb") as content:
+                    text = extract_text(content, document.ftype, max_chars=TEXT_MAX_CHARS)
             except Exception:  # a damaged file has no text; format rules report it
                 text = ""
             self._texts[document.path] = text or ""

@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
-from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 from xml.parsers import expat
 
 from triage.formats import FileType
@@ -30,8 +29,11 @@ _ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # hostile PDFs make pypdf chatty, not wrong
 
 
-def extract_text(path: Path, ftype: FileType, max_chars: int = 100_000) -> str:
-    """Text of the document at `path` (at most `max_chars` characters); "" when it has none we can read.
+def extract_text(fh: BinaryIO, ftype: FileType, max_chars: int = 100_000) -> str:
+    """Text of the document open as `fh` (at most `max_chars` characters); "" when it has none we can read.
+
+    `fh` is a seekable binary file (on disk, a temporary file or a BytesIO): each extractor seeks
+    to its start, whatever the position it was handed at.
 
     OOXML and OpenDocument text is read by MIME type whatever the family, macro-bearing ones too:
     reading XML runs nothing, and the rules can then say "the evaluation tool has macros". Images,
@@ -39,21 +41,21 @@ def extract_text(path: Path, ftype: FileType, max_chars: int = 100_000) -> str:
     """
     try:
         if ftype.family == "pdf":
-            text = _pdf_text(path, max_chars)
+            text = _pdf_text(fh, max_chars)
         elif ftype.mime.startswith("application/vnd.openxmlformats-officedocument.wordprocessingml"):
-            text = _docx_text(path, max_chars)
+            text = _docx_text(fh, max_chars)
         elif ftype.mime.startswith("application/vnd.openxmlformats-officedocument.spreadsheetml"):
-            text = _xlsx_text(path, max_chars)
+            text = _xlsx_text(fh, max_chars)
         elif ftype.mime.startswith("application/vnd.oasis.opendocument."):
-            text = _odf_text(path, max_chars)
+            text = _odf_text(fh, max_chars)
         elif ftype.family in ("word", "spreadsheet", "presentation"):
-            text = _binary_strings(path, max_chars)  # legacy OLE Office files
+            text = _binary_strings(fh, max_chars)  # legacy OLE Office files
         elif ftype.family == "text":
             if ftype.mime in ("text/rtf", "application/rtf"):
                 # Font tables, styles and pictures come first and yield no text: read more raw RTF.
-                text = rtf_to_text(_plain_text(path, max_chars, max(max_chars * TEXT_BYTES_PER_CHAR, RTF_RAW_BYTES)))
+                text = rtf_to_text(_plain_text(fh, max_chars, max(max_chars * TEXT_BYTES_PER_CHAR, RTF_RAW_BYTES)))
             else:
-                text = _plain_text(path, max_chars)
+                text = _plain_text(fh, max_chars)
         else:
             return ""  # images, archives, paper-era, unsafe, empty, unknown: no text we trust
     except (OSError, zipfile.BadZipFile, expat.ExpatError, ValueError, KeyError,
@@ -66,12 +68,13 @@ def extract_text(path: Path, ftype: FileType, max_chars: int = 100_000) -> str:
 # PDF
 
 
-def _pdf_text(path: Path, max_chars: int) -> str:
+def _pdf_text(fh: BinaryIO, max_chars: int) -> str:
     """Text of the first pages, until `max_chars` or MAX_PDF_PAGES. Broken or locked PDFs give ""."""
     import pypdf  # imported here: only PDF extraction pays for it
 
     try:
-        reader = pypdf.PdfReader(path, strict=False)
+        fh.seek(0)
+        reader = pypdf.PdfReader(fh, strict=False)
         if reader.is_encrypted:
             # Owner-password-only PDFs open with the empty password; anything else stays locked.
             if not reader.decrypt(""):
@@ -293,15 +296,17 @@ class _OdfWalker(_Collector):
             self.emit(text)
 
 
-def _docx_text(path: Path, max_chars: int) -> str:
+def _docx_text(fh: BinaryIO, max_chars: int) -> str:
     """word/document.xml: one line per paragraph, tabs and breaks kept."""
-    with zipfile.ZipFile(path) as zf:
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
         return _walk_xml(_read_capped(zf, "word/document.xml"), _DocxWalker(max_chars))
 
 
-def _xlsx_text(path: Path, max_chars: int) -> str:
+def _xlsx_text(fh: BinaryIO, max_chars: int) -> str:
     """Each sheet's rows as tab-separated lines: shared strings resolved, inline strings and values kept."""
-    with zipfile.ZipFile(path) as zf:
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
         names = set(zf.namelist())
         strings = _SharedStringsWalker(max_chars * 4)
         if "xl/sharedStrings.xml" in names:
@@ -321,9 +326,10 @@ def _xlsx_text(path: Path, max_chars: int) -> str:
         return "".join(out)
 
 
-def _odf_text(path: Path, max_chars: int) -> str:
+def _odf_text(fh: BinaryIO, max_chars: int) -> str:
     """content.xml of an OpenDocument file: one line per paragraph or heading."""
-    with zipfile.ZipFile(path) as zf:
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
         return _walk_xml(_read_capped(zf, "content.xml"), _OdfWalker(max_chars))
 
 
@@ -331,10 +337,10 @@ def _odf_text(path: Path, max_chars: int) -> str:
 # Plain text, RTF, legacy binaries
 
 
-def _plain_text(path: Path, max_chars: int, raw_bytes: int | None = None) -> str:
+def _plain_text(fh: BinaryIO, max_chars: int, raw_bytes: int | None = None) -> str:
     """Decode the head of a text file: BOM-marked UTF-16/UTF-8, else UTF-8, else Windows-1252."""
-    with path.open("rb") as fh:
-        raw = fh.read(raw_bytes or max_chars * TEXT_BYTES_PER_CHAR)
+    fh.seek(0)
+    raw = fh.read(raw_bytes or max_chars * TEXT_BYTES_PER_CHAR)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16", "replace")
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -420,15 +426,15 @@ _PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\x91-\x97\xa0-\xff\t\r\n]{4,}")
 _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\xa0-\xff\t\r\n]\x00){4,}")
 
 
-def _binary_strings(path: Path, max_chars: int) -> str:
+def _binary_strings(fh: BinaryIO, max_chars: int) -> str:
     """Legacy Office (OLE) text by a crude scan of the first BINARY_SCAN_BYTES, not a real parser.
 
     Word 97-2003 stores its text as either cp1252 bytes or UTF-16LE; both show up as runs of
     printable characters. The scan also picks up style names and other noise, which is acceptable
     for finding facts like "Number of employees: 7", not for quoting.
     """
-    with path.open("rb") as fh:
-        data = fh.read(BINARY_SCAN_BYTES)
+    fh.seek(0)
+    data = fh.read(BINARY_SCAN_BYTES)
     runs: list[tuple[int, str]] = [(m.start(), m.group().decode("utf-16-le", "replace"))
                                    for m in _UTF16_RUN.finditer(data)]
     runs += [(m.start(), m.group().decode("cp1252", "replace")) for m in _PRINTABLE_RUN.finditer(data)]
