@@ -15,8 +15,10 @@ EMPTY_SUMMARY = {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}
 
 
 def assess_links(urls: list[str], config: Config, workdir: Path,
-                 progress: Callable[[int, int | None], None] | None = None) -> tuple[Report, bool]:
-    """Download the share links into `workdir` and triage what they became.
+                 progress: Callable[[int, int | None], None] | None = None,
+                 keep_files: bool = False) -> tuple[Report, bool]:
+    """Download the share links into `workdir` and triage what they became (with `keep_files`, a
+    zip's files are left in `workdir/triage/files`).
 
     Returns the report and whether the only problem was a passing one (link.unavailable), which
     the daemon retries before the submitter hears of it.
@@ -26,7 +28,10 @@ def assess_links(urls: list[str], config: Config, workdir: Path,
     if fetched.path is None:
         report = Report(source=source, findings=list(fetched.findings), summary=dict(EMPTY_SUMMARY))
     else:
-        report = triage_path(fetched.path, config.limits, config.triage, workdir / "triage", source=source)
+        triage_dir = workdir / "triage"
+        triage_dir.mkdir(exist_ok=True)
+        report = triage_path(fetched.path, config.limits, config.triage, triage_dir, source=source,
+                             keep_files=keep_files)
         report.findings[:0] = fetched.findings
     report.findings = apply_severities(report.findings, config.triage.severities)
     return report, fetched.transient

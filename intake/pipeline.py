@@ -294,9 +294,9 @@ class Pipeline:
                     os.replace(attachment.path, target / attachment.path.name)
                 name = ", ".join(a.filename for a in zips)
             report = triage_path(target, config.limits, config.triage, triage_dir,
-                                 Source(kind="attachment", name=name))
+                                 Source(kind="attachment", name=name), keep_files=True)
         elif parsed.links:
-            report, transient = assess_links(parsed.links, config, workdir)
+            report, transient = assess_links(parsed.links, config, workdir, keep_files=True)
             age = self.clock() - ref.internal_date
             if transient and age < timedelta(hours=config.processing.link_retry_hours):
                 raise LinkStillUnavailable("; ".join(f.message for f in report.findings) or "link unavailable")

@@ -7,11 +7,13 @@ shows up as a number, not as a hung test machine.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests import zipfactory as zf
-from triage.archive import ExtractedFile, ExtractResult, extract_zip, is_zip_file
+from triage.archive import ExtractedFile, ExtractResult, extract_zip, is_zip_file, read_zip
 from triage.settings import ArchiveLimits
 
 MB = zf.MB
@@ -34,10 +36,41 @@ def write(tmp_path: Path, data: bytes, name: str = "submission.zip") -> Path:
 
 
 def extract(tmp_path: Path, data: bytes, limits: ArchiveLimits = LIMITS) -> tuple[ExtractResult, Path]:
-    """Write `data` as a zip, extract it into a new empty folder, return the result and the folder."""
+    """Write `data` as a zip, extract it into a new empty folder, return the result and the folder.
+
+    Every test also reads the same zip without extracting it (read_zip), which must find the same."""
     dest = tmp_path / "out"
     dest.mkdir()
-    return extract_zip(write(tmp_path, data), dest, limits), dest
+    zip_path = write(tmp_path, data)
+    result = extract_zip(zip_path, dest, limits, inspect=first_bytes)
+    assert_reading_agrees(zip_path, limits, result, dest)
+    return result, dest
+
+
+def first_bytes(path: str, content, size: int) -> bytes:
+    """An inspector: what a sniffer sees first."""
+    content.seek(0)
+    return content.read(16)
+
+
+def assert_reading_agrees(zip_path: Path, limits: ArchiveLimits, extracted: ExtractResult, dest: Path) -> None:
+    """read_zip finds what extract_zip found, writes nothing but inner zips, and reads each file back."""
+    with tempfile.TemporaryDirectory() as scratch:
+        read = read_zip(zip_path, Path(scratch), limits, inspect=first_bytes)
+        assert [f.to_dict() for f in read.findings] == [f.to_dict() for f in extracted.findings]
+        assert read.fatal == extracted.fatal
+        assert read.folders == extracted.folders
+        assert [(f.path, f.size, f.sha256, f.note) for f in read.files] == \
+               [(f.path, f.size, f.sha256, f.note) for f in extracted.files]
+        assert all(p.name.startswith(".nested-") for p in Path(scratch).iterdir())
+        for file in read.files:
+            with file.open() as content:
+                assert content.read() == (dest / file.path).read_bytes()
+    if not extracted.fatal:
+        assert set(extracted.folders) == {f.rstrip("/") for f in tree(dest) if f.endswith("/")}
+        for file in extracted.files:
+            assert file.sha256 == hashlib.sha256((dest / file.path).read_bytes()).hexdigest()
+            assert file.note == (dest / file.path).read_bytes()[:16]
 
 
 def fresh(tmp_path: Path, name: str) -> Path:
@@ -473,21 +506,25 @@ def test_high_ratio_entry_is_a_bomb_but_small_compressible_entries_are_not(tmp_p
     assert ok.findings == []
 
 
-def run_isolated(zip_path: Path, dest: Path, limits: ArchiveLimits) -> dict:
-    """Extract in a child process; return its findings, peak memory and bytes written by write().
+def run_isolated(zip_path: Path, dest: Path, limits: ArchiveLimits, mode: str = "extract") -> dict:
+    """Extract (or, mode "read", read) in a child process; return its findings, peak memory and bytes
+    written by write().
 
     Peak memory is the child's VmHWM: ru_maxrss would carry over the parent's peak across exec."""
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from triage.archive import extract_zip\n"
+        "from triage.archive import extract_zip, read_zip\n"
         "from triage.settings import ArchiveLimits\n"
         "def wchar():\n"
         "    with open('/proc/self/io') as io:\n"
         "        return next(int(l.split()[1]) for l in io if l.startswith('wchar:'))\n"
         "before = wchar()\n"
         "limits = ArchiveLimits(**json.loads(sys.argv[3]))\n"
-        "result = extract_zip(Path(sys.argv[1]), Path(sys.argv[2]), limits)\n"
+        "if sys.argv[4] == 'read':\n"
+        "    result = read_zip(Path(sys.argv[1]), Path(sys.argv[2]), limits, inspect=lambda p, f, n: f.read(16))\n"
+        "else:\n"
+        "    result = extract_zip(Path(sys.argv[1]), Path(sys.argv[2]), limits)\n"
         "written = wchar() - before\n"
         "with open('/proc/self/status') as status:\n"
         "    peak_kb = next(int(l.split()[1]) for l in status if l.startswith('VmHWM:'))\n"
@@ -495,7 +532,7 @@ def run_isolated(zip_path: Path, dest: Path, limits: ArchiveLimits) -> dict:
         "                  'written': written, 'peak_kb': peak_kb}))\n"
     )
     limits_json = json.dumps(limits.__dict__)
-    done = subprocess.run([sys.executable, "-c", script, str(zip_path), str(dest), limits_json],
+    done = subprocess.run([sys.executable, "-c", script, str(zip_path), str(dest), limits_json, mode],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
     return json.loads(done.stdout)
 
@@ -516,18 +553,28 @@ def bombs() -> dict[str, bytes]:
     }
 
 
+@pytest.mark.parametrize("mode", ["extract", "read"])
 @pytest.mark.parametrize("kind", ["lying header", "ratio", "overlap", "nested"])
-def test_bombs_are_stopped_with_bounded_memory_and_disk(tmp_path: Path, kind: str) -> None:
+def test_bombs_are_stopped_with_bounded_memory_and_disk(tmp_path: Path, kind: str, mode: str) -> None:
     data = bombs()[kind]
     assert len(data) < 250_000  # small on disk
     zip_path = write(tmp_path, data)
     dest = fresh(tmp_path, "out")
-    report = run_isolated(zip_path, dest, BOMB_LIMITS)
+    report = run_isolated(zip_path, dest, BOMB_LIMITS, mode)
     assert "archive.bomb" in report["codes"], report
     assert report["fatal"]
     assert report["peak_kb"] < 150 * 1024, report
     assert report["written"] <= BOMB_LIMITS.max_unpacked_bytes, report
     assert tree(dest) == set()
+
+
+@pytest.mark.parametrize("mode", ["extract", "read"])
+def test_a_large_honest_file_is_streamed_not_held(tmp_path: Path, mode: str) -> None:
+    """40 MB of photo-like data: memory stays far below its size, whether written out or only read."""
+    data = zf.normal_zip({"Element 2/site walk.jpg": os.urandom(40 * MB)}, method=zipfile.ZIP_STORED)
+    report = run_isolated(write(tmp_path, data), fresh(tmp_path, "out"), LIMITS, mode)
+    assert report["codes"] == [] and not report["fatal"], report
+    assert report["peak_kb"] < 30 * 1024, report  # ~20 MB seen, most of it the interpreter
 
 
 def test_lying_header_stops_at_the_declared_size(tmp_path: Path) -> None:

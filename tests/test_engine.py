@@ -21,9 +21,10 @@ TOOL = "SECOR Evaluation Tool 2026.pdf"
 E3 = "Element 3 - Hazard Control"
 
 
-def run(path: Path, work: Path, limits: ArchiveLimits | None = None, **settings) -> Report:
+def run(path: Path, work: Path, limits: ArchiveLimits | None = None, keep_files: bool = False,
+        **settings) -> Report:
     work.mkdir(parents=True, exist_ok=True)
-    return triage_path(path, limits or ArchiveLimits(), RuleSettings(**settings), work)
+    return triage_path(path, limits or ArchiveLimits(), RuleSettings(**settings), work, keep_files=keep_files)
 
 
 def zip_folder(folder: Path, zip_path: Path) -> Path:
@@ -45,12 +46,52 @@ def test_zip_and_folder_give_the_same_report(tmp_path):
     zip_path = build_sample_zip(tmp_path / "Acme SECOR 2026.zip")
     from_zip = run(zip_path, tmp_path / "w1")
     from_folder = run(tmp_path / "folder", tmp_path / "w2")
-    assert from_zip.verdict == from_folder.verdict == "accepted"
+    extracted = run(zip_path, tmp_path / "w3", keep_files=True)
+    assert from_zip.verdict == from_folder.verdict == extracted.verdict == "accepted"
     assert from_zip.source == Source(kind="zip", name="Acme SECOR 2026.zip")
     assert from_folder.source == Source(kind="folder", name="folder")
-    assert from_zip.summary == from_folder.summary
-    assert [d.to_dict() for d in from_zip.documents] == [d.to_dict() for d in from_folder.documents]
-    assert (tmp_path / "w1" / "files" / root.name / TOOL).is_file()  # extracted under workdir/files
+    assert from_zip.summary == from_folder.summary == extracted.summary
+    assert ([d.to_dict() for d in from_zip.documents] == [d.to_dict() for d in from_folder.documents]
+            == [d.to_dict() for d in extracted.documents])
+    assert not (tmp_path / "w1" / "files").exists()  # read, not extracted
+    kept = tmp_path / "w3" / "files"
+    assert (kept / root.name / TOOL).read_bytes() == (root / TOOL).read_bytes()
+    assert snapshot_names(kept) == snapshot_names(tmp_path / "folder")
+
+
+def snapshot_names(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def test_tool_found_by_content_is_read_again_from_the_zip(tmp_path):
+    """A tool with an unclear name is found by its text: read back from the zip, not from disk."""
+    root = write_sample_submission(tmp_path / "folder", wrapper=None)
+    (root / TOOL).rename(root / "scan0001.pdf")
+    zip_path = zip_folder(root, tmp_path / "s.zip")
+    from_zip = run(zip_path, tmp_path / "w1")
+    extracted = run(zip_path, tmp_path / "w2", keep_files=True)
+    assert from_zip.summary["evaluation_tool"] == "scan0001.pdf"
+    assert from_zip.summary["evaluation_tool_found_by"] == "content"
+    assert from_zip.summary == extracted.summary
+    assert [f.to_dict() for f in from_zip.findings] == [f.to_dict() for f in extracted.findings]
+
+
+def test_large_files_are_typed_and_hashed_from_a_spill(tmp_path, monkeypatch):
+    """Files over the in-memory size are inspected from a file (a spill, or the extracted file)."""
+    import triage.archive
+
+    root = write_sample_submission(tmp_path / "folder", wrapper=None)
+    zip_path = zip_folder(root, tmp_path / "s.zip")
+    expected = run(zip_path, tmp_path / "w0")
+    monkeypatch.setattr(triage.archive, "INSPECT_IN_MEMORY_BYTES", 1_000)
+    assert max(d.size for d in expected.documents) > 1_000 > min(d.size for d in expected.documents)
+    for work, keep in ((tmp_path / "w1", False), (tmp_path / "w2", True)):
+        report = run(zip_path, work, keep_files=keep)
+        assert [d.to_dict() for d in report.documents] == [d.to_dict() for d in expected.documents]
+        assert report.summary == expected.summary
+    assert [p.name for p in (tmp_path / "w1" / "scratch").iterdir()] == []  # spills are anonymous and gone
+    for document in expected.documents:
+        assert document.sha256 == hashlib.sha256((root / document.path).read_bytes()).hexdigest()
 
 
 def test_documents_carry_size_hash_type_and_element(tmp_path):

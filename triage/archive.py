@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import io
 import lzma
 import os
 import re
@@ -44,7 +45,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from zipfile_deflate64.deflate64 import Deflate64
 
@@ -53,6 +54,9 @@ from triage.settings import ArchiveLimits
 
 # Ratios of small entries mean nothing (a 10 KB run of spaces deflates 500:1), so they are ignored.
 RATIO_MIN_BYTES = 1_000_000
+
+# A file up to this size is inspected from memory; a larger one from a file (dest, or a spill).
+INSPECT_IN_MEMORY_BYTES = 8 * 1024 * 1024
 
 _READ_CHUNK = 64 * 1024  # compressed bytes read per step
 _OUT_CHUNK = 1024 * 1024  # most inflated bytes produced per step by zlib, bzip2 and lzma
@@ -108,20 +112,41 @@ _RESEND = "Please make the zip again from your folder with a standard tool and s
 
 @dataclass(frozen=True)
 class ExtractedFile:
-    """A file written under dest: posix path relative to dest (nested zips expanded) and size."""
+    """A file of the zip: posix path (nested zips expanded), size, SHA-256 and what `inspect` said of it.
+
+    Written under dest when the zip was extracted; else `open()` inflates it again from the zip."""
 
     path: str
     size: int
-    sha256: str = field(default="", compare=False)  # hex SHA-256 of the content, computed as it was written
+    sha256: str = field(default="", compare=False)  # hex SHA-256 of the content, computed as it streamed
+    note: object = field(default=None, compare=False)  # what the caller's `inspect` returned
+    origin: _Origin | None = field(default=None, compare=False, repr=False)  # where to read it again
+
+    def open(self) -> BinaryIO:
+        """The content as a seekable binary file (in memory up to INSPECT_IN_MEMORY_BYTES, else a
+        temporary file). Only for files that were not written: those are read from dest."""
+        if self.origin is None:
+            raise ValueError(f"{self.path} was written to disk: open it there")
+        zip_path, entry, scratch = self.origin
+        with open(zip_path, "rb") as fp:
+            if entry.info.file_size <= INSPECT_IN_MEMORY_BYTES:
+                return io.BytesIO(b"".join(_inflate(fp, entry)))
+            spill = tempfile.TemporaryFile(dir=scratch)
+            for piece in _inflate(fp, entry):
+                spill.write(piece)
+            spill.seek(0)
+            return spill
 
 
 @dataclass
 class ExtractResult:
-    """What extraction found and wrote. When `fatal`, dest was emptied and `files` is []."""
+    """What reading the zip found. `folders` are every folder it holds (posix paths, made under
+    dest when extracted). When `fatal`, dest was emptied and `files` and `folders` are []."""
 
     findings: list[Finding]
     files: list[ExtractedFile]
     fatal: bool
+    folders: list[str] = field(default_factory=list)
 
 
 class _Fatal(Exception):
@@ -134,18 +159,20 @@ class _Fatal(Exception):
 
 @dataclass
 class _State:
-    """What one extraction has used and written so far, shared by nested zips."""
+    """What one reading has used and found so far, shared by nested zips."""
 
-    dest: Path
+    scratch: Path  # inner zips and large files being inspected go here
+    dest: Path | None  # where files are written; None: nothing is written but inner zips
     limits: ArchiveLimits
+    inspect: Inspect | None
     entries: int = 0
     bytes: int = 0  # declared sizes of every file planned and still on disk
     files: list[ExtractedFile] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     file_keys: set[str] = field(default_factory=set)  # casefolded paths of files planned
     dir_keys: set[str] = field(default_factory=set)  # casefolded paths of folders planned
-    # Folders this extraction made (or found to be real folders), and those whose real path is
-    # their own inside dest: checked once each, not once per file (5,000 files, a few folders).
+    # Folders made under dest (or found to be real folders) or, when nothing is written, seen; and
+    # those whose real path is their own inside dest: checked once each, not once per file.
     made_dirs: dict[tuple[str, ...], Path] = field(default_factory=dict)
     safe_parents: set[Path] = field(default_factory=set)
 
@@ -162,6 +189,18 @@ class _Entry:
     encrypted: bool
     junk: bool
     local_name_ok: bool  # the local header repeats the directory's name
+
+
+class _Origin(NamedTuple):
+    """Where a file that was not written can be read again: its zip, its entry, a spill folder."""
+
+    zip_path: Path
+    entry: _Entry
+    scratch: Path
+
+
+# What a caller learns of each file as it streams: inspect(path, content, size) -> a note.
+Inspect = Callable[[str, BinaryIO, int], object]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,9 +230,27 @@ def is_zip_file(path: Path) -> bool:
         return False
 
 
-def extract_zip(zip_path: Path, dest: Path, limits: ArchiveLimits) -> ExtractResult:
-    """Extract an untrusted zip into the existing empty folder `dest`, never writing outside it."""
-    state = _State(dest=dest.resolve(), limits=limits)
+def extract_zip(zip_path: Path, dest: Path, limits: ArchiveLimits,
+                inspect: Inspect | None = None) -> ExtractResult:
+    """Extract an untrusted zip into the existing empty folder `dest`, never writing outside it.
+
+    `inspect(path, file, size)` is called once per file with its content (from memory when small,
+    else from the written file), so a caller needs no second read."""
+    return _read(zip_path, _State(scratch=dest.resolve(), dest=dest.resolve(), limits=limits, inspect=inspect))
+
+
+def read_zip(zip_path: Path, scratch: Path, limits: ArchiveLimits, inspect: Inspect | None = None) -> ExtractResult:
+    """Read an untrusted zip without extracting it: every check of `extract_zip`, every file
+    inflated once, hashed and given to `inspect`; `ExtractedFile.open()` reads one again.
+
+    Inner zips are copied into the existing folder `scratch` (the files in them are read from there
+    later), as are files too large to inspect in memory while they are inspected. The caller removes
+    `scratch` when it no longer needs the files."""
+    return _read(zip_path, _State(scratch=scratch.resolve(), dest=None, limits=limits, inspect=inspect))
+
+
+def _read(zip_path: Path, state: _State) -> ExtractResult:
+    limits = state.limits
     try:
         size = zip_path.stat().st_size
         if size > limits.max_archive_bytes:
@@ -206,12 +263,13 @@ def extract_zip(zip_path: Path, dest: Path, limits: ArchiveLimits) -> ExtractRes
             raise _Fatal([_not_zip_finding(other, None)])
         _extract_archive(zip_path, "", 0, state)
     except _Fatal as fatal:
-        _empty_folder(state.dest)
+        _empty_folder(state.dest or state.scratch)
         return ExtractResult(findings=state.findings + fatal.findings, files=[], fatal=True)
     except BaseException:
-        _empty_folder(state.dest)  # our own failure (disk full...): leave nothing half-written
+        _empty_folder(state.dest or state.scratch)  # our own failure (disk full...): leave nothing half-written
         raise
-    return ExtractResult(findings=state.findings, files=state.files, fatal=False)
+    folders = sorted("/".join(parts) for parts in state.made_dirs if parts)
+    return ExtractResult(findings=state.findings, files=state.files, fatal=False, folders=folders)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,10 +299,9 @@ def _extract_archive(zip_path: Path, prefix: str, depth: int, state: _State) -> 
             if entry.is_dir:
                 _make_dirs(state, entry.path.split("/"))
             elif _is_nested_zip_name(entry.path):
-                _extract_nested(fp, entry, depth, state)
+                _extract_nested(fp, entry, zip_path, depth, state)
             else:
-                size, digest = _write_entry(fp, entry, entry.path, state)
-                state.files.append(ExtractedFile(entry.path, size, digest))
+                state.files.append(_take_entry(fp, entry, zip_path, state))
 
 
 def _plan(fp: BinaryIO, infos: list[zipfile.ZipInfo], cd_start: int, prefix: str,
@@ -400,7 +457,7 @@ def _decode_name(info: zipfile.ZipInfo) -> str:
     """The entry's name as its author meant it (see the module docstring for the order)."""
     if info.flag_bits & _FLAG_UTF8:
         return info.orig_filename
-    raw = info.orig_filename.encode("cp437")  # zipfile decoded CP437; this gives the stored bytes back
+    raw = _stored_name(info)
     unicode_path = _extra_field(info.extra, _EXTRA_UNICODE_PATH)
     if unicode_path is not None and len(unicode_path) > 5 and unicode_path[0] == 1 and \
             struct.unpack("<I", unicode_path[1:5])[0] == zlib.crc32(raw):
@@ -414,6 +471,14 @@ def _decode_name(info: zipfile.ZipInfo) -> str:
         except UnicodeDecodeError:
             pass
     return info.orig_filename
+
+
+def _stored_name(info: zipfile.ZipInfo) -> bytes:
+    """The name's bytes as stored in the zip (zipfile decoded them as UTF-8 or CP437)."""
+    name = info.orig_filename
+    if name.isascii():  # the same bytes in both; the codecs cost ~3 us a name
+        return name.encode("ascii")
+    return name.encode("utf-8" if info.flag_bits & _FLAG_UTF8 else "cp437")
 
 
 def _unsafe_name(name: str) -> str | None:
@@ -528,8 +593,7 @@ def _data_start(fp: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, bool]:
     if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
     name_len, extra_len = _LOCAL_HEADER.unpack(header)[9:11]
-    stored = info.orig_filename.encode("utf-8" if info.flag_bits & _FLAG_UTF8 else "cp437")
-    same_name = fp.read(name_len) == stored
+    same_name = fp.read(name_len) == _stored_name(info)
     return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len, same_name
 
 
@@ -666,34 +730,70 @@ def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield from chunks
 
 
-def _write_entry(fp: BinaryIO, entry: _Entry, rel: str, state: _State) -> tuple[int, str]:
-    """Stream one entry into a new file at `rel` under dest; returns its size and SHA-256 (hex),
-    hashed on the way so that triage need not read the file again."""
-    target = _new_file_path(state, rel)
-    written = 0
+def _take_entry(fp: BinaryIO, entry: _Entry, zip_path: Path, state: _State) -> ExtractedFile:
+    """Inflate one entry once: hash it, write it under dest (when extracting) and inspect it."""
+    rel = entry.path
+    size = entry.info.file_size  # _inflate stops at it and checks it was reached
     digest = hashlib.sha256()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o644)
+    note = None
+    if size <= INSPECT_IN_MEMORY_BYTES:
+        data = b"".join(_inflate(fp, entry))
+        digest.update(data)
+        if state.dest is not None:
+            target = _new_file_path(state, rel)
+            with _create(target) as out:
+                out.write(data)
+            _set_mtime(target, entry.info)
+        else:
+            _make_dirs(state, rel.split("/")[:-1])
+        if state.inspect is not None:
+            note = state.inspect(rel, io.BytesIO(data), size)
+    else:
+        if state.dest is not None:
+            target = _new_file_path(state, rel)
+            out = _create(target)
+        else:
+            _make_dirs(state, rel.split("/")[:-1])
+            target, out = None, tempfile.TemporaryFile(dir=state.scratch)
+        with out:
+            for piece in _inflate(fp, entry):
+                out.write(piece)
+                digest.update(piece)
+            if state.inspect is not None:
+                out.flush()
+                note = state.inspect(rel, out, size)
+        if target is not None:
+            _set_mtime(target, entry.info)
+    origin = None if state.dest is not None else _Origin(zip_path, entry, state.scratch)
+    return ExtractedFile(rel, size, digest.hexdigest(), note, origin)
+
+
+def _create(target: Path) -> BinaryIO:
+    """A new file opened for writing and reading, never replacing or following anything."""
+    fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    os.fchmod(fd, 0o644)  # whatever the umask
+    return os.fdopen(fd, "w+b")
+
+
+def _copy_entry(fp: BinaryIO, entry: _Entry, target: Path) -> None:
+    """Stream one entry into a new file (an inner zip, read from there afterwards)."""
+    with _create(target) as out:
         for piece in _inflate(fp, entry):
             out.write(piece)
-            digest.update(piece)
-            written += len(piece)
-    _set_mtime(target, entry.info)
-    return written, digest.hexdigest()
 
 
-def _extract_nested(fp: BinaryIO, entry: _Entry, depth: int, state: _State) -> None:
+def _extract_nested(fp: BinaryIO, entry: _Entry, zip_path: Path, depth: int, state: _State) -> None:
     """An inner `X.zip`: expand it into `X/` (counted in the same totals), or keep it if not a zip."""
     temp = _temp_path(state)
+    keep_temp = counted = False
     try:
-        size, digest = _write_entry(fp, entry, temp.name, state)
+        _copy_entry(fp, entry, temp)
         other = _other_format(temp)
         if other is not None:
             state.findings.append(_not_zip_finding(other, entry.path))
-            os.link(temp, _new_file_path(state, entry.path))  # link, unlike rename, never replaces
             temp.unlink()
-            state.files.append(ExtractedFile(entry.path, size, digest))
+            state.files.append(_take_entry(fp, entry, zip_path, state))  # rare: read it again as a file
+            counted = True  # it stays, as a file of the submission
             return
         if depth + 1 > state.limits.max_nesting:
             raise _Fatal([finding(
@@ -704,19 +804,21 @@ def _extract_nested(fp: BinaryIO, entry: _Entry, depth: int, state: _State) -> N
         folder = entry.path[:-4]
         _make_dirs(state, folder.split("/"))
         _extract_archive(temp, folder + "/", depth + 1, state)
+        keep_temp = state.dest is None  # its files are read from it again
     finally:
-        if temp.exists():  # expanded (or failed): the inner zip itself is not kept
+        if not keep_temp and temp.exists():  # expanded (or failed): the inner zip itself is not kept
             temp.unlink()
+        if not counted:  # its files are counted instead (a copy kept to read them from is scratch)
             state.bytes -= entry.info.file_size
 
 
 def _temp_path(state: _State) -> Path:
-    """A fresh hidden name in dest for an inner zip while it is read, clashing with no planned file."""
+    """A fresh hidden name in scratch for an inner zip while it is read, clashing with no planned file."""
     while True:
-        handle, name = tempfile.mkstemp(prefix=".nested-", suffix=".zip", dir=state.dest)
+        handle, name = tempfile.mkstemp(prefix=".nested-", suffix=".zip", dir=state.scratch)
         os.close(handle)
         temp = Path(name)
-        temp.unlink()  # _write_entry creates it again with O_EXCL
+        temp.unlink()  # _copy_entry creates it again with O_EXCL
         if temp.name.casefold() not in state.file_keys:
             return temp
 
@@ -751,15 +853,17 @@ def _safe_parent(state: _State, parent: Path) -> bool:
 
 
 def _make_dirs(state: _State, parts: list[str]) -> Path:
-    """Make the folders `parts` under dest (0o755), refusing anything that is not a real folder."""
+    """Make the folders `parts` under dest (0o755), refusing anything that is not a real folder.
+    When nothing is written, only remember them (the path returned is then never used)."""
     known = state.made_dirs.get(tuple(parts))
     if known is not None:
         return known
-    current = state.dest
+    current = state.dest or state.scratch
     for i, part in enumerate(parts):
         current = current / part
         key = tuple(parts[:i + 1])
-        if key in state.made_dirs:  # made or checked by this extraction; only it writes in dest
+        if key in state.made_dirs or state.dest is None:  # made or checked by this extraction; only it writes in dest
+            state.made_dirs[key] = current
             continue
         if current.is_symlink() or (current.exists() and not current.is_dir()):
             shown = "/".join(parts[:i + 1])

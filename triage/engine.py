@@ -1,8 +1,10 @@
 """The triage engine: a zip or a folder in, a Report out (verdict, findings, summary, documents).
 
-A zip is extracted into `workdir/files` and that tree is triaged. A folder is triaged in place and
-never written to; a zip found inside it is extracted into `workdir` and its files appear under the
-zip's path minus `.zip` (it counts as one level of nesting). Any other single file is `archive.not_zip`.
+A zip is read once, without extracting it: each file is inflated, hashed and typed as it streams, and
+the rules run on that listing (the few documents whose text a rule needs are inflated again). With
+`keep_files` the same single pass also writes the files into `workdir/files`, for storage. A folder
+is triaged in place and never written to; the files of a zip found inside it appear under the zip's
+path minus `.zip` (it counts as one level of nesting). Any other single file is `archive.not_zip`.
 Rules run in `triage.rules.RULES` order; the operator's severities are applied last.
 """
 
@@ -10,23 +12,26 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
-from triage.archive import ExtractedFile, extract_zip, has_zip_signature, is_zip_file
+from triage.archive import ExtractResult, extract_zip, has_zip_signature, is_zip_file, read_zip
 from triage.elements import load_vocabulary
 from triage.evaluation_tool import tool_folders
 from triage.findings import SEVERITIES, Finding, apply_severities, finding
-from triage.formats import sniff
+from triage.formats import FileType, sniff, sniff_file
 from triage.report import DocumentInfo, Report, Source
 from triage.rules import RULES, employees_stated
 from triage.settings import ArchiveLimits, RuleSettings
-from triage.submission import Submission, Tree, scan_tree
+from triage.submission import Document, Submission, Tree, scan_tree
 
 
 def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir: Path,
-                source: Source | None = None) -> Report:
-    """Triage a zip file or a folder. Raises FileNotFoundError when `path` does not exist and
-    triage.elements.UnknownVocabulary when the configured vocabulary does not exist."""
+                source: Source | None = None, keep_files: bool = False) -> Report:
+    """Triage a zip file or a folder, using `workdir` (an existing folder) for scratch space.
+
+    With `keep_files`, a zip's files are left in `workdir/files` (nothing there when it is unusable).
+    Raises FileNotFoundError when `path` does not exist and triage.elements.UnknownVocabulary when
+    the configured vocabulary does not exist."""
     path = Path(path)
     vocabulary = load_vocabulary(rules.vocabulary)
     if not path.exists():
@@ -34,17 +39,14 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
     if path.is_dir():
         source = source or Source(kind="folder", name=path.name)
         tree, findings = _folder_tree(path, limits, workdir)
-    elif has_zip_signature(path):  # extract_zip tells a truncated or corrupt zip from a good one
+    elif has_zip_signature(path):  # the reader tells a truncated or corrupt zip from a good one
         source = source or Source(kind="zip", name=path.name)
-        dest = workdir / "files"
-        dest.mkdir(parents=True, exist_ok=True)
-        result = extract_zip(path, dest, limits)
+        result, files = _read_zip(path, limits, workdir, "files" if keep_files else "scratch", keep_files)
         findings = list(result.findings)
         if result.fatal:
             return _report(source, findings, rules, {"files": 0, "bytes": 0, "evaluation_tool": None,
                                                      "elements": {}, "vocabulary": vocabulary.name}, [])
-        tree = scan_tree(dest)
-        _known_hashes(tree, result.files)
+        tree = _zip_tree(result, files)
     else:
         source = source or Source(kind="zip", name=path.name)
         ftype = sniff(path)
@@ -62,13 +64,33 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
     return _report(source, findings, rules, summarize(submission), documents)
 
 
-def _known_hashes(tree: Tree, files: list[ExtractedFile]) -> None:
-    """Give documents the SHA-256 extraction computed (Document.sha256 is cached), unless they differ."""
-    hashes = {f.path: (f.size, f.sha256) for f in files if f.sha256}
-    for document in tree.documents:
-        size, digest = hashes.get(document.path, (None, ""))
-        if digest and size == document.size:
-            document.__dict__["sha256"] = digest  # what functools.cached_property would store
+def _read_zip(path: Path, limits: ArchiveLimits, workdir: Path, folder: str,
+              extract: bool) -> tuple[ExtractResult, Path | None]:
+    """Read (or extract into `workdir/folder`) a zip, typing each file as it streams."""
+    target = workdir / folder
+    target.mkdir(parents=True, exist_ok=True)
+    if extract:
+        return extract_zip(path, target, limits, inspect=sniff_member), target
+    return read_zip(path, target, limits, inspect=sniff_member), None
+
+
+def sniff_member(path: str, content: BinaryIO, size: int) -> FileType:
+    """The type of a zip's file from its content as it streams (an `Inspect` for the zip reader)."""
+    return sniff_file(content, path.rpartition("/")[2], size)
+
+
+def _zip_tree(result: ExtractResult, extracted: Path | None, prefix: str = "") -> Tree:
+    """The documents and folders of a zip that was read (or extracted into `extracted`), under `prefix`."""
+    tree = Tree(folders=[prefix + f for f in result.folders])
+    for file in result.files:
+        ftype = file.note if isinstance(file.note, FileType) else None
+        if extracted is not None:
+            document = Document(prefix + file.path, file.size, abspath=extracted / file.path,
+                                ftype=ftype, sha256=file.sha256)
+        else:
+            document = Document(prefix + file.path, file.size, member=file, ftype=ftype, sha256=file.sha256)
+        tree.documents.append(document)
+    return tree
 
 
 def _element_str(number: int | None) -> str | None:
@@ -105,17 +127,17 @@ def _folder_tree(root: Path, limits: ArchiveLimits, workdir: Path) -> tuple[Tree
                                     "unzip it into its folder.", document.path))
             continue
         zips += 1
-        dest = workdir / "zips" / str(zips)
-        dest.mkdir(parents=True, exist_ok=True)
+        scratch = workdir / "zips" / str(zips)
+        scratch.mkdir(parents=True, exist_ok=True)
         logical = document.path[: -len(".zip")]
-        # extract_zip also judges a `.zip` that is not one (archive.not_zip) or is damaged (archive.corrupt)
-        result = extract_zip(document.abspath, dest, inner_limits)
+        # the reader also judges a `.zip` that is not one (archive.not_zip) or is damaged (archive.corrupt)
+        result = read_zip(document.abspath, scratch, inner_limits, inspect=sniff_member)
         findings.extend(_prefixed(f, logical, document.path) for f in result.findings)
-        if result.fatal:  # nothing extracted: the file stays a document of the submission
+        if result.fatal:  # nothing read: the file stays a document of the submission
             tree.documents.append(document)
             continue
         tree.folders.append(logical)
-        tree.add(scan_tree(dest, prefix=logical))
+        tree.add(_zip_tree(result, None, prefix=logical + "/"))
     return tree, findings
 
 

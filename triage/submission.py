@@ -1,9 +1,9 @@
 """A submission as the rules see it: its documents and folders, and the analyses several rules share.
 
-A `Submission` is built from a folder tree (an extracted zip or a folder given to `triage`). Paths are
-logical posix paths inside the submission (`Element 3/training.pdf`), also when a document physically
-lives elsewhere (a zip found inside a folder is extracted to a work folder and its files appear under
-the zip's path minus `.zip`). OS junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `desktop.ini`, AppleDouble
+A `Submission` is built from a tree of documents: the files of a zip (read without extracting it, or
+extracted) or of a folder given to `triage`. Paths are logical posix paths inside the submission
+(`Element 3/training.pdf`), also when a document's bytes lie elsewhere (the files of a zip found inside
+a folder appear under the zip's path minus `.zip`). OS junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `desktop.ini`, AppleDouble
 `._*` files) is not part of a submission. Links are never followed: they are listed in `links`.
 
 Shared analyses (element matching, the evaluation tool, its text) are computed once, on first use.
@@ -17,10 +17,11 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
+from triage.archive import ExtractedFile
 from triage.elements import ElementMatch, Vocabulary, match_folder
-from triage.formats import FileType, sniff
+from triage.formats import FileType, sniff_file
 from triage.text import extract_text
 
 if TYPE_CHECKING:
@@ -64,43 +65,57 @@ def is_junk(name: str) -> bool:
     return lower in JUNK_FOLDERS or lower in JUNK_FILES or lower.startswith("._")
 
 
-@dataclass(eq=False)
 class Document:
-    """One file of the submission: where it is logically and physically; type and hash on demand."""
+    """One file of the submission: its logical path, size and where its bytes are (a file on disk,
+    or a file of a zip read without extracting it). Type and hash are computed on first use unless
+    the reading that found the file already knew them."""
 
-    path: str  # logical posix path inside the submission
-    abspath: Path  # where the bytes are
-    size: int
+    def __init__(self, path: str, size: int, *, abspath: Path | None = None, member: ExtractedFile | None = None,
+                 ftype: FileType | None = None, sha256: str | None = None) -> None:
+        if (abspath is None) == (member is None):
+            raise ValueError("a document is either on disk or in a zip")
+        self.path = path  # logical posix path inside the submission
+        self.size = size
+        self.abspath = abspath
+        self.member = member
+        folder, _, self.name = path.rpartition("/")
+        self.folder = folder  # the logical folder holding the document, "" at the root
+        self._ftype = ftype
+        self._sha256 = sha256
+
+    def __repr__(self) -> str:
+        return f"Document({self.path!r}, {self.size})"
+
+    def open(self) -> BinaryIO:
+        """The content as a seekable binary file."""
+        if self.abspath is not None:
+            return open(self.abspath, "rb")
+        return self.member.open()
 
     @property
-    def name(self) -> str:
-        return PurePosixPath(self.path).name
-
-    @property
-    def folder(self) -> str:
-        """The logical folder holding the document, "" at the root."""
-        parent = str(PurePosixPath(self.path).parent)
-        return "" if parent == "." else parent
-
-    @cached_property
     def ftype(self) -> FileType:
         """The type sniffed from content; a file we cannot read counts as empty."""
-        try:
-            return sniff(self.abspath)
-        except OSError:
-            return FileType("application/octet-stream", "empty", "unreadable file")
+        if self._ftype is None:
+            try:
+                with self.open() as fh:
+                    self._ftype = sniff_file(fh, self.name, self.size)
+            except OSError:
+                self._ftype = FileType("application/octet-stream", "empty", "unreadable file")
+        return self._ftype
 
-    @cached_property
+    @property
     def sha256(self) -> str:
         """Hex SHA-256 of the content ("" when the file cannot be read)."""
-        digest = hashlib.sha256()
-        try:
-            with open(self.abspath, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError:
-            return ""
-        return digest.hexdigest()
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            try:
+                with self.open() as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(block)
+                self._sha256 = digest.hexdigest()
+            except OSError:
+                self._sha256 = ""
+        return self._sha256
 
 
 @dataclass
@@ -147,7 +162,7 @@ def scan_tree(root: Path, prefix: str = "") -> Tree:
             if full.is_symlink() or not full.is_file():  # links, sockets, devices: never read
                 tree.links.append(logical(rel))
                 continue
-            tree.documents.append(Document(logical(rel), full, full.stat().st_size))
+            tree.documents.append(Document(logical(rel), full.stat().st_size, abspath=full))
     return tree
 
 
@@ -262,7 +277,7 @@ class Submission:
         """The document's text (read once; "" when it has none or cannot be read)."""
         if document.path not in self._texts:
             try:
-                with open(document.abspath, "rb") as content:
+                with document.open() as content:
                     text = extract_text(content, document.ftype, max_chars=TEXT_MAX_CHARS)
             except Exception:  # a damaged file has no text; format rules report it
                 text = ""

@@ -1,10 +1,12 @@
 """Target 5: big submissions triage fast.
 
 A 5,000-file submission zip (`--quick` 1,000): the evaluation tool and small PDFs, photos and Office
-files in the 8 element folders. Measured: triage of the zip (triage.engine.triage_path: safe
-extraction, type sniffing, hashing, every rule), in process, median of 3. Baseline, same zip, same
-run: `unzip -t` (reads and checks every entry). Target: ratio at most 2. The `secor-intake triage`
-command as a process is shown too (it adds the interpreter's start-up).
+files in the 8 element folders. Measured: triage of the zip (triage.engine.triage_path: the safe
+reader's checks, one pass that inflates, CRC-checks, hashes and types each file, every rule), in
+process, median of 3. Baseline, same zip, same run: `unzip -t` (reads and checks every entry).
+Target: ratio at most 2. Shown too: the single pass alone, triage that also extracts the files (what
+the daemon does, for storage) against `unzip` to disk, and the `secor-intake triage` command as a
+process (it adds the interpreter's start-up).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from intake.config import Config
 from tests.bench.common import (CACHE, MB, Result, intake_cli, median, ratio, run_measured, submission_files,
                                 write_zip)
 from tests.pipeline_helpers import write_config
-from triage.archive import extract_zip
-from triage.engine import triage_path
+from triage.archive import read_zip
+from triage.engine import sniff_member, triage_path
 from triage.report import Source
 
 GOAL = 2.0
@@ -42,8 +44,9 @@ def run(quick: bool = False) -> list[Result]:
     config = Config()
     work = Path(tempfile.mkdtemp(prefix="secor-bench-triage-"))
     try:
-        base_times, times, unzip_disk, extract_only = [], [], [], []
+        base_times, times, read_only, keep_times, unzip_disk = [], [], [], [], []
         report = None
+        source = Source(kind="zip", name=zip_path.name)
         for i in range(3):
             os.sync()
             start = time.perf_counter()
@@ -51,20 +54,24 @@ def run(quick: bool = False) -> list[Result]:
             base_times.append(time.perf_counter() - start)
             dest = work / f"triage-{i}"
             dest.mkdir()
+            start = time.perf_counter()
+            report = triage_path(zip_path, config.limits, config.triage, dest, source)
+            times.append(time.perf_counter() - start)
+            # Where the time goes: the single pass over the zip alone (the rest is the rules).
+            (work / f"read-{i}").mkdir()
+            start = time.perf_counter()
+            read_zip(zip_path, work / f"read-{i}", config.limits, inspect=sniff_member)
+            read_only.append(time.perf_counter() - start)
+            # What the daemon does: the same triage, also writing the files for storage, against unzip to disk.
+            (work / f"keep-{i}").mkdir()
             os.sync()
             start = time.perf_counter()
-            report = triage_path(zip_path, config.limits, config.triage, dest, Source(kind="zip", name=zip_path.name))
-            times.append(time.perf_counter() - start)
-            # Where the time goes: the same zip unpacked to disk by unzip, and by our extraction alone.
+            triage_path(zip_path, config.limits, config.triage, work / f"keep-{i}", source, keep_files=True)
+            keep_times.append(time.perf_counter() - start)
             os.sync()
             start = time.perf_counter()
             subprocess.run(["unzip", "-q", "-o", str(zip_path), "-d", str(work / f"unzip-{i}")], check=True)
             unzip_disk.append(time.perf_counter() - start)
-            (work / f"extract-{i}").mkdir()
-            os.sync()
-            start = time.perf_counter()
-            extract_zip(zip_path, work / f"extract-{i}", config.limits)
-            extract_only.append(time.perf_counter() - start)
         cli_config = write_config(work / "cli.toml", {"storage": {"path": str(work / "storage")},
                                                       "database": {"url": f"sqlite:///{work}/db.sqlite3"}})
         cli = run_measured(intake_cli(cli_config, "triage", str(zip_path), "--json"))
@@ -76,6 +83,7 @@ def run(quick: bool = False) -> list[Result]:
              f"{report.summary['files']} documents, {len(report.findings)} findings",
              f"runs: triage {', '.join(f'{t:.2f}' for t in times)} s; unzip -t {', '.join(f'{t:.2f}' for t in base_times)} s; "
              f"`secor-intake triage --json` as a process: {cli.seconds:.2f} s (exit {cli.returncode})",
-             f"held back by writing {files} files to disk: unzip to disk {median(unzip_disk):.2f} s, our extraction "
-             f"alone {median(extract_only):.2f} s (median); triage = extraction + sniffing, hashing and rules"]
+             f"medians: the single pass alone (inflate, CRC, SHA-256, type) {median(read_only):.2f} s, the rules the rest; "
+             f"triage that also writes the files (the daemon) {median(keep_times):.2f} s against `unzip` to disk "
+             f"{median(unzip_disk):.2f} s"]
     return [Result("5 big triage", f"triage of {files} files", measured, base, "s", r, f"ratio <= {GOAL}", r <= GOAL, notes)]
