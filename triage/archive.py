@@ -355,9 +355,9 @@ def _judge_entry(fp: BinaryIO, info: zipfile.ZipInfo, prefix: str) -> tuple[_Ent
         return None, finding(
             "archive.unsafe_path",
             f"The zip holds an entry we cannot safely unpack: '{shown}' ({problem}). {_RESEND}", shown)
-    parts = [unicodedata.normalize("NFC", p) for p in name.replace("\\", "/").split("/")
-             if p not in ("", ".")]
-    is_dir = name.replace("\\", "/").endswith("/")
+    posix = name.replace("\\", "/")
+    parts = [p if p.isascii() else unicodedata.normalize("NFC", p) for p in posix.split("/") if p not in ("", ".")]
+    is_dir = posix.endswith("/")
     junk = any(p.casefold() in _JUNK_FOLDERS for p in parts) or bool(parts) and (
         parts[-1].casefold() in _JUNK_FILES or parts[-1].startswith("._"))
     encrypted = bool(info.flag_bits & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION)) or \
@@ -588,12 +588,13 @@ def _count_central_entries(fp: BinaryIO, start: int, cd_size: int, limit: int | 
 
 def _data_start(fp: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, bool]:
     """Offset of the entry's data, and whether its local header repeats the directory's name."""
+    stored = _stored_name(info)
     fp.seek(info.header_offset)
-    header = fp.read(_LOCAL_HEADER.size)
-    if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+    header = fp.read(_LOCAL_HEADER.size + len(stored))  # the header and the name it should repeat
+    if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
-    name_len, extra_len = _LOCAL_HEADER.unpack(header)[9:11]
-    same_name = fp.read(name_len) == _stored_name(info)
+    name_len, extra_len = _LOCAL_HEADER.unpack_from(header)[9:11]
+    same_name = name_len == len(stored) and header[_LOCAL_HEADER.size:] == stored
     return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len, same_name
 
 

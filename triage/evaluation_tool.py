@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from triage.elements import normalize
+from triage.paths import name_of, stem
 from triage.submission import unclear_name
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class EvaluationTool:
 
 
 def _stem(name: str) -> str:
-    return normalize(PurePosixPath(name).stem)
+    return normalize(stem(name))
 
 
 def is_tool_name(name: str, at_top: bool) -> bool:
@@ -164,4 +164,4 @@ def find_evaluation_tool(submission: Submission) -> EvaluationTool:
 def tool_folders(submission: Submission) -> list[str]:
     """Top folders that hold the evaluation tool (`SECOR Evaluation/`): not unknown folders."""
     return [f for f, m in submission.element_matches.items()
-            if m.element is None and is_tool_folder_name(PurePosixPath(f).name)]
+            if m.element is None and is_tool_folder_name(name_of(f))]

@@ -11,10 +11,12 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 
 import magic
+
+from triage.paths import name_of, suffix
 
 HEAD_BYTES = 64 * 1024  # enough for ISO 9660's volume descriptor at 0x8001
 TAIL_BYTES = 512  # DMG "koly" trailer and fixed-VHD "conectix" footer live in the last 512 bytes
@@ -493,7 +495,7 @@ def extension_mismatch(name: str, ftype: FileType) -> str | None:
 
 def _extension(name: str) -> str:
     """The lower-case extension of a file name, which may be a Windows-style path: ".pdf", or ""."""
-    return PurePosixPath(name.replace("\\", "/")).suffix.lower()
+    return suffix(name_of(name.replace("\\", "/"))).lower()
 
 
 def with_article(label: str) -> str:

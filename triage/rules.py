@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 from triage.evaluation_tool import read_employees, tool_folders
 from triage.findings import Finding, finding
 from triage.formats import extension_mismatch
+from triage.paths import name_of
 from triage.settings import RuleSettings
 from triage.submission import Submission, unclear_name
 
@@ -56,10 +57,6 @@ def rule(name: str, description: str, codes: tuple[str, ...]) -> Callable[[Check
 
 def _quoted(path: str) -> str:
     return f"'{path}'"
-
-
-def _folder_name(path: str) -> str:
-    return PurePosixPath(path).name
 
 
 # -- the evaluation tool -------------------------------------------------------------------------
@@ -115,7 +112,7 @@ def _empty_element(sub: Submission, settings: RuleSettings) -> Iterator[Finding]
         assert element is not None
         for folder in folders:
             yield finding("structure.empty_element",
-                          f"The folder {_quoted(_folder_name(folder))} for Element {number} ({element.name}) "
+                          f"The folder {_quoted(name_of(folder))} for Element {number} ({element.name}) "
                           "holds no documents. Please add the documents for this element.", folder)
 
 
@@ -124,7 +121,7 @@ def _empty_element(sub: Submission, settings: RuleSettings) -> Iterator[Finding]
 def _duplicate_element(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
     for number, folders in sorted(sub.element_folders.items()):
         if len(folders) > 1:
-            names = ", ".join(_quoted(_folder_name(f)) for f in folders)
+            names = ", ".join(_quoted(name_of(f)) for f in folders)
             yield finding("structure.duplicate_element",
                           f"Several folders match Element {number}: {names}. Their documents all count for "
                           "that element.", folders[1])
@@ -150,7 +147,7 @@ def _unknown_folder(sub: Submission, settings: RuleSettings) -> Iterator[Finding
             count = len(sub.documents_under(folder))
             holds = "1 document" if count == 1 else f"{count} documents"
             yield finding("structure.unknown_folder",
-                          f"The folder {_quoted(_folder_name(folder))} ({holds}) does not match any "
+                          f"The folder {_quoted(name_of(folder))} ({holds}) does not match any "
                           "element. Please name each folder after its element (for example 'Element 1 - "
                           "Management Leadership') and move these documents into the element folders they "
                           "support.", folder)
@@ -177,7 +174,7 @@ def _deep_folder(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
         if depth == MAX_ELEMENT_SUBFOLDER_DEPTH + 1:  # the first level too deep; deeper ones are inside it
             yield finding("structure.deep_folder",
                           f"The folder {_quoted(folder)} is nested {depth} levels deep inside the element "
-                          f"folder {_quoted(_folder_name(top))}. Please keep at most one level of subfolders "
+                          f"folder {_quoted(name_of(top))}. Please keep at most one level of subfolders "
                           "inside an element folder.", folder)
 
 
@@ -190,9 +187,9 @@ def _unclear_name(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
     if sub.wrapper:
         exempt.add(sub.wrapper)
     for folder in sub.folders:
-        if folder not in exempt and unclear_name(_folder_name(folder), folder=True):
+        if folder not in exempt and unclear_name(name_of(folder), folder=True):
             yield finding("label.unclear_name",
-                          f"The folder name {_quoted(_folder_name(folder))} does not say what it holds. "
+                          f"The folder name {_quoted(name_of(folder))} does not say what it holds. "
                           "Please rename it after its element or its contents.", folder)
     for folder, documents in sorted(sub.documents_by_folder.items()):
         unclear = [d for d in documents if unclear_name(d.name)]

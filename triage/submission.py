@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
+from triage import paths
 from triage.archive import ExtractedFile
 from triage.elements import ElementMatch, Vocabulary, match_folder
 from triage.formats import FileType, sniff_file
@@ -52,7 +53,7 @@ def unclear_name(name: str, folder: bool = False) -> bool:
     `image.png`, `2023-05-01`, `Book1.xlsx`). `Copy of X` and `X (1)` are judged by X. A folder
     named only by numbers (`2026-03`, `1.2`) is clear: it sorts documents by period or question.
     """
-    stem = name if folder else PurePosixPath(name).stem
+    stem = name if folder else paths.stem(name)
     tokens = re.findall(r"[a-z]+|[0-9]+", stem.lower())
     if folder and tokens and all(t.isdigit() for t in tokens):
         return False  # `2026`, `2026-03`, `1.2`: subfolders by period or by question number are fine
@@ -233,7 +234,7 @@ class Submission:
     @cached_property
     def element_matches(self) -> dict[str, ElementMatch]:
         """Each top folder's match against the vocabulary, by logical folder path."""
-        return {f: match_folder(PurePosixPath(f).name, self.vocabulary) for f in self.top_folders}
+        return {f: match_folder(paths.name_of(f), self.vocabulary) for f in self.top_folders}
 
     @cached_property
     def element_folders(self) -> dict[int, list[str]]:
