@@ -3,8 +3,8 @@
 A `Submission` is built from a tree of documents: the files of a zip (read without extracting it, or
 extracted) or of a folder given to `triage`. Paths are logical posix paths inside the submission
 (`Element 3/training.pdf`), also when a document's bytes lie elsewhere (the files of a zip found inside
-a folder appear under the zip's path minus `.zip`). OS junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `desktop.ini`, AppleDouble
-`._*` files) is not part of a submission. Links are never followed: they are listed in `links`.
+a folder appear under the zip's path minus `.zip`). OS junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`,
+`desktop.ini`, AppleDouble `._*` files) is not part of a submission. Links are never followed: they are listed in `links`.
 
 Shared analyses (element matching, the evaluation tool, its text) are computed once, on first use.
 """

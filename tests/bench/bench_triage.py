@@ -3,8 +3,8 @@
 A 5,000-file submission zip (`--quick` 1,000): the evaluation tool and small PDFs, photos and Office
 files in the 8 element folders. Measured: triage of the zip (triage.engine.triage_path: the safe
 reader's checks, one pass that inflates, CRC-checks, hashes and types each file, every rule), in
-process, median of 5. Baseline, same zip, same run: `unzip -t` (reads and checks every entry). One untimed triage first: it pays the imports
-(pypdf ~0.12 s) that a daemon pays once at start.
+process, median of 5. Baseline, same zip, same run: `unzip -t` (reads and checks every entry). One
+untimed triage first: it pays the imports (pypdf ~0.12 s) that a daemon pays once at start.
 Target: ratio at most 2. Shown too: the single pass alone, triage that also extracts the files (what
 the daemon does, for storage) against `unzip` to disk, and the `secor-intake triage` command as a
 process (it adds the interpreter's start-up).
@@ -88,7 +88,8 @@ def run(quick: bool = False) -> list[Result]:
              f"{report.summary['files']} documents, {len(report.findings)} findings",
              f"runs: triage {', '.join(f'{t:.2f}' for t in times)} s; unzip -t {', '.join(f'{t:.2f}' for t in base_times)} s; "
              f"`secor-intake triage --json` as a process: {cli.seconds:.2f} s (exit {cli.returncode})",
-             f"medians: the single pass alone (inflate, CRC, SHA-256, type) {median(read_only):.2f} s, the rules the rest; "
+             f"medians: the single pass alone (inflate, CRC, SHA-256, type) {median(read_only):.2f} s, "
+             "the rules the rest; "
              f"triage that also writes the files (the daemon) {median(keep_times):.2f} s against `unzip` to disk "
              f"{median(unzip_disk):.2f} s"]
     return [Result("5 big triage", f"triage of {files} files", measured, base, "s", r, f"ratio <= {GOAL}", r <= GOAL, notes)]
