@@ -456,12 +456,23 @@ class Pipeline:
         processing = self.config.processing
         with self.sessions.begin() as session:
             row = session.get(Message, row_id)
+            if not self._still_ours(row, error):
+                return
             if not count_attempt:
                 row.attempts -= 1
             delay = processing.retry_base_seconds * 2 ** max(row.attempts - 1, 0)
             row.state, row.last_error, row.claimed_by = "failed", error[:4000], None
             row.next_attempt_at = self.clock() + timedelta(seconds=delay)
         log.warning("message row %d failed (%s); retry after %.0f s", row_id, error, delay)
+
+    def _still_ours(self, row: Message, error: str) -> bool:
+        """Whether this worker still holds the row it failed on: another one may have closed it
+        meanwhile (a UIDVALIDITY change), and a closed row must stay closed."""
+        if row.state == "claimed" and row.claimed_by == self.worker_id:
+            return True
+        log.warning("message row %d failed (%s) after it was closed elsewhere (%s); left as it is",
+                    row.id, error, row.last_error)
+        return False
 
     def _release(self, row_id: int) -> None:
         """Give a claim back untouched (the mailbox failed, or a stop was requested)."""
@@ -475,6 +486,8 @@ class Pipeline:
     def _abandon(self, row_id: int, reason: str) -> None:
         with self.sessions.begin() as session:
             row = session.get(Message, row_id)
+            if not self._still_ours(row, reason):
+                return
             row.state = "abandoned"
             row.last_error = f"{reason}; last error: {row.last_error}"
         self.storage.discard_workdir(row_id)

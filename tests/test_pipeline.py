@@ -290,3 +290,24 @@ def test_uidvalidity_change_closes_unfinished_rows_of_the_old_numbering(setup):
         assert (stale.state, stale.moved) == ("done", True)
         assert stale.last_error.startswith("superseded: UIDVALIDITY changed")
     assert json.loads(config.resolve_path(config.health.path).read_text())["failed_messages"] == 0
+
+
+def test_a_failure_after_another_worker_superseded_the_row_leaves_it_closed(setup, monkeypatch):
+    """A UIDVALIDITY change seen by another worker closes this worker's row mid-work: the failure
+    that follows must not bring the row back as "failed" (it could never be fetched again)."""
+    config, services = setup
+
+    def superseded_then_failing(path, *args, **kwargs):
+        with services.sessions.begin() as session:  # what the other worker's re-scan does
+            row = session.query(Message).one()
+            row.state, row.outcome, row.moved, row.claimed_by = "done", None, True, None
+            row.last_error = "superseded: UIDVALIDITY changed to 4242"
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(pipeline_module, "triage_path", superseded_then_failing)
+    deliver(config, mailfactory.submission_with_zip())
+    poll_cycle(services)
+    with services.sessions() as session:
+        row = session.query(Message).one()
+        assert (row.state, row.moved, row.claimed_by) == ("done", True, None)
+        assert row.last_error.startswith("superseded")
