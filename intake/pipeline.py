@@ -458,6 +458,7 @@ class Pipeline:
             row = session.get(Message, row_id)
             if not self._still_ours(row, error):
                 return
+            self.storage.discard_workdir(row_id)  # a retry starts afresh: nothing in it is reused
             if not count_attempt:
                 row.attempts -= 1
             delay = processing.retry_base_seconds * 2 ** max(row.attempts - 1, 0)

@@ -215,6 +215,7 @@ def test_a_failing_message_is_retried_then_left_for_a_person_and_never_blocks_ot
         poll_cycle(services)
         assert sorted(states(services.sessions)) == [("done", "processed"), ("failed", None)]
         assert folder_count(config, "INBOX") == 1  # kept in the inbox while retried
+        assert list(services.storage.work_root.iterdir()) == []  # a failed attempt leaves no scratch behind
 
         poll_cycle(services)  # attempt 2 fails too
         poll_cycle(services)  # over the limit: left for a person
