@@ -1,9 +1,5 @@
 """Share providers and the one safe HTTP download path.
 
-Public API: find_links (links.py), fetch_links and FetchResult (fetch.py).
+Public API: find_links (fetchers.links), fetch_links and FetchResult (fetchers.fetch). Nothing is
+imported here, so that reading the settings (fetchers.settings) does not load the HTTP stack.
 """
-
-from fetchers.fetch import FetchResult, fetch_links
-from fetchers.links import find_links
-
-__all__ = ["FetchResult", "fetch_links", "find_links"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from fetchers import fetch_links
+from fetchers.fetch import fetch_links
 from intake.config import Config
 from triage.engine import triage_path
 from triage.findings import apply_severities

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 
 import mailparser
 
-from fetchers import find_links
+from fetchers.links import find_links
 
 TRACKING_RE = re.compile(r"(?<![A-Za-z0-9])SECOR-\d{4}-\d{6}(?!\d)", re.IGNORECASE)
 
@@ -958,7 +958,7 @@ def detect_automatic(msg: Message, subject: str, sender: str | None, content_typ
 
 
 def _find_links(text: str, html: str, defects: list[str]) -> list[str]:
-    """Share links in the bodies (fetchers.find_links); a failure there is a defect, not a lost email."""
+    """Share links in the bodies (fetchers.links.find_links); a failure there is a defect, not a lost email."""
     try:
         return list(find_links(text, html))
     except Exception as exc:  # a bug there must not lose the message

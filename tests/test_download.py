@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fetchers import fetch_links
+from fetchers.fetch import fetch_links
 from fetchers.net import Budget, Downloader, LinkProblem, filename_from_disposition, sanitize_name
 from tests.servers.providers import SUBMISSION, ProviderServer
 from triage.settings import ArchiveLimits

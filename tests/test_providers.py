@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fetchers import fetch_links
+from fetchers.fetch import fetch_links
 from tests.servers.providers import AUTHKEY, FOLDER_FILES, RESOURCEKEY, RLKEY, SUBMISSION, XLSX, ProviderServer
 from triage.settings import ArchiveLimits
 

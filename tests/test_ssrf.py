@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fetchers import fetch_links
+from fetchers.fetch import fetch_links
 from fetchers.net import LinkProblem, check_url, is_ip_literal, is_public_address, resolve_host
 from fetchers.settings import LinkSettings
 from tests.servers.providers import ProviderServer
