@@ -41,7 +41,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
         tree, findings = _folder_tree(path, limits, workdir)
     elif has_zip_signature(path):  # the reader tells a truncated or corrupt zip from a good one
         source = source or Source(kind="zip", name=path.name)
-        result, files = _read_zip(path, limits, workdir, "files" if keep_files else "scratch", keep_files)
+        result, files = _read_zip(path, limits, workdir, keep_files)
         findings = list(result.findings)
         if result.fatal:
             return _report(source, findings, rules, {"files": 0, "bytes": 0, "evaluation_tool": None,
@@ -64,12 +64,13 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
     return _report(source, findings, rules, summarize(submission), documents)
 
 
-def _read_zip(path: Path, limits: ArchiveLimits, workdir: Path, folder: str,
-              extract: bool) -> tuple[ExtractResult, Path | None]:
-    """Read (or extract into `workdir/folder`) a zip, typing each file as it streams."""
-    target = workdir / folder
+def _read_zip(path: Path, limits: ArchiveLimits, workdir: Path,
+              keep_files: bool) -> tuple[ExtractResult, Path | None]:
+    """Read a zip (or extract it into `workdir/files`), typing each file as it streams; the folder
+    its files were extracted into, or None."""
+    target = workdir / ("files" if keep_files else "scratch")
     target.mkdir(parents=True, exist_ok=True)
-    if extract:
+    if keep_files:
         return extract_zip(path, target, limits, inspect=sniff_member), target
     return read_zip(path, target, limits, inspect=sniff_member), None
 
