@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pytest
 
@@ -18,6 +19,7 @@ from triage.settings import ArchiveLimits
 
 LIMITS = ArchiveLimits()
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def codes(result) -> list[str]:
@@ -28,21 +30,18 @@ def files_in(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def requests_during(server: ProviderServer, action) -> list[tuple[str, str]]:
+def requests_during(server: ProviderServer, action: Callable[[], T]) -> tuple[T, list[tuple[str, str]]]:
+    """What `action` returned, and the (host, path) requests the server saw while it ran."""
     before = len(server.requests)
-    action()
-    return server.requests[before:]
+    result = action()
+    return result, server.requests[before:]
 
 
 # --- Dropbox ----------------------------------------------------------------------------------------
 
 def test_dropbox_preview_link_downloads_with_dl_1(provider_server, link_settings, tmp_path: Path) -> None:
-    result = None
-
-    def run():
-        nonlocal result
-        result = fetch_links(["https://www.dropbox.com/s/plain/Acme%20SECOR.zip?dl=0"], link_settings, LIMITS, tmp_path)
-    seen = requests_during(provider_server, run)
+    result, seen = requests_during(provider_server, lambda: fetch_links(
+        ["https://www.dropbox.com/s/plain/Acme%20SECOR.zip?dl=0"], link_settings, LIMITS, tmp_path))
     assert result.findings == [] and result.path.read_bytes() == SUBMISSION
     assert seen[0] == ("www.dropbox.com", "/s/plain/Acme%20SECOR.zip?dl=1")  # the dl=0 preview never fetched
     assert seen[1][0] == "uc1a2b3c4d5e.dl.dropboxusercontent.com"
@@ -50,7 +49,7 @@ def test_dropbox_preview_link_downloads_with_dl_1(provider_server, link_settings
 
 def test_dropbox_scl_file_keeps_rlkey(provider_server, link_settings, tmp_path: Path) -> None:
     url = f"https://www.dropbox.com/scl/fi/h2x9/Acme%20SCL.zip?rlkey={RLKEY}&st=abc123&dl=0"
-    seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
+    _, seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
     assert f"rlkey={RLKEY}" in seen[0][1] and "dl=1" in seen[0][1]
     assert files_in(tmp_path) == ["Acme SCL.zip"]
 
@@ -81,7 +80,7 @@ def test_dropbox_short_link(link_settings, tmp_path: Path) -> None:
 
 def test_dropbox_private_link_is_sign_in_and_the_login_page_is_never_fetched(provider_server, link_settings,
                                                                                tmp_path: Path) -> None:
-    seen = requests_during(provider_server, lambda: fetch_links(
+    _, seen = requests_during(provider_server, lambda: fetch_links(
         ["https://www.dropbox.com/s/private/Acme.zip?dl=0"], link_settings, LIMITS, tmp_path))
     assert [p for _, p in seen if p.startswith("/login")] == []
 
@@ -111,12 +110,8 @@ def test_drive_file_link_shapes(link_settings, tmp_path: Path, url: str) -> None
 
 
 def test_drive_large_file_warning_form_is_submitted(provider_server, link_settings, tmp_path: Path) -> None:
-    result = None
-
-    def run():
-        nonlocal result
-        result = fetch_links(["https://drive.google.com/file/d/1bigfile/view"], link_settings, LIMITS, tmp_path)
-    seen = requests_during(provider_server, run)
+    result, seen = requests_during(provider_server, lambda: fetch_links(
+        ["https://drive.google.com/file/d/1bigfile/view"], link_settings, LIMITS, tmp_path))
     assert result.findings == [] and result.name == "Acme SECOR scans.zip"
     confirmed = [p for h, p in seen if h == "drive.usercontent.google.com" and "confirm=t" in p]
     assert confirmed and f"uuid={provider_server.confirm_uuid}" in confirmed[0]
@@ -131,7 +126,7 @@ def test_drive_quota_page_is_transient(link_settings, tmp_path: Path) -> None:
 
 def test_drive_resourcekey_is_kept(provider_server, link_settings, tmp_path: Path) -> None:
     url = f"https://drive.google.com/file/d/1rkfile/view?usp=sharing&resourcekey={RESOURCEKEY}"
-    seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
+    _, seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
     assert all(f"resourcekey={RESOURCEKEY}" in p for h, p in seen)
     assert files_in(tmp_path) == ["Acme with key.zip"]
 
@@ -141,12 +136,7 @@ def test_drive_resourcekey_is_kept(provider_server, link_settings, tmp_path: Pat
                                  "https://drive.google.com/drive/folders/1privfold",
                                  "https://docs.google.com/document/d/1privdoc/edit"])
 def test_drive_sign_in(provider_server, link_settings, tmp_path: Path, url: str) -> None:
-    result = None
-
-    def run():
-        nonlocal result
-        result = fetch_links([url], link_settings, LIMITS, tmp_path)
-    seen = requests_during(provider_server, run)
+    result, seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
     assert codes(result) == ["link.sign_in_required"]
     assert "anyone with the link" in result.findings[0].message
     assert "accounts.google.com" not in {h for h, _ in seen}
@@ -202,7 +192,7 @@ def test_docs_are_exported(link_settings, tmp_path: Path, url: str, name: str, m
 # --- OneDrive ----------------------------------------------------------------------------------------
 
 def test_onedrive_old_short_link(provider_server, link_settings, tmp_path: Path) -> None:
-    seen = requests_during(provider_server, lambda: fetch_links(["https://1drv.ms/u/s!OLDTOKEN"], link_settings,
+    _, seen = requests_during(provider_server, lambda: fetch_links(["https://1drv.ms/u/s!OLDTOKEN"], link_settings,
                                                                 LIMITS, tmp_path))
     assert ("onedrive.live.com", f"/download?resid=ABC123%21101&authkey=%21{AUTHKEY[1:]}") in seen
     assert files_in(tmp_path) == ["Acme OneDrive.zip"]
@@ -222,12 +212,7 @@ def test_onedrive_new_link_with_anonymous_download(link_settings, tmp_path: Path
 
 @pytest.mark.parametrize("url", ["https://1drv.ms/u/s!NOKEY", "https://onedrive.live.com/redir?resid=ABC123!101"])
 def test_onedrive_without_a_valid_authkey(provider_server, link_settings, tmp_path: Path, url: str) -> None:
-    result = None
-
-    def run():
-        nonlocal result
-        result = fetch_links([url], link_settings, LIMITS, tmp_path)
-    seen = requests_during(provider_server, run)
+    result, seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
     assert codes(result) == ["link.sign_in_required"]
     assert "login.live.com" not in {h for h, _ in seen}
 
@@ -236,14 +221,14 @@ def test_onedrive_without_a_valid_authkey(provider_server, link_settings, tmp_pa
 
 def test_sharepoint_file_link_with_download_1(provider_server, link_settings, tmp_path: Path) -> None:
     url = "https://contoso-my.sharepoint.com/:u:/g/personal/jane_contoso_com/EFILE?e=x1Y2"
-    seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
+    _, seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
     assert "download=1" in seen[0][1] and "/_layouts/15/download.aspx" in seen[1][1]
     assert files_in(tmp_path) == ["Acme SharePoint.zip"]
 
 
 def test_sharepoint_download_aspx_link_is_fetched_as_is(provider_server, link_settings, tmp_path: Path) -> None:
     url = "https://contoso-my.sharepoint.com/personal/jane_contoso_com/_layouts/15/download.aspx?share=EFILE"
-    seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
+    _, seen = requests_during(provider_server, lambda: fetch_links([url], link_settings, LIMITS, tmp_path))
     assert seen == [("contoso-my.sharepoint.com", "/personal/jane_contoso_com/_layouts/15/download.aspx?share=EFILE")]
     assert files_in(tmp_path) == ["Acme SharePoint.zip"]
 
