@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from sqlalchemy import ColumnElement, and_, false, select, update
+from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +49,7 @@ from triage.report import Report, Source
 log = logging.getLogger("secor_intake.pipeline")
 
 CLAIM_LEASE = timedelta(minutes=30)  # a claim by another host is taken over after this long
+CONTENT_LOCK_SPACE = 0x5EC0  # first key of pg_advisory_xact_lock(int, int) for "one email's content"
 
 
 class LinkStillUnavailable(Exception):
@@ -243,7 +244,8 @@ class Pipeline:
             header = source.fetch_header(ref)
             parsed = email_parser.parse_message(header, workdir / "parts", 0)
             (workdir / "message.eml").write_bytes(header)  # filed as the case's email: the header is all we took
-            self._record_too_large(row_id, ref, parsed, progress, stats)
+            # The header's hash stands for the email's: a byte-identical copy has the same header.
+            self._record_too_large(row_id, ref, parsed, hashlib.sha256(header).hexdigest(), progress, stats)
             return
         raw_path = workdir / "message.eml"
         with raw_path.open("wb") as out:
@@ -252,9 +254,8 @@ class Pipeline:
         sha256 = writer.digest.hexdigest()
         crash_point("fetched")
         parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
-        if self._record_duplicate(row_id, parsed.message_id or ref.message_id, sha256, stats):
-            self.storage.discard_workdir(row_id)
-            return
+        if self._settle(row_id, parsed, sha256, stats, None) is None:
+            return  # a copy of an email already handled
         kind = email_parser.classify(parsed)
         case_number = None
         if kind == email_parser.FOLLOW_UP:
@@ -318,17 +319,74 @@ class Pipeline:
             raise RuntimeError(f"message row {row_id} is no longer claimed by this worker")
         return row
 
+    def _settle(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, stats: CycleStats,
+                record: Callable[[Session, Message], None] | None) -> Message | None:
+        """Record this email's outcome with `record` in one transaction, unless it is a copy.
+
+        A copy (same Message-ID and sha256 as an email another row already recorded: a re-delivery, a
+        renumbered folder, or the same email in two UIDs that two workers took at once) is recorded
+        as a copy of that row instead: no case, no reply. The check and the write happen under a lock
+        on the content that every worker takes, so of two copies in flight exactly one is recorded
+        and the other finds it. With `record` None only the check runs (early, before slow work).
+        Returns the row, or None when the email was recorded as a copy.
+        """
+        message_id = parsed.message_id
+        with self.sessions.begin() as session:
+            self._lock_content(session, sha256)
+            row = self._own_row(session, row_id)
+            original = self._recorded_original(session, row, message_id or row.message_id, sha256)
+            if original is None:
+                self._describe(row, parsed, sha256)
+                if record is not None:
+                    record(session, row)
+            else:
+                row.state, row.outcome, row.sha256 = "done", original.outcome, sha256
+                row.submission_id, row.message_id = original.submission_id, original.message_id
+                row.last_error = f"copy of message row {original.id}"
+        if original is None:
+            return row
+        self.storage.discard_workdir(row_id)
+        stats.duplicates += 1
+        log.info("uid=%s is a copy of an email already handled (message row %d): no new case, no reply",
+                 row.uid, original.id)
+        return None
+
+    @staticmethod
+    def _lock_content(session: Session, sha256: str) -> None:
+        """Make workers take turns at recording emails with this content (held until commit).
+
+        PostgreSQL: a transaction-scoped advisory lock keyed on the hash. SQLite: every transaction
+        begins IMMEDIATE (intake.db), so writers already take turns.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                            {"space": CONTENT_LOCK_SPACE, "key": int(sha256[:8], 16) - 2 ** 31})
+
+    @staticmethod
+    def _recorded_original(session: Session, row: Message, message_id: str | None, sha256: str) -> Message | None:
+        """The first other row that recorded an outcome for the same email, if any."""
+        query = select(Message).where(Message.sha256 == sha256, Message.id != row.id, Message.state == "done",
+                                      Message.outcome.is_not(None))  # not a row closed by a UIDVALIDITY change
+        if message_id:
+            query = query.where(Message.message_id == message_id)
+        return session.scalars(query.order_by(Message.id).limit(1)).first()
+
     def _record_version(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, report: Report,
                         case_number: str | None, backlog: bool, stats: CycleStats) -> None:
-        with self.sessions.begin() as session:
-            row = self._own_row(session, row_id)
-            self._describe(row, parsed, sha256)
+        recorded: list[tuple[str, int]] = []
+
+        def record(session: Session, row: Message) -> None:
             case, version = self._add_version(session, row, parsed, report, case_number)
             row.state, row.outcome = "done", ("returned" if report.verdict == RETURNED else "processed")
             self._queue_acknowledgement(session, case, version, row, parsed, report, backlog)
-            tracking, number = case.tracking_number, version.number
+            recorded.append((case.tracking_number, version.number))
+
+        row = self._settle(row_id, parsed, sha256, stats, record)
+        if row is None:
+            return
         crash_point("recorded")
         stats.count(row.outcome)
+        (tracking, number), = recorded
         log.info("%s v%d: %s (%s, %d findings) from %s", tracking, number, report.verdict,
                  report.source.kind, len(report.findings), parsed.sender)
 
@@ -365,7 +423,7 @@ class Pipeline:
             msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references)
         queue_reply(session, case, version, msg, parsed.sender, outbound, source_message=row)
 
-    def _record_too_large(self, row_id: int, ref: MessageRef, parsed: email_parser.ParsedMessage,
+    def _record_too_large(self, row_id: int, ref: MessageRef, parsed: email_parser.ParsedMessage, sha256: str,
                           progress: FolderState, stats: CycleStats) -> None:
         """An email over the size limit: recorded as a returned case from its header, sender asked for a link."""
         limit = self.config.limits.max_message_bytes
@@ -375,60 +433,48 @@ class Pipeline:
             "open it. Please send a Dropbox, OneDrive or Google Drive download link to the zipped folder instead.")],
             self.config.triage.severities))
         backlog = self._is_backlog(ref, progress)
-        with self.sessions.begin() as session:
-            row = self._own_row(session, row_id)
-            self._describe(row, parsed, None)
+        recorded: list[str] = []
+
+        def record(session: Session, row: Message) -> None:
             case, version = self._add_version(session, row, parsed, report, None)
             row.state, row.outcome = "done", "too_large"
             if parsed.sender and not backlog:
                 msg = render_too_large(self.config.outbound, parsed.sender, parsed.sender_name, parsed.subject,
                                        parsed.message_id, parsed.references, ref.size, limit, case.tracking_number)
                 queue_reply(session, case, version, msg, parsed.sender, self.config.outbound, source_message=row)
-            tracking = case.tracking_number
-        stats.count("too_large")
-        log.info("%s v1: returned (email of %d bytes over the limit) from %s", tracking, ref.size, parsed.sender)
+            recorded.append(case.tracking_number)
 
-    def _record_duplicate(self, row_id: int, message_id: str | None, sha256: str, stats: CycleStats) -> bool:
-        """A copy of an email already handled (re-delivered, or seen again after a UIDVALIDITY change)."""
-        with self.sessions.begin() as session:
-            row = self._own_row(session, row_id)
-            row.sha256 = sha256
-            query = select(Message).where(Message.sha256 == sha256, Message.id != row_id,
-                                          Message.state == "done")
-            if message_id:
-                query = query.where(Message.message_id == message_id)
-            original = session.scalars(query.order_by(Message.id).limit(1)).first()
-            if original is None:
-                return False
-            row.state, row.outcome = "done", original.outcome
-            row.submission_id, row.message_id = original.submission_id, original.message_id
-            row.last_error = f"copy of message row {original.id}"
-        stats.duplicates += 1
-        log.info("uid=%s is a copy of an email already handled (message row %d): no new case, no reply",
-                 row.uid, original.id)
-        return True
+        if self._settle(row_id, parsed, sha256, stats, record) is None:
+            return
+        stats.count("too_large")
+        log.info("%s v1: returned (email of %d bytes over the limit) from %s", recorded[0], ref.size, parsed.sender)
 
     def _record_ignored(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, kind: str,
                         stats: CycleStats) -> None:
-        with self.sessions.begin() as session:
-            row = self._own_row(session, row_id)
-            self._describe(row, parsed, sha256)
+        def record(session: Session, row: Message) -> None:
             row.state, row.outcome = "done", "ignored"
             row.last_error = parsed.automatic or "not a submission"
+
+        row = self._settle(row_id, parsed, sha256, stats, record)
+        if row is None:
+            return
+        self.storage.discard_workdir(row_id)
         stats.count("ignored")
         log.info("uid=%s ignored (%s) from %s: %r", row.uid, parsed.automatic or kind, parsed.sender, parsed.subject)
 
     def _record_correspondence(self, row_id: int, case_number: str, parsed: email_parser.ParsedMessage,
                                sha256: str, stats: CycleStats) -> None:
         """A reply to a case with no new files: joined to the case for QA to read, no acknowledgement."""
-        with self.sessions.begin() as session:
-            row = self._own_row(session, row_id)
-            self._describe(row, parsed, sha256)
+        raw_target = self.storage.root / case_number / "correspondence" / f"{row_id}.eml"
+
+        def record(session: Session, row: Message) -> None:
             case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
             row.submission_id = case.id
             row.state, row.outcome = "done", "processed"
-            raw_target = self.storage.root / case_number / "correspondence" / f"{row_id}.eml"
             row.raw_path = str(raw_target)
+
+        if self._settle(row_id, parsed, sha256, stats, record) is None:
+            return
         raw_target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.storage.scratch(row_id) / "message.eml", raw_target)
         self.storage.discard_workdir(row_id)

@@ -200,6 +200,34 @@ def test_two_daemons_sharing_one_database_process_each_email_once(tmp_path, dove
     assert setup.folder_counts()["SECOR/Processed"] == 8
 
 
+def test_two_daemons_make_one_case_of_an_email_and_its_adjacent_copy(tmp_path, dovecot_server, smtp_server,
+                                                                     postgres_url):
+    """Each email is delivered twice in a row (a re-delivery right behind its original): whichever
+    daemon takes the copy while the other still works on the original, there is one case and one reply."""
+    setup = Setup(tmp_path, dovecot_server, smtp_server, postgres_url)
+    pairs = 20
+    for i in range(pairs):
+        raw = mailfactory.submission_with_zip(message_id=f"<twice-{i}@acme-roofing.ca>",
+                                              sender=f"Employer {i} <office@employer{i}.example>")
+        setup.append(raw)
+        setup.append(raw)
+    assert run_cli(setup.config_file, "db", "upgrade").returncode == 0
+    command = [sys.executable, "-m", "intake", "--config", str(setup.config_file), "poll"]
+    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err.decode()
+    assert setup.poll().returncode == 0  # moves what the other daemon's copy left
+
+    sessions = setup.sessions()
+    assert len(tracking_numbers(sessions)) == pairs
+    assert sorted(states(sessions)) == [("done", "processed")] * (2 * pairs)
+    recipients = [m.rcpt_tos[0] for m in setup.smtp.messages()]
+    assert len(recipients) == len(set(recipients)) == pairs
+    counts = setup.folder_counts()
+    assert (counts["INBOX"], counts["SECOR/Processed"]) == (0, 2 * pairs)
+
+
 class RunningDaemon:
     """`secor-intake run` as a real process, stopped with SIGTERM on leaving the block."""
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from intake import pipeline as pipeline_module
+from intake.claims import worker_identity
 from intake.db import Message, Reply, Submission, utcnow
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
@@ -102,6 +104,47 @@ def test_a_redelivered_copy_is_recognised_by_content(setup):
     assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
 
 
+def test_a_copy_taken_by_another_worker_while_the_original_is_in_hand_is_recorded_once(setup, monkeypatch):
+    """Two workers, one email in two UIDs: the second worker takes the copy while the first is still
+    triaging the original. Whoever records first makes the case; the other finds it and records a copy."""
+    config, services = setup
+    raw = mailfactory.submission_with_zip()
+    deliver(config, raw)
+    deliver(config, raw)
+    in_triage, carry_on = threading.Event(), threading.Event()
+
+    def slow_for_the_first_worker(*args, **kwargs):
+        if threading.current_thread().name == "first-worker":
+            in_triage.set()
+            assert carry_on.wait(30)
+        return triage_path(*args, **kwargs)
+
+    triage_path = pipeline_module.triage_path
+    monkeypatch.setattr(pipeline_module, "triage_path", slow_for_the_first_worker)
+    workers = [pipeline_module.Pipeline(config, services.sessions, services.storage, worker_id=worker_identity())
+               for _ in range(2)]
+    results = {}
+
+    def run(worker, name):
+        with services.mail_source() as source:
+            results[name] = worker.run_cycle(source)
+
+    first = threading.Thread(target=run, args=(workers[0], "first"), name="first-worker")
+    first.start()
+    assert in_triage.wait(30)
+    run(workers[1], "second")  # takes the other UID while the first worker still holds its own
+    carry_on.set()
+    first.join(60)
+    poll_cycle(services)  # sends the reply
+
+    assert results["first"].duplicates + results["second"].duplicates == 1
+    assert count(services.sessions, Submission) == 1
+    assert count(services.sessions, Reply) == 1
+    assert sorted(states(services.sessions)) == [("done", "processed")] * 2
+    assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
+    assert folder_count(config, config.mailbox.processed_folder) == 2 and folder_count(config, "INBOX") == 0
+
+
 def test_a_reply_with_the_tracking_number_joins_its_case_as_a_new_version(setup):
     config, services = setup
     deliver(config, mailfactory.submission_with_zip(mailfactory.tiny_zip({"notes.txt": b"hello"})))
@@ -165,6 +208,22 @@ def test_too_large_email_is_not_fetched_and_the_sender_is_asked_for_a_link(tmp_p
         [reply] = outbox_messages(config.resolve_path(config.outbound.path))
         assert "link" in body_text(reply)
         assert folder_count(config, config.mailbox.returned_folder) == 1
+    finally:
+        services.close()
+
+
+def test_a_copy_of_a_too_large_email_is_recognised_by_its_header(tmp_path: Path, db_url: str):
+    config = with_section(maildir_config(tmp_path, db_url), "limits", max_message_bytes=200_000)
+    services = open_services(config)
+    try:
+        raw = mailfactory.oversized(400_000)
+        deliver(config, raw)
+        deliver(config, raw)
+        result = poll_cycle(services)
+        assert result.intake.duplicates == 1
+        assert count(services.sessions, Submission) == 1
+        assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
+        assert sorted(states(services.sessions)) == [("done", "too_large")] * 2
     finally:
         services.close()
 

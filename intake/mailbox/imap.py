@@ -193,7 +193,12 @@ class ImapSource(MailSource):
             for depth in range(1, len(parts) + 1):
                 path = self.server_name("/".join(parts[:depth]))
                 if path not in self._known_folders and not self.client.folder_exists(path):
-                    self.client.create_folder(path)
+                    try:
+                        self.client.create_folder(path)
+                    except imaplib.IMAP4.error:
+                        # Another daemon may have created it since we looked (RFC 5530 ALREADYEXISTS).
+                        if not self.client.folder_exists(path):
+                            raise
                     with contextlib.suppress(imaplib.IMAP4.error):
                         self.client.subscribe_folder(path)
                 self._known_folders.add(path)
