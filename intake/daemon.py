@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import DBAPIError
 
+from intake.backoff import backoff
 from intake.db import utcnow
 from intake.housekeeping import housekeep
 from intake.mailbox.base import LoginRefused, MailboxError
@@ -16,7 +19,8 @@ from intake.service import Services, send_replies, take_mail
 
 log = logging.getLogger("secor_intake.daemon")
 
-MAX_BACKOFF_SECONDS = 900.0
+MAX_BACKOFF = timedelta(minutes=15)  # between polls of a failing mailbox
+DATABASE_RETRY_SECONDS = 5.0  # how often a database that went away is looked for
 IDLE_WAIT_SECONDS = 10.0  # one IDLE round; short so that a stop request is seen soon
 
 
@@ -28,6 +32,7 @@ class Daemon:
         self.config = services.config
         self.failures = 0
         self.retry_at: datetime | None = None
+        self.database_down = False  # the last poll failed on the database
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self.mail_waiting = threading.Event()  # set by the IDLE watcher: new mail, poll (again) now
 
@@ -43,22 +48,33 @@ class Daemon:
         if self.retry_at is not None and utcnow() < self.retry_at:
             return False
         try:
+            if self.database_down:
+                self._check_database()  # cheap, and no mailbox login while the database is away
             stats = take_mail(self.services)
+            self.services.health.record_success(self.services.sessions)
         except LoginRefused as exc:
-            self._failed(f"login refused: {exc}", loud=True)
+            self._failed(f"login refused: {exc}", "mailbox", loud=True)
             return False
         except MailboxError as exc:
-            self._failed(f"mailbox: {exc}")
+            self._failed(f"mailbox: {exc}", "mailbox")
             return False
-        except Exception as exc:  # the database, storage...: keep the daemon alive, say it loudly
+        except DBAPIError as exc:
+            self._failed(f"database: {type(exc.orig).__name__}: {exc.orig}", "database")
+            return False
+        except Exception as exc:  # storage, a bug...: keep the daemon alive, say it loudly
             log.exception("poll failed")
-            self._failed(f"{type(exc).__name__}: {exc}")
+            self._failed(f"{type(exc).__name__}: {exc}", "other")
             return False
-        self.failures, self.retry_at = 0, None
-        self.services.health.record_success(self.services.sessions)
+        if self.failures:
+            log.info("poll works again after %d failed attempts", self.failures)
+        self.failures, self.retry_at, self.database_down = 0, None, False
         if stats.seen:
             self.reply_job()  # acknowledge at once rather than at the next reply tick
         return True
+
+    def _check_database(self) -> None:
+        with self.services.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
 
     def watch_job(self) -> None:
         """Hold an IDLE connection (or watch the Maildir) and start a poll as soon as mail arrives.
@@ -79,19 +95,36 @@ class Daemon:
                 log.warning("mail watcher: %s; polling every %.0f s meanwhile", exc, self.config.schedule.poll_seconds)
                 self.services.stop.wait(self.config.schedule.poll_seconds)
 
-    def _failed(self, error: str, loud: bool = False) -> None:
+    def _failed(self, error: str, failed: str, loud: bool = False) -> None:
+        """Record a failed poll and when to try again; `failed` is "mailbox", "database" or "other".
+
+        Only the mailbox backs off exponentially (a refused login must not become a lock-out). A
+        database that went away is looked for every few seconds, so the email that was in hand when
+        it failed is taken again within seconds of its return; anything else (a full disk) is tried
+        again at every poll.
+        """
         self.failures += 1
-        delay = min(self.config.schedule.poll_seconds * 2 ** (self.failures - 1), MAX_BACKOFF_SECONDS)
-        self.retry_at = utcnow() + timedelta(seconds=delay)
+        self.database_down = failed == "database"
+        poll_seconds = self.config.schedule.poll_seconds
+        if failed == "mailbox":
+            delay = backoff(poll_seconds, self.failures, MAX_BACKOFF)
+        else:
+            delay = timedelta(seconds=min(poll_seconds, DATABASE_RETRY_SECONDS) if self.database_down else poll_seconds)
+        self.retry_at = utcnow() + delay
+        if self.database_down and self.scheduler.running:
+            self.scheduler.modify_job("poll", next_run_time=self.retry_at)
         (log.error if loud or self.failures > 2 else log.warning)("poll failed (%d in a row): %s; next try in %.0f s",
-                                                                self.failures, error, delay)
-        self.services.health.record_failure(self.services.sessions, error)
+                                                                self.failures, error, delay.total_seconds())
+        self.services.health.record_failure(None if self.database_down else self.services.sessions, error)
 
     def reply_job(self) -> None:
         try:
             stats = send_replies(self.services)
-        except Exception:
+            self.services.health.record_sending(stats.sent, stats.last_error)
+        except Exception as exc:  # the database, most likely: the next successful poll clears it
             log.exception("reply job failed")
+            with contextlib.suppress(OSError):
+                self.services.health.record_failure(None, f"reply job: {type(exc).__name__}: {exc}")
             return
         if stats.sent or stats.failed:
             log.info("replies: %d sent, %d deferred, %d failed", stats.sent, stats.deferred, stats.failed)

@@ -7,33 +7,62 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.config import Config
 from intake.db import Message, Reply, utcnow
 
 
-def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
-    """Messages and replies that wait for a retry or for a person."""
+def counts(sessions: sessionmaker[Session], stuck_after: timedelta, overdue_after: timedelta,
+           now: datetime | None = None) -> dict[str, int]:
+    """Messages and replies that wait for a retry or for a person, or that are stuck.
+
+    A message is stuck when it has been claimed for longer than `stuck_after` (its worker lost it
+    and nobody took it back); a reply is overdue when it was due, or "sending", more than
+    `overdue_after` ago (the reply job is not running, or cannot record what it sent).
+    """
+    now = now or utcnow()
     with sessions() as session:
         def count(query: Any) -> int:
             return int(session.scalar(query) or 0)
 
+        overdue = now - overdue_after
         return {
             "failed_messages": count(select(func.count(Message.id)).where(Message.state == "failed")),
             "abandoned_messages": count(select(func.count(Message.id)).where(Message.state == "abandoned")),
+            "stuck_messages": count(select(func.count(Message.id)).where(
+                Message.state == "claimed", Message.claimed_at < now - stuck_after)),
             "unsent_replies": count(select(func.count(Reply.id)).where(Reply.status.in_(("pending", "sending")))),
+            "overdue_replies": count(select(func.count(Reply.id)).where(or_(
+                and_(Reply.status == "pending", func.coalesce(Reply.next_attempt_at, Reply.created_at) < overdue),
+                and_(Reply.status == "sending", Reply.claimed_at < overdue)))),
             "failed_replies": count(select(func.count(Reply.id)).where(Reply.status == "failed")),
         }
 
 
 class Health:
-    def __init__(self, path: Path) -> None:
+    """The health file of one deployment; every writer of it in a process goes through one lock."""
+
+    def __init__(self, path: Path, stuck_after: timedelta = timedelta(minutes=20),
+                 overdue_after: timedelta = timedelta(minutes=5)) -> None:
         self.path = path
+        self.stuck_after = stuck_after
+        self.overdue_after = overdue_after
+        self._lock = threading.Lock()  # the poll and reply jobs both update the file
+
+    @classmethod
+    def for_config(cls, config: Config) -> Health:
+        """Thresholds from the schedule: a message may be claimed for one whole link download."""
+        schedule = config.schedule
+        return cls(config.resolve_path(config.health.path),
+                   stuck_after=timedelta(seconds=max(3 * schedule.poll_seconds, 300) + config.links.deadline_seconds),
+                   overdue_after=timedelta(seconds=max(3 * schedule.reply_seconds, 300)))
 
     def read(self) -> dict[str, Any]:
         try:
@@ -48,20 +77,35 @@ class Health:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
 
+    def _update(self, sessions: sessionmaker[Session] | None, **values: Any) -> None:
+        """Merge `values` and, when the database answers, fresh counts into the record."""
+        with self._lock:
+            data = self.read()
+            if sessions is not None:
+                try:
+                    data.update(counts(sessions, self.stuck_after, self.overdue_after))
+                except Exception:  # the database may be what failed
+                    if "last_error" not in values:
+                        raise
+            data.update(values, pid=os.getpid())
+            self._write(data)
+
     def record_success(self, sessions: sessionmaker[Session]) -> None:
-        data = self.read()
-        data.update(counts(sessions), last_success_at=utcnow().isoformat(), pid=os.getpid())
-        self._write(data)
+        self._update(sessions, last_success_at=utcnow().isoformat())
 
     def record_failure(self, sessions: sessionmaker[Session] | None, error: str) -> None:
-        data = self.read()
-        if sessions is not None:
-            try:
-                data.update(counts(sessions))
-            except Exception:  # the database may be what failed
-                pass
-        data.update(last_error=error, last_error_at=utcnow().isoformat(), pid=os.getpid())
-        self._write(data)
+        self._update(sessions, last_error=error, last_error_at=utcnow().isoformat())
+
+    def record_sending(self, sent: int, error: str | None) -> None:
+        """What the reply job saw: the last send error (SMTP down...) and when a reply last went out."""
+        now = utcnow().isoformat()
+        values: dict[str, Any] = {}
+        if sent:
+            values["last_sent_at"] = now
+        if error:
+            values.update(last_send_error=error, last_send_error_at=now)
+        if values:
+            self._update(None, **values)
 
 
 def problems(data: dict[str, Any], poll_seconds: float, now: datetime | None = None) -> list[str]:
@@ -78,7 +122,15 @@ def problems(data: dict[str, Any], poll_seconds: float, now: datetime | None = N
             found.append(f"last successful poll {int(age.total_seconds())} s ago")
     if last_error_at and (not last_success or datetime.fromisoformat(last_error_at) > datetime.fromisoformat(last_success)):
         found.append(f"last cycle failed: {data.get('last_error')}")
+    last_send_error_at, last_sent_at = data.get("last_send_error_at"), data.get("last_sent_at")
+    if last_send_error_at and (not last_sent_at or
+                               datetime.fromisoformat(last_send_error_at) >= datetime.fromisoformat(last_sent_at)):
+        found.append(f"replies are not going out: {data.get('last_send_error')}")
     for key in ("abandoned_messages", "failed_replies"):
         if data.get(key):
             found.append(f"{data[key]} {key.replace('_', ' ')} need a person")
+    if data.get("stuck_messages"):
+        found.append(f"{data['stuck_messages']} messages claimed by a worker for too long (stuck)")
+    if data.get("overdue_replies"):
+        found.append(f"{data['overdue_replies']} replies overdue (the reply job is not sending)")
     return found

@@ -19,6 +19,7 @@ outbox (intake.replies.send_pending), never from here.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -34,7 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake import message as email_parser
 from intake.assess import assess_links
-from intake.claims import claim_is_stale, worker_identity
+from intake.backoff import backoff
+from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.config import Config
 from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
 from intake.faults import crash_point
@@ -49,6 +51,7 @@ from triage.report import Report, Source
 log = logging.getLogger("secor_intake.pipeline")
 
 CLAIM_LEASE = timedelta(minutes=30)  # a claim by another host is taken over after this long
+MAX_RETRY_DELAY = timedelta(hours=1)  # a failing message is tried at least hourly until max_attempts
 CONTENT_LOCK_SPACE = 0x5EC0  # first key of pg_advisory_xact_lock(int, int) for "one email's content"
 
 
@@ -200,27 +203,35 @@ class Pipeline:
             stats.failed += 1
         except Exception as exc:  # one bad message never blocks the ones after it
             log.exception("message uid=%s failed", ref.uid)
-            self._retry_later(row_id, f"{type(exc).__name__}: {exc}", count_attempt=True)
+            # A full disk is not the email's fault: it is retried for as long as it lasts.
+            its_own_fault = not (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
+            self._retry_later(row_id, f"{type(exc).__name__}: {exc}", count_attempt=its_own_fault)
             stats.failed += 1
+        finally:
+            # Also when the failure could not be recorded (the database went away): the claim is
+            # then no longer held by any thread here, and the next cycle takes the message again.
+            let_go("message", row_id)
         self._finish_done(source, ref, stats)
 
     def _claim(self, account: str, ref: MessageRef) -> int | None:
-        """The message row's id when this worker may process it now, else None."""
+        """The message row's id when this worker may process it now (held, see intake.claims), else None."""
         now = self.clock()
         with self.sessions() as session:
             row = session.scalar(select(Message).where(_key(account, ref)))
             if row is None:
-                session.add(Message(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
-                                    message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
-                                    state="claimed", attempts=1, claimed_by=self.worker_id, claimed_at=now))
+                row = Message(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
+                              message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
+                              state="claimed", attempts=1, claimed_by=self.worker_id, claimed_at=now)
+                session.add(row)
                 try:
-                    session.commit()
+                    session.flush()
                 except IntegrityError:
                     return None  # another daemon claimed it first
-                return session.scalar(select(Message.id).where(_key(account, ref)))
+                return self._held_after_commit(session, row.id)
             if row.state in ("done", "abandoned"):
                 return None
-            if row.state == "claimed" and not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE):
+            if row.state == "claimed" and not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE,
+                                                             ("message", row.id)):
                 return None
             if row.state == "failed" and row.next_attempt_at is not None and row.next_attempt_at > now:
                 return None
@@ -229,12 +240,23 @@ class Pipeline:
                 Message.id == row.id, Message.state == row.state,
                 Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                 state="claimed", attempts=Message.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
-            session.commit()
             if taken.rowcount != 1:
+                session.rollback()
                 return None
             if row.state == "claimed":
                 log.warning("message uid=%s: taking over the claim of %s (gone)", ref.uid, row.claimed_by)
-            return row.id
+            return self._held_after_commit(session, row.id)
+
+    @staticmethod
+    def _held_after_commit(session: Session, row_id: int) -> int:
+        """Commit a claim on `row_id`, held from before the commit so no thread here sees it unheld."""
+        hold("message", row_id)
+        try:
+            session.commit()
+        except BaseException:
+            let_go("message", row_id)
+            raise
+        return row_id
 
     def _process(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderState,
                  stats: CycleStats) -> None:
@@ -507,10 +529,10 @@ class Pipeline:
             self.storage.discard_workdir(row_id)  # a retry starts afresh: nothing in it is reused
             if not count_attempt:
                 row.attempts -= 1
-            delay = processing.retry_base_seconds * 2 ** max(row.attempts - 1, 0)
+            delay = backoff(processing.retry_base_seconds, row.attempts, MAX_RETRY_DELAY)
             row.state, row.last_error, row.claimed_by = "failed", error[:4000], None
-            row.next_attempt_at = self.clock() + timedelta(seconds=delay)
-        log.warning("message row %d failed (%s); retry after %.0f s", row_id, error, delay)
+            row.next_attempt_at = self.clock() + delay
+        log.warning("message row %d failed (%s); retry after %.0f s", row_id, error, delay.total_seconds())
 
     def _still_ours(self, row: Message, error: str) -> bool:
         """Whether this worker still holds the row it failed on: another one may have closed it
@@ -548,13 +570,22 @@ class Pipeline:
         A recorded row stays claimed by the worker that recorded it until it is moved, so only that
         worker finishes it, or another one once that worker is gone.
         """
+        with self.sessions() as session:
+            row_id = session.scalar(select(Message.id).where(_key(source.account, ref), Message.moved == false(),
+                                                             Message.state.in_(("done", "abandoned"))))
+        if row_id is None:
+            return
+        with holding("message", row_id):
+            self._move_to_outcome(source, ref, row_id, stats)
+
+    def _move_to_outcome(self, source: MailSource, ref: MessageRef, row_id: int, stats: CycleStats) -> None:
         now = self.clock()
         with self.sessions() as session:
-            row = session.scalar(select(Message).where(_key(source.account, ref)))
-            if row is None or row.moved or row.state not in ("done", "abandoned"):
+            row = session.get(Message, row_id)
+            if row.moved:
                 return
             if row.claimed_by != self.worker_id:
-                if not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE):
+                if not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE, ("message", row.id)):
                     return  # its worker is alive and finishes it
                 taken = session.execute(update(Message).where(
                     Message.id == row.id, Message.moved == false(),
@@ -564,7 +595,7 @@ class Pipeline:
                 if taken.rowcount != 1:
                     return
             version = row.version
-            target, row_id = self._outcome_folder(row), row.id
+            target = self._outcome_folder(row)
         if version is not None and version.storage_path:
             self._file(row_id, version)
         crash_point("filed")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -22,7 +22,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.claims import claim_is_stale, worker_identity
+from intake.backoff import backoff
+from intake.claims import claim_is_stale, hold, let_go, worker_identity
 from intake.config import OutboundConfig
 from intake.faults import crash_point
 from intake.db import Message, Reply, Submission, Version, utcnow
@@ -205,6 +206,7 @@ class SendStats:
     sent: int = 0
     deferred: int = 0  # transient failure, will be retried
     failed: int = 0  # permanent failure or out of attempts
+    last_error: str | None = field(default=None, compare=False)  # of the last failed send, for the health record
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def _due(now: datetime, stale_ids: list[int]) -> Any:
 def _abandoned_sends(session: Session, now: datetime) -> list[int]:
     """Rows left "sending" by a process that died here, or by any sender past STALE_SENDING."""
     rows = session.execute(select(Reply.id, Reply.claimed_by, Reply.claimed_at).where(Reply.status == "sending")).all()
-    return [r.id for r in rows if claim_is_stale(r.claimed_by, r.claimed_at, now, STALE_SENDING)]
+    return [r.id for r in rows if claim_is_stale(r.claimed_by, r.claimed_at, now, STALE_SENDING, ("reply", r.id))]
 
 
 def _due_count(sessions: sessionmaker[Session], now: datetime) -> int:
@@ -251,6 +253,7 @@ def _claim_one(sessions: sessionmaker[Session], now: datetime, worker_id: str) -
             return None
         session.execute(update(Reply).where(Reply.id == row.id).values(
             status="sending", claimed_at=now, claimed_by=worker_id, attempts=Reply.attempts + 1))
+        hold("reply", row.id)  # before the commit: no thread here may see our claim unheld
     crash_point("reply_claimed")
     return _Claimed(row.id, row.recipient, bytes(row.raw), row.attempts + 1)
 
@@ -261,10 +264,6 @@ def _finish(sessions: sessionmaker[Session], reply_id: int, **values: Any) -> No
         session.execute(update(Reply).where(Reply.id == reply_id, Reply.status == "sending").values(**values))
 
 
-def backoff(config: OutboundConfig, attempts: int) -> timedelta:
-    """Delay before the next try after `attempts` tries: base, 2 x base, 4 x base... capped at 6 h."""
-    seconds = config.retry_base_seconds * 2 ** max(attempts - 1, 0)
-    return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
 def _retry_later(sessions: sessionmaker[Session], row: _Claimed, config: OutboundConfig, now: datetime,
@@ -277,7 +276,7 @@ def _retry_later(sessions: sessionmaker[Session], row: _Claimed, config: Outboun
     else:
         log.warning("reply %d to %s deferred (attempt %d): %s", row.id, row.recipient, row.attempts, error)
         _finish(sessions, row.id, status="pending", last_error=error, claimed_at=None,
-                next_attempt_at=now + backoff(config, row.attempts))
+                next_attempt_at=now + backoff(config.retry_base_seconds, row.attempts, MAX_BACKOFF))
         stats.deferred += 1
 
 
@@ -303,23 +302,38 @@ def send_pending(session_factory: sessionmaker[Session], transport: Transport, c
     now = now or utcnow()
     worker_id = worker_id or worker_identity()
     stats = SendStats()
-    for _ in range(max(BATCH_SIZE, _due_count(session_factory, now))):
-        row = _claim_one(session_factory, now, worker_id)
-        if row is None:
-            break
-        try:
-            transport.send(row.raw, "", [row.recipient])  # MAIL FROM:<> for auto-replies (RFC 3834)
-        except PermanentSendError as exc:
-            log.error("reply %d to %s failed for good: %s", row.id, row.recipient, exc)
-            _finish(session_factory, row.id, status="failed", last_error=str(exc), claimed_at=None)
-            stats.failed += 1
-        except Exception as exc:  # TransientSendError, or a bug: retried with backoff, never lost
-            if not isinstance(exc, TransientSendError):
-                log.exception("reply %d to %s: unexpected error while sending", row.id, row.recipient)
-            _retry_later(session_factory, row, config, now, str(exc), stats)
-            if isinstance(exc, TransientSendError) and exc.server_down:
-                break  # the rest would fail the same way: leave them untouched for the next run
-        else:
-            _finish(session_factory, row.id, status="sent", sent_at=utcnow(), last_error=None, claimed_at=None)
-            stats.sent += 1
+    try:
+        for _ in range(max(BATCH_SIZE, _due_count(session_factory, now))):
+            row = _claim_one(session_factory, now, worker_id)
+            if row is None:
+                break
+            try:
+                if not _send_one(session_factory, transport, config, now, row, stats):
+                    break  # the rest would fail the same way: leave them untouched for the next run
+            finally:
+                let_go("reply", row.id)
+    finally:
+        transport.close()  # after the outcomes are recorded: a QUIT is not part of the unrecorded window
     return stats
+
+
+def _send_one(sessions: sessionmaker[Session], transport: Transport, config: OutboundConfig, now: datetime,
+              row: _Claimed, stats: SendStats) -> bool:
+    """Send one claimed row and record the outcome; False when the server is down."""
+    try:
+        transport.send(row.raw, "", [row.recipient])  # MAIL FROM:<> for auto-replies (RFC 3834)
+    except PermanentSendError as exc:
+        log.error("reply %d to %s failed for good: %s", row.id, row.recipient, exc)
+        _finish(sessions, row.id, status="failed", last_error=str(exc), claimed_at=None)
+        stats.failed += 1
+        stats.last_error = str(exc)
+    except Exception as exc:  # TransientSendError, or a bug: retried with backoff, never lost
+        if not isinstance(exc, TransientSendError):
+            log.exception("reply %d to %s: unexpected error while sending", row.id, row.recipient)
+        _retry_later(sessions, row, config, now, str(exc), stats)
+        stats.last_error = str(exc)
+        return not (isinstance(exc, TransientSendError) and exc.server_down)
+    else:
+        _finish(sessions, row.id, status="sent", sent_at=utcnow(), last_error=None, claimed_at=None)
+        stats.sent += 1
+    return True

@@ -58,7 +58,7 @@ def open_services(config: Config, upgrade: bool | None = None) -> Services:
     storage = Storage(config.resolve_path(config.storage.path))
     storage.root.mkdir(parents=True, exist_ok=True)
     return Services(config=config, engine=engine, sessions=db.session_factory(engine), storage=storage,
-                    health=Health(config.resolve_path(config.health.path)))
+                    health=Health.for_config(config))
 
 
 @dataclass
@@ -88,6 +88,7 @@ def poll_cycle(services: Services) -> CycleResult:
     try:
         stats = take_mail(services)
         replies = send_replies(services)
+        services.health.record_sending(replies.sent, replies.last_error)
     except Exception as exc:
         services.health.record_failure(services.sessions, f"{type(exc).__name__}: {exc}")
         raise

@@ -7,63 +7,15 @@ import json
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
-from typing import Any
 
 import pytest
-from imapclient import IMAPClient
 
-from intake.db import make_engine, session_factory
 from intake.faults import CRASH_ENV, POINTS
 from tests import mailfactory
-from tests.pipeline_helpers import ROOT, replies, run_cli, states, tracking_numbers, write_config
+from tests.daemon_helpers import RunningDaemon, Setup
+from tests.pipeline_helpers import ROOT, replies, run_cli, states, tracking_numbers
 
 pytestmark = pytest.mark.server
-
-
-class Setup:
-    """One Dovecot user, one SMTP server, one database: a config file for the real CLI."""
-
-    def __init__(self, tmp_path: Path, dovecot, smtp, db_url: str, imap_port: int | None = None,
-                 user: str | None = None, **sections: dict[str, Any]) -> None:
-        self.tmp_path, self.dovecot, self.smtp, self.db_url = tmp_path, dovecot, smtp, db_url
-        self.user = user or dovecot.new_user()
-        values = {
-            "mailbox": {"kind": "imap", "host": "127.0.0.1", "port": imap_port or dovecot.port, "security": "none",
-                        "username": self.user, "password": dovecot.password, "timeout_seconds": 10.0},
-            "outbound": {"kind": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "none",
-                         "timeout_seconds": 10.0, "retry_base_seconds": 0.0},
-            "database": {"url": db_url},
-            "storage": {"path": str(tmp_path / "submissions")},
-            "health": {"path": str(tmp_path / "health.json")},
-            "processing": {"retry_base_seconds": 0.0},
-            "schedule": {"poll_seconds": 1.0, "reply_seconds": 1.0},
-        }
-        for section, overrides in sections.items():
-            values.setdefault(section, {}).update(overrides)
-        self.config_file = write_config(tmp_path / f"secor-intake-{imap_port or 'direct'}.toml", values)
-
-    def client(self) -> IMAPClient:
-        client = IMAPClient("127.0.0.1", self.dovecot.port, ssl=False, timeout=10)
-        client.login(self.user, self.dovecot.password)
-        return client
-
-    def append(self, raw: bytes, folder: str = "INBOX") -> None:
-        with self.client() as client:
-            client.append(folder, raw)
-
-    def folder_counts(self) -> dict[str, int]:
-        with self.client() as client:
-            folders = [(name, delimiter.decode()) for _, delimiter, name in client.list_folders()]
-            return {name.replace(delimiter, "/"): client.folder_status(name, ["MESSAGES"])[b"MESSAGES"]
-                    for name, delimiter in folders}
-
-    def poll(self, **env: str) -> subprocess.CompletedProcess:
-        return run_cli(self.config_file, "poll", env=env)
-
-    def sessions(self):
-        return session_factory(make_engine(self.db_url))
 
 
 @pytest.fixture
@@ -226,34 +178,6 @@ def test_two_daemons_make_one_case_of_an_email_and_its_adjacent_copy(tmp_path, d
     assert len(recipients) == len(set(recipients)) == pairs
     counts = setup.folder_counts()
     assert (counts["INBOX"], counts["SECOR/Processed"]) == (0, 2 * pairs)
-
-
-class RunningDaemon:
-    """`secor-intake run` as a real process, stopped with SIGTERM on leaving the block."""
-
-    def __init__(self, setup: Setup) -> None:
-        self.setup = setup
-        self.returncode: int | None = None
-        self.stderr = b""
-
-    def __enter__(self) -> "RunningDaemon":
-        self.process = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(self.setup.config_file), "run"],
-                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        _, self.stderr = self.process.communicate(timeout=90)
-        self.returncode = self.process.returncode
-
-    def wait_for(self, condition, seconds: float) -> None:
-        """Wait until condition() holds or the time is up (the caller asserts the outcome)."""
-        deadline = time.monotonic() + seconds
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-    def health_written(self) -> bool:
-        return (self.setup.tmp_path / "health.json").exists()
 
 
 def test_run_daemon_stops_cleanly_on_sigterm(setup: Setup):

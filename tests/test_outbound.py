@@ -93,6 +93,16 @@ def test_smtp_server_stopped_is_transient_then_works_again_on_the_same_port(smtp
     assert len(smtp_server.messages()) == 1
 
 
+def test_smtp_session_dropped_between_two_sends_is_replaced_before_sending(smtp_server: SmtpServer) -> None:
+    transport = open_transport(_smtp_config(smtp_server))
+    transport.send(_raw(), "", [RECIPIENT])
+    smtp_server.stop()  # the server restarts while the reply job holds its session open
+    smtp_server.start()
+    transport.send(_raw("<SECOR-2026-000043.1111@youracsa.ca>"), "", [RECIPIENT])
+    transport.close()
+    assert len(smtp_server.messages()) == 2
+
+
 def test_file_transport_writes_one_eml_per_reply_named_after_its_message_id(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     transport = open_transport(OutboundConfig(kind="file", path="outbox"), resolve_path=lambda p: tmp_path / p)

@@ -8,13 +8,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from intake.backoff import backoff
 from intake.config import OutboundConfig
 from intake.db import Message, Reply, Submission, Version, record_version
 from intake.outbound import FileTransport, SmtpTransport, Transport
-from intake.replies import (SendStats, backoff, queue_reply, render_acknowledgement, render_no_submission,
+from intake.replies import (MAX_BACKOFF, SendStats, queue_reply, render_acknowledgement, render_no_submission,
                             render_too_large, reply_subject, send_pending)
 from intake.tracking import allocate_tracking_number
 from tests.concurrency import run_together
@@ -285,7 +286,7 @@ def test_reply_fails_after_max_attempts_with_growing_backoff(db_sessions, smtp_s
     assert [b - a for a, b in zip([NOW] + due_times, due_times)] == [timedelta(seconds=60), timedelta(seconds=120)]
     assert send_pending(db_sessions, transport, CONFIG, now=now) == SendStats(failed=1)
     assert (_reply(db_sessions).status, _reply(db_sessions).attempts) == ("failed", CONFIG.max_attempts)
-    assert backoff(CONFIG, 30) == timedelta(hours=6)  # capped
+    assert backoff(CONFIG.retry_base_seconds, 30, MAX_BACKOFF) == timedelta(hours=6)  # capped
 
 
 def test_a_server_outage_stops_the_run_without_charging_the_rest(db_sessions, smtp_server: SmtpServer) -> None:
@@ -325,11 +326,46 @@ def test_a_crash_after_acceptance_resends_the_byte_identical_message(db_sessions
     with pytest.raises(_Crash):
         send_pending(db_sessions, _CrashAfterDelivery(_smtp(smtp_server)), CONFIG, now=NOW)
     assert _reply(db_sessions).status == "sending"
+    with db_sessions.begin() as session:  # the sender that crashed ran on another host: only the lease tells
+        session.execute(update(Reply).values(claimed_by="other-host:4242:0a1b2c3d"))
     assert send_pending(db_sessions, _smtp(smtp_server), CONFIG, now=NOW + timedelta(minutes=5)) == SendStats()
     assert send_pending(db_sessions, _smtp(smtp_server), CONFIG, now=NOW + timedelta(minutes=16)) == SendStats(sent=1)
     first, second = smtp_server.messages()
     assert first.raw == second.raw  # same bytes, same Message-ID: the receiver can drop the duplicate
     assert _reply(db_sessions).status == "sent"
+
+
+def test_a_send_this_process_could_not_record_is_retried_at_the_next_run(db_sessions, smtp_server: SmtpServer) -> None:
+    """The database failed between the server's acceptance and "sent": the claim is this process's own and
+    no thread holds it any more, so the next run takes it at once instead of waiting out the lease."""
+    with db_sessions.begin() as session:
+        _queue(session)
+    with pytest.raises(_Crash):
+        send_pending(db_sessions, _CrashAfterDelivery(_smtp(smtp_server)), CONFIG, now=NOW)
+    assert send_pending(db_sessions, _smtp(smtp_server), CONFIG, now=NOW + timedelta(seconds=1)) == SendStats(sent=1)
+    assert _reply(db_sessions).status == "sent"
+
+
+class _RecordsBeforeQuit(Transport):
+    """Notes, at the end of the run, the status each reply had in the database then."""
+
+    def __init__(self, inner: Transport, sessions) -> None:
+        self.inner, self.sessions, self.status_at_close = inner, sessions, None
+
+    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
+        self.inner.send(raw, mail_from, recipients)
+
+    def close(self) -> None:
+        self.status_at_close = _reply(self.sessions).status
+        self.inner.close()
+
+
+def test_sent_is_recorded_before_the_smtp_session_ends(db_sessions, smtp_server: SmtpServer) -> None:
+    with db_sessions.begin() as session:
+        _queue(session)
+    transport = _RecordsBeforeQuit(_smtp(smtp_server), db_sessions)
+    assert send_pending(db_sessions, transport, CONFIG, now=NOW) == SendStats(sent=1)
+    assert transport.status_at_close == "sent"
 
 
 def test_two_senders_at_once_deliver_each_reply_once(db_sessions, smtp_server: SmtpServer) -> None:

@@ -34,3 +34,6 @@ class Transport(ABC):
 
         Returns once the message is accepted; raises TransientSendError or PermanentSendError.
         """
+
+    def close(self) -> None:
+        """End a run of sends (the reply job calls it once its outcomes are recorded)."""

@@ -20,8 +20,11 @@ def _reply_text(code: int, message: bytes | str) -> str:
 
 
 class SmtpTransport(Transport):
-    """One connection per message: replies are few, and a fresh connection survives server restarts.
+    """One connection per run of sends (a reply job), QUIT only at `close()`.
 
+    The reply job records "sent" as soon as the server has accepted the DATA, and only then ends the
+    session, so a crash in the QUIT exchange cannot cause a resend. A connection the server dropped
+    between two sends (NOOP fails) is replaced by a fresh one before anything is sent.
     `security` is "ssl" (implicit TLS, port 465), "starttls" (required, port 587) or "none".
     Certificates are checked against `ssl_context` (default: the system's trust store).
     """
@@ -37,6 +40,7 @@ class SmtpTransport(Transport):
         self.password = password
         self.timeout = timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
+        self._client: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
         """A connected, secured and authenticated client."""
@@ -59,29 +63,57 @@ class SmtpTransport(Transport):
             raise
         return client
 
-    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
-        """Send; MAIL FROM `<>` when `mail_from` is "" (RFC 3834 auto-replies)."""
+    def _session(self) -> smtplib.SMTP:
+        """The open session, checked with NOOP, or a new one."""
+        if self._client is not None:
+            try:
+                if self._client.noop()[0] == 250:
+                    return self._client
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._client.close()
+            self._client = None
         try:
-            client = self._connect()
+            self._client = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientSendError(f"SMTP {self.host}:{self.port}: {exc}", server_down=True) from exc
+        return self._client
+
+    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
+        """Send; MAIL FROM `<>` when `mail_from` is "" (RFC 3834 auto-replies)."""
+        client = self._session()
         try:
             client.sendmail(mail_from, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
+            self._reset()
             codes = [code for code, _ in exc.recipients.values()]
             text = "; ".join(f"{rcpt}: {_reply_text(code, msg)}" for rcpt, (code, msg) in exc.recipients.items())
             if codes and all(500 <= code < 600 for code in codes):
                 raise PermanentSendError(f"recipient refused: {text}") from exc
             raise TransientSendError(f"recipient deferred: {text}") from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            self._reset()
             raise _by_code(exc.smtp_code, f"refused: {_reply_text(exc.smtp_code, exc.smtp_error)}") from exc
         except smtplib.SMTPResponseException as exc:
+            self.close()
             raise _by_code(exc.smtp_code, _reply_text(exc.smtp_code, exc.smtp_error)) from exc
         except (smtplib.SMTPException, OSError) as exc:
+            self.close()
             raise TransientSendError(f"SMTP {self.host}:{self.port}: {exc}") from exc
-        finally:
-            # After acceptance a failed QUIT changes nothing: the message is on its way.
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+
+    def _reset(self) -> None:
+        """After a refused transaction: RSET keeps the session usable for the next message."""
+        try:
+            if self._client is not None:
+                self._client.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        if self._client is None:
+            return
+        client, self._client = self._client, None
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()

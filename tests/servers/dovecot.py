@@ -162,7 +162,25 @@ class DovecotServer:
     mail_gid: int
     tokens: dict[str, str] = field(default_factory=dict)  # OAuth2 token -> user
     password: str = PASSWORD
+    command: list[str] = field(default_factory=list)  # how to start the server process
+    process: subprocess.Popen | None = None
     _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def stop(self) -> None:
+        """Stop the server (a fault test's outage); `start()` brings it back on the same ports."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        _wait_for_port(self.port, self.process, self.root / "dovecot.log")
+        _wait_for_port(self.ssl_port, self.process, self.root / "dovecot.log")
 
     def new_user(self) -> str:
         """A fresh account with an empty mailbox; its password is `self.password`.
@@ -342,21 +360,14 @@ def run_dovecot() -> Iterator[DovecotServer]:
     conf = root / "dovecot.conf"
     conf.write_text(_config(root, port, ssl_port))
     (root / "oauth2.conf.ext").write_text(_oauth2_config(oauth.server_address[1]))
-    proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    server = DovecotServer(root=root, host="127.0.0.1", port=port, ssl_port=ssl_port, ca_file=root / "ca.pem",
+                           mail_uid=mail_uid, mail_gid=mail_gid, tokens=handler.tokens,
+                           command=[DOVECOT, "-F", "-c", str(conf)])
     try:
-        _wait_for_port(port, proc, root / "dovecot.log")
-        _wait_for_port(ssl_port, proc, root / "dovecot.log")
-        yield DovecotServer(root=root, host="127.0.0.1", port=port, ssl_port=ssl_port,
-                            ca_file=root / "ca.pem", mail_uid=mail_uid, mail_gid=mail_gid,
-                            tokens=handler.tokens)
+        server.start()
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
         oauth.shutdown()
         oauth.server_close()
         shutil.rmtree(root, ignore_errors=True)
@@ -365,6 +376,14 @@ def run_dovecot() -> Iterator[DovecotServer]:
 @pytest.fixture(scope="session")
 def dovecot_server() -> Iterator[DovecotServer]:
     """One Dovecot for the session (skipped locally, failed in CI, when Dovecot is missing)."""
+    require_server(dovecot_available(), "Dovecot")
+    with run_dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def private_dovecot() -> Iterator[DovecotServer]:
+    """A Dovecot of one test's own, which the test may stop and start (fault tests)."""
     require_server(dovecot_available(), "Dovecot")
     with run_dovecot() as server:
         yield server

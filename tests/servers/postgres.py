@@ -74,3 +74,68 @@ def db_sessions(db_url: str) -> Iterator["sessionmaker[Session]"]:
     upgrade(engine)
     yield session_factory(engine)
     engine.dispose()
+
+
+def _postgres_bin() -> Path | None:
+    """The newest installed server's binaries (Debian: /usr/lib/postgresql/<major>/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+class PrivateCluster:
+    """A PostgreSQL server of one test's own, on a free port, that the test may stop and start.
+
+    Fault tests break this one, never the machine's server. As root, initdb and the server run as
+    the `postgres` user (PostgreSQL refuses root).
+    """
+
+    def __init__(self, bin_dir: Path, root: Path, port: int) -> None:
+        self.bin_dir, self.root, self.port = bin_dir, root, port
+        self.data = root / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        import os
+        import subprocess
+
+        as_postgres = {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+        subprocess.run([str(self.bin_dir / args[0]), *args[1:]], check=True, cwd=self.root, capture_output=True,
+                       timeout=60, **as_postgres)
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start")
+
+    def stop(self) -> None:
+        """A fast shutdown: every open connection is cut, as when a database server goes away."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivateCluster]:
+    import os
+    import shutil
+    import tempfile
+
+    from tests.servers.smtp import free_port
+
+    bin_dir = _postgres_bin()
+    require_server(bin_dir is not None, "PostgreSQL server binaries (initdb, pg_ctl)")
+    assert bin_dir is not None
+    root = Path(tempfile.mkdtemp(prefix="secor-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    cluster = PrivateCluster(bin_dir, root, free_port())
+    cluster.init()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        except Exception:  # already stopped by the test
+            pass
+        shutil.rmtree(root, ignore_errors=True)
