@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -14,15 +15,17 @@ from triage.report import Report, Source
 EMPTY_SUMMARY = {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}}
 
 
+@dataclass(frozen=True)
+class Assessed:
+    report: Report
+    transient: bool  # the only problem was a passing one (link.unavailable): the daemon retries first
+    kept: Path | None  # with keep_files, where the submission's files are (None when nothing was kept)
+
+
 def assess_links(urls: list[str], config: Config, workdir: Path,
                  progress: Callable[[int, int | None], None] | None = None,
-                 keep_files: bool = False) -> tuple[Report, bool]:
-    """Download the share links into `workdir` and triage what they became (with `keep_files`, a
-    zip's files are left in `workdir/triage/files`).
-
-    Returns the report and whether the only problem was a passing one (link.unavailable), which
-    the daemon retries before the submitter hears of it.
-    """
+                 keep_files: bool = False, triage: Callable[..., Report] = triage_path) -> Assessed:
+    """Download the share links into `workdir/download` and triage what they became with `triage`."""
     fetched = fetch_links(urls, config.link_settings, config.limits, workdir / "download", progress)
     source = Source(kind="link", name=fetched.name, url=urls[0])
     if fetched.path is None:
@@ -30,8 +33,10 @@ def assess_links(urls: list[str], config: Config, workdir: Path,
     else:
         triage_dir = workdir / "triage"
         triage_dir.mkdir(exist_ok=True)
-        report = triage_path(fetched.path, config.limits, config.triage, triage_dir, source=source,
-                             keep_files=keep_files)
+        report = triage(fetched.path, config.limits, config.triage, triage_dir, source=source, keep_files=keep_files)
         report.findings[:0] = fetched.findings
     report.findings = apply_severities(report.findings, config.triage.severities)
-    return report, fetched.transient
+    kept = None
+    if keep_files:  # a zip's files, else what was downloaded as it is
+        kept = next((p for p in (workdir / "triage" / "files", workdir / "download") if p.is_dir()), None)
+    return Assessed(report, fetched.transient, kept)

@@ -71,17 +71,17 @@ def _triage_link(config: Config, args: argparse.Namespace, url: str) -> int:
     progress = _progress_printer() if sys.stderr.isatty() else None
     try:
         with tempfile.TemporaryDirectory(prefix="secor-triage-") as workdir:
-            report, transient = assess_links([url], config, Path(workdir), progress)
+            assessed = assess_links([url], config, Path(workdir), progress)
             if progress:
                 sys.stderr.write("\n")
     except UnknownVocabulary as exc:
         print(f"secor-intake: configuration: triage.vocabulary: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    _print_report(report, args.json)
-    if transient:
+    _print_report(assessed.report, args.json)
+    if assessed.transient:
         print("secor-intake: triage: the download failed for a passing reason; try again later", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    return EXIT_RETURNED if report.verdict == "returned" else EXIT_OK
+    return EXIT_RETURNED if assessed.report.verdict == "returned" else EXIT_OK
 
 
 def _print_report(report, as_json: bool) -> None:

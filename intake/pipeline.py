@@ -6,9 +6,11 @@ The order of work for one message is what makes a crash at any point safe:
    work; a second daemon's INSERT of the same key fails, so it never processes the same email;
 2. fetch the raw bytes into scratch space, hash them, and recognise a re-delivered copy by its
    Message-ID and sha256;
-3. parse, classify, fetch links, triage: no database writes, nothing visible to anyone;
-4. one transaction records the submission or version, its documents and findings, the reply in
-   the outbox and the message's outcome (state "done");
+3. parse and classify, then the first handler of intake.outcomes that applies does its slow work
+   (fetch links, triage): no database writes, nothing visible to anyone;
+4. one transaction records what the handler writes (a case or version with its documents and
+   findings and the reply in the outbox; correspondence; an ignored email) and the message's
+   outcome (state "done"), unless another row recorded the same email first (a copy);
 5. after the commit, the files are filed under storage and the email is moved to its outcome
    folder; both steps are idempotent and redone from the database after a crash.
 
@@ -34,18 +36,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake import message as email_parser
+from intake import outcomes
 from intake.assess import assess_links
 from intake.backoff import backoff
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.config import Config
-from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
+from intake.db import FolderState, Message, MessageOutcome, MessageState, Submission, Version, record_version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
-from intake.replies import queue_reply, render_acknowledgement, render_no_submission, render_too_large
 from intake.storage import Storage
 from intake.tracking import allocate_tracking_number
 from triage.engine import triage_path
-from triage.findings import RETURNED, apply_severities, finding
+from triage.findings import apply_severities, finding
 from triage.report import Report, Source
 
 log = logging.getLogger("secor_intake.pipeline")
@@ -99,8 +101,9 @@ class Pipeline:
 
     def __init__(self, config: Config, sessions: sessionmaker[Session], storage: Storage,
                  worker_id: str | None = None, stop: threading.Event | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, triage: Callable[..., Report] = triage_path) -> None:
         self.config = config
+        self.triage = triage  # triage.engine.triage_path, or a stand-in a test passes
         self.sessions = sessions
         self.storage = storage
         self.worker_id = worker_id or worker_identity()
@@ -148,8 +151,8 @@ class Pipeline:
                 # back under new UIDs, so the old rows are closed rather than retried for ever.
                 session.execute(update(Message).where(
                     Message.account == account, Message.folder == folder, Message.uidvalidity == row.uidvalidity,
-                    Message.state.in_(("claimed", "failed"))).values(
-                    state="done", outcome=None, moved=True, claimed_by=None,
+                    Message.state.in_((MessageState.CLAIMED, MessageState.FAILED))).values(
+                    state=MessageState.DONE, outcome=None, moved=True, claimed_by=None,
                     last_error=f"superseded: UIDVALIDITY changed to {uidvalidity}; the email is taken again under its new UID"))
                 row.uidvalidity = uidvalidity
                 row.last_uid = None
@@ -169,10 +172,11 @@ class Pipeline:
         with self.sessions() as session:
             rows = session.scalars(select(Message).where(
                 Message.account == account, Message.folder == folder, Message.uidvalidity == uidvalidity,
-                (Message.state.in_(("claimed", "failed"))) | (Message.moved == false()))).all()  # both indexed
+                Message.state.in_((MessageState.CLAIMED, MessageState.FAILED))
+                | (Message.moved == false()))).all()  # both indexed
         refs = []
         for row in rows:
-            if row.state == "failed" and row.next_attempt_at and row.next_attempt_at > now:
+            if row.state == MessageState.FAILED and row.next_attempt_at and row.next_attempt_at > now:
                 continue
             refs.append(MessageRef(folder=folder, uidvalidity=uidvalidity, uid=row.uid, size=row.size,
                                    internal_date=row.received_at, message_id=row.message_id))
@@ -221,29 +225,29 @@ class Pipeline:
             if row is None:
                 row = Message(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
                               message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
-                              state="claimed", attempts=1, claimed_by=self.worker_id, claimed_at=now)
+                              state=MessageState.CLAIMED, attempts=1, claimed_by=self.worker_id, claimed_at=now)
                 session.add(row)
                 try:
                     session.flush()
                 except IntegrityError:
                     return None  # another daemon claimed it first
                 return self._held_after_commit(session, row.id)
-            if row.state in ("done", "abandoned"):
+            if row.state in (MessageState.DONE, MessageState.ABANDONED):
                 return None
-            if row.state == "claimed" and not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE,
-                                                             ("message", row.id)):
+            if row.state == MessageState.CLAIMED and not claim_is_stale(row.claimed_by, row.claimed_at, now,
+                                                                        CLAIM_LEASE, ("message", row.id)):
                 return None
-            if row.state == "failed" and row.next_attempt_at is not None and row.next_attempt_at > now:
+            if row.state == MessageState.FAILED and row.next_attempt_at is not None and row.next_attempt_at > now:
                 return None
             # Compare-and-set: only one worker takes over a stale claim or a due retry.
             taken = session.execute(update(Message).where(
                 Message.id == row.id, Message.state == row.state,
                 Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
-                state="claimed", attempts=Message.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
+                state=MessageState.CLAIMED, attempts=Message.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
             if taken.rowcount != 1:
                 session.rollback()
                 return None
-            if row.state == "claimed":
+            if row.state == MessageState.CLAIMED:
                 log.warning("message uid=%s: taking over the claim of %s (gone)", ref.uid, row.claimed_by)
             return self._held_after_commit(session, row.id)
 
@@ -260,15 +264,40 @@ class Pipeline:
 
     def _process(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderState,
                  stats: CycleStats) -> None:
+        email = self._fetch(source, ref, row_id, progress, stats)
+        if email is None:
+            return  # a copy of an email already handled
+        handler = outcomes.handler_for(email)
+        prepared = handler.prepare(self, email)
+
+        summaries: list[str] = []
+
+        def record(session: Session, row: Message) -> None:
+            outcome, summary = handler.record(self, session, row, email, prepared)
+            row.state, row.outcome = MessageState.DONE, outcome
+            summaries.append(summary)
+
+        row = self._settle(row_id, email.parsed, email.sha256, stats, record)
+        if row is None:
+            return
+        crash_point("recorded")
+        handler.finish(self, row, email)
+        stats.count(row.outcome)
+        log.info("%s", summaries[0])
+
+    def _fetch(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderState,
+               stats: CycleStats) -> outcomes.Incoming | None:
+        """The email in scratch space, parsed and classified; None when it is a copy of one already handled."""
         workdir = self.storage.workdir(row_id)
         limits = self.config.limits
+        backlog = self._is_backlog(ref, progress)
         if ref.size > limits.max_message_bytes:
             header = source.fetch_header(ref)
             parsed = email_parser.parse_message(header, workdir / "parts", 0)
             (workdir / "message.eml").write_bytes(header)  # filed as the case's email: the header is all we took
             # The header's hash stands for the email's: a byte-identical copy has the same header.
-            self._record_too_large(row_id, ref, parsed, hashlib.sha256(header).hexdigest(), progress, stats)
-            return
+            return outcomes.Incoming(ref, parsed, hashlib.sha256(header).hexdigest(), workdir, too_large=True,
+                                     kind=None, case_number=None, backlog=backlog)
         raw_path = workdir / "message.eml"
         with raw_path.open("wb") as out:
             writer = _HashingWriter(out)
@@ -277,7 +306,7 @@ class Pipeline:
         crash_point("fetched")
         parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
         if self._settle(row_id, parsed, sha256, stats, None) is None:
-            return  # a copy of an email already handled
+            return None
         kind = email_parser.classify(parsed)
         case_number = None
         if kind == email_parser.FOLLOW_UP:
@@ -285,25 +314,20 @@ class Pipeline:
             if case_number is None:  # a tracking number we never issued: judge by content
                 kind = (email_parser.SUBMISSION if parsed.attachments or parsed.links
                         else email_parser.NO_SUBMISSION if parsed.mentions_secor else email_parser.OTHER)
-            elif not (parsed.attachments or parsed.links):
-                self._record_correspondence(row_id, case_number, parsed, sha256, stats)
-                return
-        if kind in (email_parser.AUTOMATIC, email_parser.OTHER):
-            self._record_ignored(row_id, parsed, sha256, kind, stats)
-            self.storage.discard_workdir(row_id)
-            return
-        report = self._triage(parsed, workdir, ref)
-        backlog = self._is_backlog(ref, progress)
-        self._record_version(row_id, parsed, sha256, report, case_number, backlog, stats)
+        return outcomes.Incoming(ref, parsed, sha256, workdir, too_large=False, kind=kind, case_number=case_number,
+                                 backlog=backlog)
 
     def _is_backlog(self, ref: MessageRef, progress: FolderState) -> bool:
         """Mail that arrived well before the daemon first saw the folder: filed without a reply."""
         grace = timedelta(hours=self.config.mailbox.backlog_grace_hours)
         return ref.internal_date < progress.first_seen_at - grace
 
-    def _triage(self, parsed: email_parser.ParsedMessage, workdir: Path, ref: MessageRef) -> Report:
-        """The triage report of what the email carries: its zips, else its links, else nothing."""
-        config = self.config
+    def triage_email(self, email: outcomes.Incoming) -> Report:
+        """The triage report of what the email carries: its zips, else its links, else nothing.
+
+        The files triage keeps for storage end up in `<scratch>/files` (see `_kept_files`).
+        """
+        config, parsed, workdir = self.config, email.parsed, email.workdir
         triage_dir = workdir / "triage"
         triage_dir.mkdir()
         if parsed.attachments:
@@ -316,28 +340,38 @@ class Pipeline:
                 for attachment in zips:
                     os.replace(attachment.path, target / attachment.path.name)
                 name = ", ".join(a.filename for a in zips)
-            report = triage_path(target, config.limits, config.triage, triage_dir,
+            report = self.triage(target, config.limits, config.triage, triage_dir,
                                  Source(kind="attachment", name=name), keep_files=True)
+            self._keep_files(triage_dir / "files" if target.is_file() else target, workdir)
         elif parsed.links:
-            report, transient = assess_links(parsed.links, config, workdir, keep_files=True)
-            age = self.clock() - ref.internal_date
-            if transient and age < timedelta(hours=config.processing.link_retry_hours):
-                raise LinkStillUnavailable("; ".join(f.message for f in report.findings) or "link unavailable")
+            assessed = assess_links(parsed.links, config, workdir, keep_files=True, triage=self.triage)
+            age = self.clock() - email.ref.internal_date
+            if assessed.transient and age < timedelta(hours=config.processing.link_retry_hours):
+                raise LinkStillUnavailable("; ".join(f.message for f in assessed.report.findings)
+                                           or "link unavailable")
+            report = assessed.report
+            if assessed.kept is not None:
+                self._keep_files(assessed.kept, workdir)
         else:
-            report = Report(source=Source(kind="message", name=parsed.subject or None), findings=[finding(
-                "message.no_submission",
-                "Your email did not include a submission. Please send your SECOR evaluation as a zipped "
-                "folder attached to an email, or as a Dropbox, OneDrive or Google Drive download link "
-                "shared with 'anyone with the link'.")])
-        report.findings = apply_severities(report.findings, config.triage.severities)
+            report = Report(source=Source(kind="message", name=parsed.subject or None), findings=apply_severities([
+                finding("message.no_submission",
+                        "Your email did not include a submission. Please send your SECOR evaluation as a zipped "
+                        "folder attached to an email, or as a Dropbox, OneDrive or Google Drive download link "
+                        "shared with 'anyone with the link'.")], config.triage.severities))
         return report
+
+    @staticmethod
+    def _keep_files(kept: Path, workdir: Path) -> None:
+        """Put what triage kept in the one place filing looks (a zip's files, or the triaged folder)."""
+        if kept.is_dir():
+            os.replace(kept, _kept_files(workdir))
 
     # -- recording outcomes -------------------------------------------------------------------
 
     def _own_row(self, session: Session, row_id: int) -> Message:
         """The claimed row, locked for this transaction; raises if another worker took it over."""
         row = session.scalar(select(Message).where(Message.id == row_id).with_for_update())
-        if row is None or row.state != "claimed" or row.claimed_by != self.worker_id:
+        if row is None or row.state != MessageState.CLAIMED or row.claimed_by != self.worker_id:
             raise RuntimeError(f"message row {row_id} is no longer claimed by this worker")
         return row
 
@@ -352,17 +386,16 @@ class Pipeline:
         and the other finds it. With `record` None only the check runs (early, before slow work).
         Returns the row, or None when the email was recorded as a copy.
         """
-        message_id = parsed.message_id
         with self.sessions.begin() as session:
             self._lock_content(session, sha256)
             row = self._own_row(session, row_id)
-            original = self._recorded_original(session, row, message_id or row.message_id, sha256)
+            original = self._recorded_original(session, row, parsed.message_id or row.message_id, sha256)
             if original is None:
                 self._describe(row, parsed, sha256)
                 if record is not None:
                     record(session, row)
             else:
-                row.state, row.outcome, row.sha256 = "done", original.outcome, sha256
+                row.state, row.outcome, row.sha256 = MessageState.DONE, original.outcome, sha256
                 row.submission_id, row.message_id = original.submission_id, original.message_id
                 row.last_error = f"copy of message row {original.id}"
         if original is None:
@@ -387,33 +420,15 @@ class Pipeline:
     @staticmethod
     def _recorded_original(session: Session, row: Message, message_id: str | None, sha256: str) -> Message | None:
         """The first other row that recorded an outcome for the same email, if any."""
-        query = select(Message).where(Message.sha256 == sha256, Message.id != row.id, Message.state == "done",
+        query = select(Message).where(Message.sha256 == sha256, Message.id != row.id,
+                                      Message.state == MessageState.DONE,
                                       Message.outcome.is_not(None))  # not a row closed by a UIDVALIDITY change
         if message_id:
             query = query.where(Message.message_id == message_id)
         return session.scalars(query.order_by(Message.id).limit(1)).first()
 
-    def _record_version(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, report: Report,
-                        case_number: str | None, backlog: bool, stats: CycleStats) -> None:
-        recorded: list[tuple[str, int]] = []
-
-        def record(session: Session, row: Message) -> None:
-            case, version = self._add_version(session, row, parsed, report, case_number)
-            row.state, row.outcome = "done", ("returned" if report.verdict == RETURNED else "processed")
-            self._queue_acknowledgement(session, case, version, row, parsed, report, backlog)
-            recorded.append((case.tracking_number, version.number))
-
-        row = self._settle(row_id, parsed, sha256, stats, record)
-        if row is None:
-            return
-        crash_point("recorded")
-        stats.count(row.outcome)
-        (tracking, number), = recorded
-        log.info("%s v%d: %s (%s, %d findings) from %s", tracking, number, report.verdict,
-                 report.source.kind, len(report.findings), parsed.sender)
-
-    def _add_version(self, session: Session, row: Message, parsed: email_parser.ParsedMessage, report: Report,
-                     case_number: str | None) -> tuple[Submission, Version]:
+    def add_version(self, session: Session, row: Message, parsed: email_parser.ParsedMessage, report: Report,
+                    case_number: str | None) -> tuple[Submission, Version]:
         """The next version of the case `case_number`, or version 1 of a new case with a new tracking number."""
         case = None
         if case_number is not None:
@@ -428,80 +443,6 @@ class Pipeline:
         session.flush()
         version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
         return case, version
-
-    def _queue_acknowledgement(self, session: Session, case: Submission, version: Version, row: Message,
-                               parsed: email_parser.ParsedMessage, report: Report, backlog: bool) -> None:
-        if backlog:
-            log.info("%s: mail from before the daemon's first look at the inbox: filed without a reply",
-                     case.tracking_number)
-            return
-        if not parsed.sender:
-            return
-        outbound = self.config.outbound
-        if any(f.code == "message.no_submission" for f in report.findings):
-            msg = render_no_submission(outbound, parsed.sender, parsed.sender_name, parsed.subject,
-                                       parsed.message_id, parsed.references, case.tracking_number)
-        else:
-            msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references)
-        queue_reply(session, case, version, msg, parsed.sender, outbound, source_message=row)
-
-    def _record_too_large(self, row_id: int, ref: MessageRef, parsed: email_parser.ParsedMessage, sha256: str,
-                          progress: FolderState, stats: CycleStats) -> None:
-        """An email over the size limit: recorded as a returned case from its header, sender asked for a link."""
-        limit = self.config.limits.max_message_bytes
-        report = Report(source=Source(kind="attachment", name=parsed.subject or None), findings=apply_severities([finding(
-            "message.too_large",
-            f"Your email is {ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:.0f} MB limit, so we could not "
-            "open it. Please send a Dropbox, OneDrive or Google Drive download link to the zipped folder instead.")],
-            self.config.triage.severities))
-        backlog = self._is_backlog(ref, progress)
-        recorded: list[str] = []
-
-        def record(session: Session, row: Message) -> None:
-            case, version = self._add_version(session, row, parsed, report, None)
-            row.state, row.outcome = "done", "too_large"
-            if parsed.sender and not backlog:
-                msg = render_too_large(self.config.outbound, parsed.sender, parsed.sender_name, parsed.subject,
-                                       parsed.message_id, parsed.references, ref.size, limit, case.tracking_number)
-                queue_reply(session, case, version, msg, parsed.sender, self.config.outbound, source_message=row)
-            recorded.append(case.tracking_number)
-
-        if self._settle(row_id, parsed, sha256, stats, record) is None:
-            return
-        stats.count("too_large")
-        log.info("%s v1: returned (email of %d bytes over the limit) from %s", recorded[0], ref.size, parsed.sender)
-
-    def _record_ignored(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, kind: str,
-                        stats: CycleStats) -> None:
-        def record(session: Session, row: Message) -> None:
-            row.state, row.outcome = "done", "ignored"
-            row.last_error = parsed.automatic or "not a submission"
-
-        row = self._settle(row_id, parsed, sha256, stats, record)
-        if row is None:
-            return
-        self.storage.discard_workdir(row_id)
-        stats.count("ignored")
-        log.info("uid=%s ignored (%s) from %s: %r", row.uid, parsed.automatic or kind, parsed.sender, parsed.subject)
-
-    def _record_correspondence(self, row_id: int, case_number: str, parsed: email_parser.ParsedMessage,
-                               sha256: str, stats: CycleStats) -> None:
-        """A reply to a case with no new files: joined to the case for QA to read, no acknowledgement."""
-        raw_target = self.storage.root / case_number / "correspondence" / f"{row_id}.eml"
-
-        def record(session: Session, row: Message) -> None:
-            case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
-            row.submission_id = case.id
-            row.state, row.outcome = "done", "processed"
-            row.raw_path = str(raw_target)
-
-        if self._settle(row_id, parsed, sha256, stats, record) is None:
-            return
-        raw_target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.storage.scratch(row_id) / "message.eml", raw_target)
-        self.storage.discard_workdir(row_id)
-        stats.count("processed")
-        log.info("%s: message without files from %s joined the case (no reply)", case_number, parsed.sender)
 
     @staticmethod
     def _describe(row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
@@ -518,6 +459,7 @@ class Pipeline:
                     return number
         return None
 
+
     # -- failures -----------------------------------------------------------------------------
 
     def _retry_later(self, row_id: int, error: str, count_attempt: bool) -> None:
@@ -530,14 +472,14 @@ class Pipeline:
             if not count_attempt:
                 row.attempts -= 1
             delay = backoff(processing.retry_base_seconds, row.attempts, MAX_RETRY_DELAY)
-            row.state, row.last_error, row.claimed_by = "failed", error[:4000], None
+            row.state, row.last_error, row.claimed_by = MessageState.FAILED, error[:4000], None
             row.next_attempt_at = self.clock() + delay
         log.warning("message row %d failed (%s); retry after %.0f s", row_id, error, delay.total_seconds())
 
     def _still_ours(self, row: Message, error: str) -> bool:
         """Whether this worker still holds the row it failed on: another one may have closed it
         meanwhile (a UIDVALIDITY change), and a closed row must stay closed."""
-        if row.state == "claimed" and row.claimed_by == self.worker_id:
+        if row.state == MessageState.CLAIMED and row.claimed_by == self.worker_id:
             return True
         log.warning("message row %d failed (%s) after it was closed elsewhere (%s); left as it is",
                     row.id, error, row.last_error)
@@ -547,8 +489,8 @@ class Pipeline:
         """Give a claim back untouched (the mailbox failed, or a stop was requested)."""
         with self.sessions.begin() as session:
             row = session.get(Message, row_id)
-            if row.state == "claimed" and row.claimed_by == self.worker_id:
-                row.state, row.claimed_by, row.next_attempt_at = "failed", None, self.clock()
+            if row.state == MessageState.CLAIMED and row.claimed_by == self.worker_id:
+                row.state, row.claimed_by, row.next_attempt_at = MessageState.FAILED, None, self.clock()
                 row.attempts -= 1
                 row.last_error = "released: the mailbox connection failed"
 
@@ -557,7 +499,7 @@ class Pipeline:
             row = session.get(Message, row_id)
             if not self._still_ours(row, reason):
                 return
-            row.state = "abandoned"
+            row.state = MessageState.ABANDONED
             row.last_error = f"{reason}; last error: {row.last_error}"
         self.storage.discard_workdir(row_id)
         log.error("message row %d left for a person in %s: %s", row_id, self.config.mailbox.failed_folder, reason)
@@ -571,8 +513,9 @@ class Pipeline:
         worker finishes it, or another one once that worker is gone.
         """
         with self.sessions() as session:
-            row_id = session.scalar(select(Message.id).where(_key(source.account, ref), Message.moved == false(),
-                                                             Message.state.in_(("done", "abandoned"))))
+            row_id = session.scalar(select(Message.id).where(
+                _key(source.account, ref), Message.moved == false(),
+                Message.state.in_((MessageState.DONE, MessageState.ABANDONED))))
         if row_id is None:
             return
         with holding("message", row_id):
@@ -610,21 +553,20 @@ class Pipeline:
         workdir = self.storage.scratch(row_id)
         if not workdir.exists():
             return  # filed by an earlier run, which removes the scratch folder last
-        self.storage.file_version(Path(version.storage_path), workdir / "message.eml", _submission_files(workdir),
-                                  Report.from_dict(version.report))
+        files = _kept_files(workdir)
+        self.storage.file_version(Path(version.storage_path), workdir / "message.eml",
+                                  files if files.is_dir() else None, Report.from_dict(version.report))
         self.storage.discard_workdir(row_id)
 
     def _outcome_folder(self, row: Message) -> str:
         mailbox = self.config.mailbox
-        if row.state == "abandoned":
+        if row.state == MessageState.ABANDONED:
             return mailbox.failed_folder
-        return {"processed": mailbox.processed_folder, "returned": mailbox.returned_folder,
-                "too_large": mailbox.returned_folder, "ignored": mailbox.ignored_folder}[row.outcome]
+        return {MessageOutcome.PROCESSED: mailbox.processed_folder, MessageOutcome.RETURNED: mailbox.returned_folder,
+                MessageOutcome.TOO_LARGE: mailbox.returned_folder,
+                MessageOutcome.IGNORED: mailbox.ignored_folder}[MessageOutcome(row.outcome)]
 
 
-def _submission_files(workdir: Path) -> Path | None:
-    """Where triage left the submission's files in the scratch folder."""
-    for candidate in (workdir / "triage" / "files", workdir / "download", workdir / "attachments"):
-        if candidate.exists():
-            return candidate
-    return None
+def _kept_files(workdir: Path) -> Path:
+    """Where a message's scratch folder holds the submission's files for filing (Pipeline.triage_email)."""
+    return workdir / "files"

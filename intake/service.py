@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,8 @@ from intake.claims import worker_identity
 from intake.pipeline import CycleStats, Pipeline
 from intake.replies import SendStats, send_pending
 from intake.storage import Storage
+from triage.engine import triage_path
+from triage.report import Report
 
 log = logging.getLogger("secor_intake")
 
@@ -33,6 +36,7 @@ class Services:
     health: Health
     worker_id: str = field(default_factory=worker_identity)
     stop: threading.Event = field(default_factory=threading.Event)
+    triage: Callable[..., Report] = triage_path  # the engine; tests pass a stand-in here
 
     def mail_source(self) -> MailSource:
         return open_mail_source(self.config.mailbox, self.config.resolve_path)
@@ -41,7 +45,8 @@ class Services:
         return open_transport(self.config.outbound, self.config.resolve_path)
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.config, self.sessions, self.storage, worker_id=self.worker_id, stop=self.stop)
+        return Pipeline(self.config, self.sessions, self.storage, worker_id=self.worker_id, stop=self.stop,
+                        triage=self.triage)
 
     def close(self) -> None:
         self.engine.dispose()

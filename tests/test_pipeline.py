@@ -15,6 +15,7 @@ from intake.db import Message, Reply, Submission, utcnow
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
+from triage.engine import triage_path
 from tests.pipeline_helpers import (body_text, count, maildir_config, outbox_messages, replies, states, tracking_numbers,
                                     with_section)
 
@@ -104,7 +105,7 @@ def test_a_redelivered_copy_is_recognised_by_content(setup):
     assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
 
 
-def test_a_copy_taken_by_another_worker_while_the_original_is_in_hand_is_recorded_once(setup, monkeypatch):
+def test_a_copy_taken_by_another_worker_while_the_original_is_in_hand_is_recorded_once(setup):
     """Two workers, one email in two UIDs: the second worker takes the copy while the first is still
     triaging the original. Whoever records first makes the case; the other finds it and records a copy."""
     config, services = setup
@@ -119,10 +120,8 @@ def test_a_copy_taken_by_another_worker_while_the_original_is_in_hand_is_recorde
             assert carry_on.wait(30)
         return triage_path(*args, **kwargs)
 
-    triage_path = pipeline_module.triage_path
-    monkeypatch.setattr(pipeline_module, "triage_path", slow_for_the_first_worker)
-    workers = [pipeline_module.Pipeline(config, services.sessions, services.storage, worker_id=worker_identity())
-               for _ in range(2)]
+    workers = [pipeline_module.Pipeline(config, services.sessions, services.storage, worker_id=worker_identity(),
+                                        triage=slow_for_the_first_worker) for _ in range(2)]
     results = {}
 
     def run(worker, name):
@@ -256,18 +255,17 @@ def test_never_a_reply_to_our_own_address(setup):
 
 
 def test_a_failing_message_is_retried_then_left_for_a_person_and_never_blocks_others(
-        tmp_path: Path, db_url: str, monkeypatch):
+        tmp_path: Path, db_url: str):
     config = with_section(maildir_config(tmp_path, db_url), "processing", max_attempts=2, retry_base_seconds=0)
     services = open_services(config)
-    real_triage = pipeline_module.triage_path
 
     def triage_failing_on_poison(path, *args, **kwargs):
         # No real input makes the engine raise; this stands in for a bug hit by one email.
         if "Poison" in Path(path).name:
             raise RuntimeError("engine bug")
-        return real_triage(path, *args, **kwargs)
+        return triage_path(path, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline_module, "triage_path", triage_failing_on_poison)
+    services.triage = triage_failing_on_poison
     try:
         deliver(config, mailfactory.submission_with_zip(filename="Poison.zip", message_id="<poison@x>"))
         deliver(config, mailfactory.submission_with_zip(message_id="<good@x>"))
@@ -290,14 +288,14 @@ def test_a_failing_message_is_retried_then_left_for_a_person_and_never_blocks_ot
         services.close()
 
 
-def test_abandoned_and_failed_messages_are_listed_by_submissions(tmp_path: Path, db_url: str, monkeypatch, capsys):
+def test_abandoned_and_failed_messages_are_listed_by_submissions(tmp_path: Path, db_url: str, capsys):
     import argparse
 
     from intake.commands import cmd_submissions
 
     config = with_section(maildir_config(tmp_path, db_url), "processing", max_attempts=1, retry_base_seconds=0)
     services = open_services(config)
-    monkeypatch.setattr(pipeline_module, "triage_path", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
+    services.triage = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug"))
     try:
         deliver(config, mailfactory.submission_with_zip(message_id="<stuck@x>"))
         poll_cycle(services)
@@ -352,7 +350,7 @@ def test_uidvalidity_change_closes_unfinished_rows_of_the_old_numbering(setup):
     assert json.loads(config.resolve_path(config.health.path).read_text())["failed_messages"] == 0
 
 
-def test_a_failure_after_another_worker_superseded_the_row_leaves_it_closed(setup, monkeypatch):
+def test_a_failure_after_another_worker_superseded_the_row_leaves_it_closed(setup):
     """A UIDVALIDITY change seen by another worker closes this worker's row mid-work: the failure
     that follows must not bring the row back as "failed" (it could never be fetched again)."""
     config, services = setup
@@ -364,7 +362,7 @@ def test_a_failure_after_another_worker_superseded_the_row_leaves_it_closed(setu
             row.last_error = "superseded: UIDVALIDITY changed to 4242"
         raise RuntimeError("engine bug")
 
-    monkeypatch.setattr(pipeline_module, "triage_path", superseded_then_failing)
+    services.triage = superseded_then_failing
     deliver(config, mailfactory.submission_with_zip())
     poll_cycle(services)
     with services.sessions() as session:
