@@ -36,6 +36,7 @@ from intake import message as email_parser
 from intake.assess import assess_links
 from intake.claims import claim_is_stale, worker_identity
 from intake.config import Config
+from intake.case_commands import mark_resubmitted
 from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
@@ -343,6 +344,8 @@ class Pipeline:
                               submitter=parsed.sender or "", submitter_name=parsed.sender_name,
                               subject=parsed.subject, received_at=row.received_at)
             session.add(case)
+        else:
+            mark_resubmitted(case, row.received_at)
         report.tracking_number = case.tracking_number
         version = record_version(session, case, row, report)
         session.flush()
