@@ -12,6 +12,7 @@ from typing import Any
 
 from intake import users
 from intake.config import Config
+from intake.demo import demo_emails
 from intake.samples import minimal_pdf
 from intake.service import Services, open_services, poll_cycle
 from tests import mailfactory
@@ -58,12 +59,15 @@ class Bench:
     clean_message_id: str
 
 
-def seed(tmp_path: Path, db_url: str, config: Config | None = None) -> Bench:
-    """Two submissions taken by a real poll, an analyst `ana`, a second analyst `ben`, an admin `ada`."""
+def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool = False) -> Bench:
+    """Two submissions taken by a real poll (`demo`: after the demo's emails), an analyst `ana`, a
+    second analyst `ben`, an admin `ada`."""
     config = config or maildir_config(tmp_path, db_url)
     services = open_services(config, upgrade=True)
     clean_id = "<clean.1@mail.acme-roofing.ca>"
     with services.mail_source() as source:
+        for _, raw in demo_emails(tmp_path / "demo") if demo else []:
+            source.append(config.mailbox.folder, raw)
         source.append(config.mailbox.folder, mailfactory.submission_with_zip(message_id=clean_id))
         source.append(config.mailbox.folder, mailfactory.submission_with_zip(
             hostile_zip(), filename="Hostile SECOR.zip", sender="Mallory <mallory@hostile.example>",
