@@ -237,10 +237,9 @@ class VersionComparison:
     unchanged: int = 0
 
 
-def compare_versions(previous: list[Document], current: list[Document]) -> VersionComparison:
-    """Files added, removed, changed (same path, new hash) and moved (same hash, new path)."""
-    before = {d.path: d.sha256 for d in previous}
-    after = {d.path: d.sha256 for d in current}
+def compare_versions(before: dict[str, str], after: dict[str, str]) -> VersionComparison:
+    """Files added, removed, changed (same path, new hash) and moved (same hash, new path), from each
+    version's path -> SHA-256."""
     result = VersionComparison()
     gone = {path: digest for path, digest in before.items() if path not in after}
     by_hash = {digest: path for path, digest in gone.items()}
