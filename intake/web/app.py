@@ -356,7 +356,8 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
                    back=_query(filters), analysts=analysts, preview=preview, due=due,
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
                    sequence=len(decisions) + 1, error=request.query_params.get("error"),
-                   notice=request.query_params.get("notice"))
+                   notice=request.query_params.get("notice"),
+                   version_numbers={v.id: v.number for v in submission.versions})
 
 
 # -- files ---------------------------------------------------------------------------------------
