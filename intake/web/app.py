@@ -7,7 +7,6 @@ lock); writes use the daemon's engine and commit the change with its audit entry
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import secrets
 from dataclasses import dataclass
@@ -426,37 +425,41 @@ def _case_url(tracking: str, **params: str) -> str:
     return f"/cases/{tracking}" + ("?" + urlencode(params) if params else "")
 
 
-def decide(request: Request, me: auth.SignedIn, form: FormData) -> Response:
+def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Response]]:
+    """An `action` on one case: `handler(request, session, case, actor, form)` runs in one write
+    transaction, with the case of the URL (404 when unknown) and the signed-in user."""
+    def run(request: Request, me: auth.SignedIn, form: FormData) -> Response:
+        wb: Workbench = request.app.state.wb
+        with wb.sessions.begin() as session:
+            submission = cases.find_case(session, request.path_params["tracking"])
+            if submission is None or not submission.versions:
+                return _not_found(request)
+            return handler(request, session, submission, session.get(User, me.user_id), form)
+    return action(functools.wraps(handler)(run))
+
+
+def decide(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
-    tracking = request.path_params["tracking"]
+    tracking = submission.tracking_number
+    chosen = {int(v) for v in form.getlist("finding") if str(v).isdigit()}
+    findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
+                if f.id in chosen]
     try:
-        decision_request = _decision_request(form, wb.config.web.return_reasons)
-    except ValueError as exc:
+        decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
+        result = case_commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
+                                               wb.config.web.accept_sends_email)
+    except (ValueError, case_commands.DecisionError) as exc:  # nothing was written before these
         return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
-    with wb.sessions.begin() as session:
-        submission = cases.find_case(session, tracking)
-        if submission is None or not submission.versions:
-            return _not_found(request)
-        chosen_ids = {int(v) for v in form.getlist("finding") if str(v).isdigit()}
-        latest = submission.versions[-1]
-        findings = [{"code": f.code, "path": f.path, "message": f.message} for f in latest.findings
-                    if f.id in chosen_ids]
-        decision_request = dataclasses.replace(decision_request, finding_reasons=findings)
-        try:
-            result = case_commands.record_decision(session, submission, session.get(User, me.user_id),
-                                                   decision_request, wb.config.outbound,
-                                                   wb.config.web.accept_sends_email)
-        except case_commands.DecisionError as exc:
-            return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
-        except case_commands.DecidedMeanwhile as exc:
-            who = exc.latest.user.username if exc.latest else "someone"
-            return RedirectResponse(_case_url(tracking, error=f"{who} recorded a decision on this case meanwhile; "
-                                              "nothing was sent. Review it below."), status_code=303)
-        notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
+    except case_commands.DecidedMeanwhile as exc:
+        who = exc.latest.user.username if exc.latest else "someone"
+        return RedirectResponse(_case_url(tracking, error=f"{who} recorded a decision on this case meanwhile; "
+                                          "nothing was sent. Review it below."), status_code=303)
+    notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
     return RedirectResponse(_case_url(tracking, notice=notice), status_code=303)
 
 
-def _decision_request(form: FormData, configured: list[str]) -> case_commands.DecisionRequest:
+def _decision_request(form: FormData, configured: list[str],
+                      findings: list[dict[str, Any]]) -> case_commands.DecisionRequest:
     choice = str(form.get("decision", ""))
     qa_reasons = [configured[int(i)] for i in form.getlist("reason") if str(i).isdigit() and int(i) < len(configured)]
     due_text = str(form.get("due", "")).strip()
@@ -471,41 +474,30 @@ def _decision_request(form: FormData, configured: list[str]) -> case_commands.De
     elements = [str(e)[:200] for e in form.getlist("element")] if choice == "request_documents" else []
     return case_commands.DecisionRequest(decision=choice, idempotency_key=key, sequence=sequence,
                                          note=str(form.get("note", "")), qa_reasons=qa_reasons,
+                                         finding_reasons=findings,
                                          elements=elements, due=due if choice == "request_documents" else None)
 
 
-def assign(request: Request, me: auth.SignedIn, form: FormData) -> Response:
-    wb: Workbench = request.app.state.wb
-    tracking = request.path_params["tracking"]
-    with wb.sessions.begin() as session:
-        submission = cases.find_case(session, tracking)
-        if submission is None:
-            return _not_found(request)
-        actor = session.get(User, me.user_id)
-        name = str(form.get("assignee", ""))
-        assignee = actor if name == "me" else (users.find_user(session, name) if name else None)
-        if name and (assignee is None or assignee.disabled):
-            return RedirectResponse(_case_url(tracking, error=f"no active user {name}"), status_code=303)
-        try:
-            case_commands.assign(session, submission, actor, assignee)
-        except PermissionError as exc:
-            return _forbidden(request, str(exc))  # nothing was changed before the check
+def assign(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+    tracking = submission.tracking_number
+    name = str(form.get("assignee", ""))
+    assignee = actor if name == "me" else (users.find_user(session, name) if name else None)
+    if name and (assignee is None or assignee.disabled):
+        return RedirectResponse(_case_url(tracking, error=f"no active user {name}"), status_code=303)
+    try:
+        case_commands.assign(session, submission, actor, assignee)
+    except PermissionError as exc:
+        return _forbidden(request, str(exc))  # nothing was changed before the check
     back = str(form.get("back", ""))
     return RedirectResponse(("/?" + back) if form.get("from") == "queue" else _case_url(tracking), status_code=303)
 
 
-def add_note(request: Request, me: auth.SignedIn, form: FormData) -> Response:
-    wb: Workbench = request.app.state.wb
-    tracking = request.path_params["tracking"]
-    with wb.sessions.begin() as session:
-        submission = cases.find_case(session, tracking)
-        if submission is None:
-            return _not_found(request)
-        try:
-            case_commands.add_note(session, submission, session.get(User, me.user_id), str(form.get("text", "")))
-        except case_commands.DecisionError as exc:
-            return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
-    return RedirectResponse(_case_url(tracking) + "#notes", status_code=303)
+def add_note(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+    try:
+        case_commands.add_note(session, submission, actor, str(form.get("text", "")))
+    except case_commands.DecisionError as exc:
+        return RedirectResponse(_case_url(submission.tracking_number, error=str(exc)), status_code=303)
+    return RedirectResponse(_case_url(submission.tracking_number) + "#notes", status_code=303)
 
 
 def stats_page(request: Request, me: auth.SignedIn) -> Response:
@@ -534,9 +526,9 @@ def create_app(config: Config, services: Any | None = None) -> Starlette:
         Route("/", page(queue_page), methods=["GET"]),
         Route("/cases", page(queue_page), methods=["GET"]),
         Route("/cases/{tracking}", page(case_page), methods=["GET"]),
-        Route("/cases/{tracking}/decision", action(decide), methods=["POST"]),
-        Route("/cases/{tracking}/assign", action(assign), methods=["POST"]),
-        Route("/cases/{tracking}/notes", action(add_note), methods=["POST"]),
+        Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
+        Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
+        Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
         Route("/files/{document_id:int}", page(file_download), methods=["GET"]),
         Route("/messages/{message_id:int}.eml", page(message_download), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),
