@@ -123,6 +123,17 @@ def test_sign_in_is_rate_limited_per_user_and_per_address(bench: Bench, client: 
     assert sign_in(client, "ada").status_code == 429  # the address is now blocked for everyone
 
 
+def test_sign_in_returns_only_to_a_path_on_this_site(bench: Bench, client: TestClient) -> None:
+    for target, landing in ((f"/cases/{bench.clean}", f"/cases/{bench.clean}"), ("//evil.example/x", "/"),
+                            ("https://evil.example/", "/"), ("/\\evil.example", "/")):
+        client.cookies.clear()
+        page = client.get("/signin", params={"next": target})
+        token = re.search(r'name="signin_token" value="([^"]+)"', page.text).group(1)
+        response = client.post("/signin", data={"username": "ana", "password": PASSWORD, "signin_token": token,
+                                                "next": target}, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == landing, target
+
+
 def test_sign_in_form_needs_its_token_and_a_same_site_request(bench: Bench, client: TestClient) -> None:
     client.get("/signin")
     data = {"username": "ana", "password": PASSWORD, "signin_token": "forged"}
