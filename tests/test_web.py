@@ -425,3 +425,32 @@ def test_page_reads_do_not_wait_for_the_daemons_write_lock_on_sqlite(tmp_path: P
             held.close()
     finally:
         bench.services.close()
+
+
+@pytest.mark.parametrize("same_form", [True, False], ids=["one form sent twice", "two analysts"])
+def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(bench: Bench, same_form: bool) -> None:
+    from intake.case_commands import DecidedMeanwhile, DecisionRequest, record_decision
+    from intake.db import make_engine, session_factory
+    from tests.concurrency import run_together
+
+    before = _count(bench, Reply)
+    keys = iter(["k" * 20, "j" * 20])
+
+    def decide() -> str:
+        key = "k" * 20 if same_form else next(keys)
+        engine = make_engine(bench.config.database_url)  # each its own engine, as two web processes
+        try:
+            with session_factory(engine).begin() as session:
+                case = find_case(session, bench.clean)
+                analyst = users.find_user(session, "ana")
+                request = DecisionRequest(decision="return", idempotency_key=key, sequence=1, note="Resend it.")
+                result = record_decision(session, case, analyst, request, bench.config.outbound)
+                return "created" if result.created else "already"
+        except DecidedMeanwhile:
+            return "meanwhile"
+        finally:
+            engine.dispose()
+
+    outcomes = sorted(run_together(decide))
+    assert outcomes == (["already", "created"] if same_form else ["created", "meanwhile"])
+    assert _count(bench, Decision) == 1 and _count(bench, Reply) == before + 1
