@@ -8,6 +8,7 @@ configuration file's folder, or the current folder when there is no file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -138,6 +139,8 @@ class WebConfig:
     request_documents_days: int = 14  # default due date of a request for documents
     accept_sends_email: bool = False  # Accept is recorded silently unless this is true
     page_size: int = 50  # cases per queue page
+    proxy_user_header: str = ""  # e.g. "X-Remote-User": the signed-in user, set by a reverse proxy...
+    trusted_proxies: list[str] = field(default_factory=list)  # ...believed only from these addresses/networks
 
     @property
     def public_url(self) -> str:
@@ -295,6 +298,11 @@ def _validate(config: Config) -> None:
         ip, sep, port = target.rpartition(":")
         if not sep or not ip or not port.isdigit():
             raise ConfigError(f"links.resolve.{host}: expected \"ip:port\", got {target!r}")
+    for network in config.web.trusted_proxies:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"web.trusted_proxies: {network!r} is not an IP address or network") from None
     for section in ("limits",):
         for f in dataclasses.fields(getattr(config, section)):
             if getattr(getattr(config, section), f.name) < 0:

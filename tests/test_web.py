@@ -454,3 +454,34 @@ def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(
     outcomes = sorted(run_together(decide))
     assert outcomes == (["already", "created"] if same_form else ["created", "meanwhile"])
     assert _count(bench, Decision) == 1 and _count(bench, Reply) == before + 1
+
+
+def _behind_proxy(bench: Bench, address: str, header: str = "X-Remote-User") -> TestClient:
+    from dataclasses import replace
+
+    config = replace(bench.config, web=replace(bench.config.web, proxy_user_header=header,
+                                               trusted_proxies=["10.0.0.0/24"]))
+    return TestClient(create_app(config, bench.services), client=(address, 40000), follow_redirects=False)
+
+
+def test_a_trusted_reverse_proxy_signs_users_in_by_header(bench: Bench) -> None:
+    proxy = _behind_proxy(bench, "10.0.0.7")
+    page = proxy.get("/", headers={"X-Remote-User": "ana"})
+    assert page.status_code == 200 and "ana (analyst)" in page.text and proxy.cookies.get("secor_session")
+    csrf = form_fields(page.text, "/signout")["csrf_token"]
+    noted = proxy.post(f"/cases/{bench.clean}/notes", data={"text": "via proxy", "csrf_token": csrf},
+                       headers={"X-Remote-User": "ana"})
+    assert noted.status_code == 303
+    switched = proxy.get("/", headers={"X-Remote-User": "ben"})  # the proxy's word wins over the cookie
+    assert "ben (analyst)" in switched.text
+    with bench.services.sessions.begin() as session:
+        users.disable_user(session, "ben")
+    assert proxy.get("/", headers={"X-Remote-User": "ben"}).status_code == 303
+    assert proxy.get("/", headers={"X-Remote-User": "nobody"}).status_code == 303
+
+
+def test_the_proxy_header_is_ignored_from_other_addresses_or_when_not_configured(bench: Bench) -> None:
+    assert _behind_proxy(bench, "192.0.2.9").get("/", headers={"X-Remote-User": "ana"}).status_code == 303
+    unconfigured = _behind_proxy(bench, "10.0.0.7", header="")
+    assert unconfigured.get("/", headers={"X-Remote-User": "ana"}).status_code == 303
+    assert _count(bench, WebSession) == 0

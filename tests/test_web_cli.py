@@ -109,3 +109,12 @@ def test_web_exits_2_on_bad_config_or_unreachable_database(tmp_path: Path, probl
                             env=os.environ | {"PYTHONPATH": str(ROOT)} | extra, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_trusted_proxies_must_be_addresses_or_networks(tmp_path: Path) -> None:
+    from intake.config import ConfigError, load_config
+
+    config = _config_file(tmp_path)
+    assert load_config(config, env={"SECOR_INTAKE_WEB_TRUSTED_PROXIES": '["10.0.0.0/24", "::1"]'}).web.trusted_proxies
+    with pytest.raises(ConfigError, match="web.trusted_proxies"):
+        load_config(config, env={"SECOR_INTAKE_WEB_TRUSTED_PROXIES": '["proxy.example"]'})

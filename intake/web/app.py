@@ -8,6 +8,7 @@ lock); writes use the daemon's engine and commit the change with its audit entry
 from __future__ import annotations
 
 import functools
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -90,7 +91,8 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
 
 
 def _signed_in(request: Request) -> auth.SignedIn | None:
-    """The session's user; touches a live session now and then, removes an expired one."""
+    """The session's user; touches a live session now and then, removes an expired one. A user named
+    by a trusted reverse proxy gets a session of their own (its cookie is set on the response)."""
     wb: Workbench = request.app.state.wb
     token = request.cookies.get(auth.COOKIE)
     with wb.reads() as session:
@@ -98,7 +100,39 @@ def _signed_in(request: Request) -> auth.SignedIn | None:
     if touch:
         with wb.sessions.begin() as session:
             auth.touch_or_expire(session, me.session_id if me else auth.session_id_of(token or ""), me is not None)
-    return me
+    proxied = _proxy_user(request)
+    if proxied is None or (me is not None and me.username.lower() == proxied.lower()):
+        return me
+    with wb.sessions.begin() as session:
+        user = users.find_user(session, proxied)
+        if user is None or user.disabled:
+            return None
+        new_token = auth.start_session(session, user, token)
+        case_commands.audit(session, user, "sign_in", address=_address(request), via="proxy")
+    request.scope["new_session_token"] = new_token
+    with wb.reads() as session:
+        return auth.lookup(session, new_token, wb.config.web)[0]
+
+
+def _proxy_user(request: Request) -> str | None:
+    """The user a configured reverse proxy names, only when the request comes from that proxy."""
+    wb: Workbench = request.app.state.wb
+    header = wb.config.web.proxy_user_header
+    if not header or request.client is None:
+        return None
+    try:
+        address = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return None
+    if not any(address in ipaddress.ip_network(n, strict=False) for n in wb.config.web.trusted_proxies):
+        return None
+    return request.headers.get(header, "").strip() or None
+
+
+def _with_new_session(request: Request, response: Response) -> Response:
+    if "new_session_token" in request.scope:
+        _set_cookie(request, response, auth.COOKIE, request.scope["new_session_token"])
+    return response
 
 
 def page(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Response]]:
@@ -112,7 +146,7 @@ def page(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Resp
                 return JSONResponse({"error": "sign in first"}, status_code=401)
             return RedirectResponse("/signin?" + urlencode({"next": request.url.path}), status_code=303)
         request.scope["signed_in"] = me
-        return await run_in_threadpool(handler, request, me)
+        return _with_new_session(request, await run_in_threadpool(handler, request, me))
     return endpoint
 
 
@@ -128,7 +162,7 @@ def action(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Re
         if me is None or not tokens_match(me.csrf_token, form.get("csrf_token")):
             return _forbidden(request, "your session has ended or the form is stale: reload the page")
         request.scope["signed_in"] = me
-        return await run_in_threadpool(handler, request, me, form)
+        return _with_new_session(request, await run_in_threadpool(handler, request, me, form))
     return endpoint
 
 
