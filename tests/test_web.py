@@ -251,12 +251,17 @@ def test_files_are_served_by_id_only_and_traversal_is_404(bench: Bench) -> None:
         assert ana.get(path).status_code == 404, path
     with bench.services.sessions.begin() as session:  # a row whose path would escape the case folder
         version = find_case(session, bench.clean).versions[-1]
-        evil = Document(version_id=version.id, path="../../../../../../etc/passwd", size=1, sha256="0" * 64,
+        evil = Document(version_id=version.id, path="../" * 40 + "etc/passwd", size=1, sha256="0" * 64,
                         mime="text/plain", element=None)
-        session.add(evil)
+        folder = bench.services.storage.version_dir(bench.clean, version.number) / "files"
+        (folder / "linked.pdf").symlink_to("/etc/passwd")  # a link planted in the case folder
+        linked = Document(version_id=version.id, path="linked.pdf", size=1, sha256="1" * 64,
+                          mime="application/pdf", element=None)
+        session.add_all([evil, linked])
         session.flush()
-        evil_id = evil.id
-    assert ana.get(f"/files/{evil_id}").status_code == 404
+        ids = (evil.id, linked.id)
+    for document_id in ids:
+        assert ana.get(f"/files/{document_id}").status_code == 404
 
 
 def test_security_headers_are_on_every_response(bench: Bench, client: TestClient) -> None:
