@@ -490,3 +490,23 @@ def test_the_proxy_header_is_ignored_from_other_addresses_or_when_not_configured
     unconfigured = _behind_proxy(bench, "10.0.0.7", header="")
     assert unconfigured.get("/", headers={"X-Remote-User": "ana"}).status_code == 303
     assert _count(bench, WebSession) == 0
+
+
+def test_correspondence_shows_every_email_in_and_out_as_text(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    with bench.services.mail_source() as source:  # the submitter writes back without files
+        source.append(bench.config.mailbox.folder, mailfactory.reply_to_case(bench.clean).replace(
+            b"we will fix the folders", b"we will <b>fix</b> the folders"))
+    poll_cycle(bench.services)
+    page = ana.get(f"/cases/{bench.clean}").text
+    section = page[page.index('id="correspondence"'):page.index('id="notes"')]
+    assert section.count('class="in"') == 2 and section.count('class="out"') == 1  # no reply to the follow-up
+    assert "we will &lt;b&gt;fix&lt;/b&gt; the folders" in section  # its text, escaped
+    assert "Please find attached our SECOR certification audit" in section  # the first email's text
+    eml_ids = re.findall(r'href="/messages/(\d+)\.eml"', section)
+    with bench.services.sessions() as session:
+        case = find_case(session, bench.clean)
+        stored = bench.services.storage.version_dir(case.tracking_number, 1) / "message.eml"
+    first = ana.get(f"/messages/{eml_ids[0]}.eml")
+    assert first.content == stored.read_bytes() and first.headers["content-type"] == "application/octet-stream"
+    assert b"we will <b>fix</b>" in ana.get(f"/messages/{eml_ids[1]}.eml").content

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -331,25 +331,45 @@ def _element_order(item: tuple[str | None, Any]) -> tuple[int, int, str]:
     return (1, int(key), key) if key.isdigit() else (1, 10**6, key)
 
 
-def _correspondence(session: Session, submission: Submission) -> list[dict[str, Any]]:
-    """Every email in (versions and follow-ups) and every reply out, oldest first."""
+MAX_SHOWN_EMAIL_BYTES = 2_000_000  # a larger email's text is not shown on the page: download it
+
+
+def _correspondence(wb: Workbench, session: Session, submission: Submission) -> list[dict[str, Any]]:
+    """Every email in (versions and follow-ups, not re-delivered copies) and every reply out, oldest first."""
     items: list[dict[str, Any]] = []
-    for m in session.scalars(select(Message).where(Message.submission_id == submission.id, Message.state == "done")
-                             .order_by(Message.received_at, Message.id)):
+    numbers = {v.id: v.number for v in submission.versions}
+    for m in session.scalars(select(Message).where(
+            Message.submission_id == submission.id, Message.state == "done",
+            or_(Message.version_id.is_not(None), Message.raw_path.is_not(None))).order_by(Message.received_at, Message.id)):
+        path = _message_file(wb, submission.tracking_number, m.id, numbers.get(m.version_id))
+        body = None
+        if path is not None:
+            body = (_text_body(path.read_bytes()) if path.stat().st_size <= MAX_SHOWN_EMAIL_BYTES
+                    else "(a large email: download the .eml to read it)")
         items.append({"direction": "in", "at": m.received_at, "who": m.sender, "subject": m.subject, "id": m.id,
-                      "status": m.outcome, "body": None})
+                      "status": m.outcome, "body": body})
     for r in session.scalars(select(Reply).where(Reply.submission_id == submission.id).order_by(Reply.id)):
         items.append({"direction": "out", "at": r.created_at, "who": r.recipient, "subject": r.subject, "id": r.id,
                       "status": r.status, "body": _text_body(bytes(r.raw))})
     return sorted(items, key=lambda item: item["at"])
 
 
+def _message_file(wb: Workbench, tracking: str, message_id: int, version_number: int | None) -> Path | None:
+    """Where the pipeline filed an email of the case: its version's folder, or the correspondence folder."""
+    relative = f"{version_number}/message.eml" if version_number else f"correspondence/{message_id}.eml"
+    return _inside(wb.storage.root / tracking, relative)
+
+
 def _text_body(raw: bytes) -> str:
+    """The plain-text part of an email (shown escaped, as text), or ""."""
     import email
     from email import policy
 
-    part = email.message_from_bytes(raw, policy=policy.default).get_body(("plain",))
-    return part.get_content() if part is not None else ""
+    try:
+        part = email.message_from_bytes(raw, policy=policy.default).get_body(("plain",))
+        return part.get_content() if part is not None else ""
+    except (LookupError, ValueError, AttributeError):  # a broken charset or structure: the .eml still downloads
+        return ""
 
 
 def case_page(request: Request, me: auth.SignedIn) -> Response:
@@ -372,7 +392,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
                                      .options(selectinload(CaseNote.user)).order_by(CaseNote.id)))
         trail = list(session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id)
                                      .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id.desc()).limit(200)))
-        correspondence = _correspondence(session, submission)
+        correspondence = _correspondence(wb, session, submission)
         previous_case, next_case = cases.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
     preview = None
@@ -431,9 +451,7 @@ def message_download(request: Request, me: auth.SignedIn) -> Response:
             return _not_found(request)
         submission = session.get(Submission, message.submission_id)
         version = session.get(Version, message.version_id) if message.version_id else None
-    root = wb.storage.root / submission.tracking_number
-    relative = f"{version.number}/message.eml" if version else f"correspondence/{message.id}.eml"
-    path = _inside(root, relative)
+    path = _message_file(wb, submission.tracking_number, message.id, version.number if version else None)
     if path is None:
         return _not_found(request)
     with wb.sessions.begin() as session:
