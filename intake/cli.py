@@ -9,9 +9,9 @@ import sys
 from typing import Sequence
 
 from intake.commands import add_parsers
-from intake.web.cli import add_parsers as add_web_parsers
 from intake.config import Config, ConfigError, load_config
 from intake.logs import setup_logging
+from intake.web.cli import add_parsers as add_web_parsers
 
 EXIT_OK = 0
 EXIT_RETURNED = 1

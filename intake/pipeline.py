@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake import message as email_parser
 from intake.assess import assess_links
+from intake.case_commands import mark_resubmitted
 from intake.claims import claim_is_stale, worker_identity
 from intake.config import Config
-from intake.case_commands import mark_resubmitted
 from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
