@@ -3,7 +3,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench servers clean
+.PHONY: demo test bench servers screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(BIN)/.installed servers
 
 bench: $(BIN)/.installed servers
 	$(BIN)/python -m tests.bench
+
+# The README's workbench screenshots, taken by the browser tests with chromium.
+screenshots: $(BIN)/.installed servers
+	SECOR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_browser.py -k sqlite
 
 clean:
 	rm -rf var

@@ -10,12 +10,9 @@ import argparse
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from intake.config import Config
-
-if TYPE_CHECKING:
-    from intake.db import Message, Submission, Version
 
 log = logging.getLogger("secor_intake")
 
@@ -23,7 +20,7 @@ EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_CANNOT_RUN = 2
 
-MESSAGE_STATUSES = ("failed", "abandoned")
+MESSAGE_STATUSES = ("failed", "abandoned")  # also in intake.cases, which this module imports lazily
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Config, argparse.Namespace], int]]:
@@ -46,7 +43,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
             "db": cmd_db, "health": cmd_health, "demo": cmd_demo}
 
 
-def _with_services(config: Config, work: Callable[[Any], int], upgrade: bool | None = None) -> int:
+def with_services(config: Config, work: Callable[[Any], int], upgrade: bool | None = None) -> int:
     """Run `work(services)` on opened services, closing them after; an unreachable database is exit 2."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -72,7 +69,7 @@ def cmd_db(config: Config, args: argparse.Namespace) -> int:
         print(f"database schema is up to date ({_safe_url(config.database_url)})", file=sys.stderr)
         return EXIT_OK
 
-    return _with_services(config, report, upgrade=True)
+    return with_services(config, report, upgrade=True)
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
@@ -93,13 +90,13 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
             return _fail(f"database: {_first_line(exc)}")
         return EXIT_OK
 
-    return _with_services(config, cycle)
+    return with_services(config, cycle)
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from intake.daemon import Daemon
 
-    return _with_services(config, lambda services: Daemon(services).run())
+    return with_services(config, lambda services: Daemon(services).run())
 
 
 def cmd_health(config: Config, args: argparse.Namespace) -> int:
@@ -117,64 +114,15 @@ def cmd_health(config: Config, args: argparse.Namespace) -> int:
     return EXIT_PROBLEM if found else EXIT_OK
 
 
-def _latest(submission: Submission) -> Version | None:
-    return submission.versions[-1] if submission.versions else None
-
-
-def submission_summary(submission: Submission) -> dict[str, Any]:
-    """The `submissions --json` object of one case."""
-    first = submission.versions[0] if submission.versions else None
-    latest = _latest(submission)
-    return {
-        "tracking_number": submission.tracking_number,
-        "verdict": submission.verdict,
-        "status": submission.verdict,
-        "submitter": submission.submitter,
-        "received_at": submission.received_at.isoformat(),
-        "subject": submission.subject,
-        "message_id": first.message.message_id if first is not None and first.message is not None else None,
-        "source": latest.report["source"] if latest is not None and latest.report else None,
-        "versions": len(submission.versions),
-    }
-
-
-def message_summary(row: Message) -> dict[str, Any]:
-    """A message that could not be processed, in the same shape (tracking number null)."""
-    return {
-        "tracking_number": None,
-        "verdict": None,
-        "status": row.state,
-        "submitter": row.sender,
-        "received_at": row.received_at.isoformat(),
-        "subject": row.subject,
-        "message_id": row.message_id,
-        "source": None,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-    }
-
-
 def cmd_submissions(config: Config, args: argparse.Namespace) -> int:
-    return _with_services(config, lambda services: _list_submissions(services, args))
+    return with_services(config, lambda services: _list_submissions(services, args))
 
 
 def _list_submissions(services: Any, args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from intake.db import Message, Submission
+    from intake.cases import submission_list
 
     with services.sessions() as session:
-        items: list[tuple[Any, dict[str, Any]]] = []
-        if args.status not in MESSAGE_STATUSES:
-            query = select(Submission)
-            if args.status:
-                query = query.where(Submission.verdict == args.status)
-            items += [(s.received_at, submission_summary(s)) for s in session.scalars(query)]
-        if args.status is None or args.status in MESSAGE_STATUSES:
-            states = [args.status] if args.status else list(MESSAGE_STATUSES)
-            items += [(m.received_at, message_summary(m))
-                      for m in session.scalars(select(Message).where(Message.state.in_(states)))]
-    rows = [item for _, item in sorted(items, key=lambda pair: pair[0], reverse=True)]
+        rows = submission_list(session, args.status)
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -187,47 +135,20 @@ def _list_submissions(services: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def show_document(submission: Submission) -> dict[str, Any]:
-    """`show --json`: the latest report in the contract's shape, plus every version and reply."""
-    latest = _latest(submission)
-    document = dict(latest.report) if latest is not None and latest.report else {
-        "tracking_number": submission.tracking_number, "verdict": submission.verdict, "source": None,
-        "summary": {}, "findings": []}
-    document.update(submitter=submission.submitter, subject=submission.subject,
-                    received_at=submission.received_at.isoformat())
-    document["versions"] = [{
-        "number": v.number, "verdict": v.verdict, "received_at": v.created_at.isoformat(),
-        "message_id": v.message.message_id if v.message is not None else None,
-        "storage_path": v.storage_path, "source": v.report["source"] if v.report else None,
-        "files": [{"path": d.path, "size": d.size, "sha256": d.sha256, "mime": d.mime, "element": d.element}
-                  for d in v.documents],
-        "findings": [{"code": f.code, "severity": f.severity, "path": f.path, "message": f.message}
-                     for f in v.findings],
-    } for v in submission.versions]
-    document["replies"] = [{
-        "recipient": r.recipient, "subject": r.subject, "status": r.status, "message_id": r.message_id,
-        "attempts": r.attempts, "sent_at": r.sent_at.isoformat() if r.sent_at else None,
-        "suppressed_reason": r.suppressed_reason, "last_error": r.last_error,
-    } for r in submission.replies]
-    return document
-
-
 def cmd_show(config: Config, args: argparse.Namespace) -> int:
-    return _with_services(config, lambda services: _show(services, args))
+    return with_services(config, lambda services: _show(services, args))
 
 
 def _show(services: Any, args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from intake.db import Submission
+    from intake.cases import find_case, show_document
     from triage.render import render_text
     from triage.report import Report
 
     with services.sessions() as session:
-        submission = session.scalar(select(Submission).where(Submission.tracking_number == args.tracking_number))
+        submission = find_case(session, args.tracking_number)
         if submission is None:
             return _fail(f"show: no submission {args.tracking_number}")
-        document = show_document(submission)
+        document = show_document(session, submission)
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")

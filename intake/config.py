@@ -8,6 +8,7 @@ configuration file's folder, or the current folder when there is no file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -112,6 +113,40 @@ class HealthConfig:
     path: str = "var/health.json"
 
 
+QA_RETURN_REASONS = (  # ../shared/domain.md, "What QA returns submissions for"
+    "Missing documentation",
+    "Hard to assess or disorganized submission",
+    "Over-submission: more documents than the sampling guide asks for",
+    "Evaluation tool missing, incomplete or unscored",
+    "Legal name does not match the WCB account",
+    "Employer not eligible (more than 10 employees, or not a member in good standing)",
+    "Assessor not qualified",
+    "Late submission",
+)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = ""  # public address (links in emails, behind a proxy); default http://host:port
+    session_idle_minutes: float = 60.0  # a session unused this long is signed out
+    session_max_hours: float = 12.0  # and any session after this long
+    signin_window_minutes: float = 15.0  # failed sign-ins are counted over this window...
+    signin_max_failures_per_user: int = 5  # ...per user name
+    signin_max_failures_per_address: int = 20  # ...per client address
+    return_reasons: list[str] = field(default_factory=lambda: list(QA_RETURN_REASONS))
+    request_documents_days: int = 14  # default due date of a request for documents
+    accept_sends_email: bool = False  # Accept is recorded silently unless this is true
+    page_size: int = 50  # cases per queue page
+    proxy_user_header: str = ""  # e.g. "X-Remote-User": the signed-in user, set by a reverse proxy...
+    trusted_proxies: list[str] = field(default_factory=list)  # ...believed only from these addresses/networks
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
 @dataclass(frozen=True)
 class Config:
     mailbox: MailboxConfig = field(default_factory=MailboxConfig)
@@ -125,6 +160,7 @@ class Config:
     triage: RuleSettings = field(default_factory=RuleSettings)
     log: LogConfig = field(default_factory=LogConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # where relative paths start
 
     def resolve_path(self, value: str) -> Path:
@@ -262,6 +298,11 @@ def _validate(config: Config) -> None:
         ip, sep, port = target.rpartition(":")
         if not sep or not ip or not port.isdigit():
             raise ConfigError(f"links.resolve.{host}: expected \"ip:port\", got {target!r}")
+    for network in config.web.trusted_proxies:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"web.trusted_proxies: {network!r} is not an IP address or network") from None
     for section in ("limits",):
         for f in dataclasses.fields(getattr(config, section)):
             if getattr(getattr(config, section), f.name) < 0:

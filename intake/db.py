@@ -10,7 +10,9 @@ Tables, in the order a message flows through them:
 - `submission`: one case with one tracking number; `submission_version`: each email that adds to it,
   with its `document` and `finding` rows;
 - `reply`: the outbox, written in the same transaction as the version it acknowledges;
-- `tracking_counter`: the last tracking number handed out per year.
+- `tracking_counter`: the last tracking number handed out per year;
+- the QA workbench's: `web_user`, `web_session`, `sign_in_attempt`, `decision` (QA's decision beside
+  the triage verdict, never over it), `case_note`, and the append-only `audit_entry`.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ MESSAGE_STATES = tuple(MessageState)
 MESSAGE_OUTCOMES = tuple(MessageOutcome)
 SUBMISSION_STATUSES = ("open", "awaiting_link", "closed")
 REPLY_STATUSES = tuple(ReplyStatus)
+QA_STATES = ("new", "in_review", "awaiting_documents", "resubmitted", "accepted", "returned")
+QA_DECISIONS = ("accept", "return", "request_documents")
+USER_ROLES = ("analyst", "admin")
 
 
 def utcnow() -> datetime:
@@ -204,7 +209,8 @@ class Submission(Base):
     """One case: one submitter, one tracking number, one or more versions."""
 
     __tablename__ = "submission"
-    __table_args__ = (CheckConstraint(_check_in("status", SUBMISSION_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(_check_in("status", SUBMISSION_STATUSES), name="status"),
+                      CheckConstraint(_check_in("qa_state", QA_STATES), name="qa_state"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tracking_number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -216,7 +222,13 @@ class Submission(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # QA's side of the case (the workbench), beside the triage verdict: its state, since when the case
+    # has waited in that state (the queue's age), and who works it.
+    qa_state: Mapped[str] = mapped_column(String(24), default="new", server_default="new", index=True)
+    qa_since: Mapped[datetime | None]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"), index=True)
 
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     versions: Mapped[list[Version]] = relationship(back_populates="submission", order_by="Version.number")
     replies: Mapped[list[Reply]] = relationship(back_populates="submission", order_by="Reply.id")
 
@@ -311,12 +323,106 @@ class Reply(Base):
     source_message: Mapped[Message | None] = relationship(foreign_keys=[source_message_id])
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a busy time-out, and BEGIN IMMEDIATE for every transaction.
+class User(Base):
+    """A workbench account (`secor-intake user ...`); the password is an argon2id hash."""
+
+    __tablename__ = "web_user"
+    __table_args__ = (CheckConstraint(_check_in("role", USER_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class SignInAttempt(Base):
+    """A failed sign-in, by user name and address: what the sign-in rate limit counts."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (Index(None, "username", "at"), Index(None, "address", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Decision(Base):
+    """QA's decision on a case, beside the triage verdict. One per (case, sequence): two analysts
+    deciding from the same page, or one form sent twice, record one decision and queue one email."""
+
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("submission_id", "sequence"),
+                      CheckConstraint(_check_in("decision", QA_DECISIONS), name="decision"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"))  # the version decided on
+    sequence: Mapped[int] = mapped_column(Integer)  # 1 for the case's first decision, 2...
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    decision: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    reasons: Mapped[dict[str, Any]]  # {"findings": [...], "qa": [...], "elements": [...], "due": "YYYY-MM-DD"}
+    decided_by: Mapped[int] = mapped_column(ForeignKey("web_user.id"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply.id"))
+
+    user: Mapped[User] = relationship()
+
+
+class CaseNote(Base):
+    """An internal note on a case (never sent to the submitter)."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """Who did what when. Append-only: the migration adds triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
+    detail: Mapped[dict[str, Any] | None]
+
+    user: Mapped[User | None] = relationship()
+
+
+def _configure_sqlite(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
+    """WAL, foreign keys, a busy time-out, and `begin` (BEGIN IMMEDIATE) for every transaction.
 
     pysqlite starts transactions lazily and breaks SAVEPOINT; taking over BEGIN fixes both. IMMEDIATE
     takes the write lock at the start, so two threads never deadlock upgrading a read lock (an error
-    SQLITE_BUSY that busy_timeout cannot cure); they wait their turn instead.
+    SQLITE_BUSY that busy_timeout cannot cure); they wait their turn instead. A read-only engine
+    (`begin="BEGIN"`, deferred, with `query_only`) never takes the lock: WAL readers never wait.
     """
 
     @event.listens_for(engine, "connect")
@@ -328,16 +434,20 @@ def _configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
+        if begin != "BEGIN IMMEDIATE":
+            cursor.execute("PRAGMA query_only = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, read_only: bool = False) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys, busy_timeout and thread-safe settings.
 
+    `read_only`: SQLite transactions begin DEFERRED and refuse writes, so the workbench's page reads
+    never queue behind the daemon's writes (PostgreSQL readers never wait anyway).
     A relative SQLite path is taken as given (resolve it first, see Config.database_url); its folder
     is created when missing.
     """
@@ -347,7 +457,7 @@ def make_engine(url: str) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import secrets
 import shutil
 import sys
 import tempfile
@@ -11,6 +12,7 @@ import zipfile
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -71,6 +73,22 @@ def demo_emails(workdir: Path) -> list[tuple[str, bytes]]:
     ]
 
 
+DEMO_ANALYST = "demo"
+
+
+def _demo_analyst(services: Any) -> str:
+    """Create the demo analyst, or give it a new password; returns the password."""
+    from intake.users import add_user, find_user, set_password
+
+    password = "-".join(secrets.token_hex(3) for _ in range(3))
+    with services.sessions.begin() as session:
+        if find_user(session, DEMO_ANALYST) is None:
+            add_user(session, DEMO_ANALYST, "analyst", password)
+        else:
+            set_password(session, DEMO_ANALYST, password)
+    return password
+
+
 def run_demo(config: Config) -> int:
     """Seed, poll once, report. Only on the embedded Maildir and pickup-folder outbox."""
     from intake.service import open_services, poll_cycle
@@ -102,6 +120,9 @@ def run_demo(config: Config) -> int:
         print(f"Replies (one .eml each): {outbox}")
         print(f"Mailbox folders:        {config.resolve_path(config.mailbox.path)}")
         print("List them with `secor-intake submissions`, read one with `secor-intake show <tracking number>`.")
+        password = _demo_analyst(services)
+        print(f"\nQA workbench: run `secor-intake web`, open {config.web.public_url}/ and sign in as "
+              f"{DEMO_ANALYST} with the password {password} (new at every `demo`).")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         services.close()

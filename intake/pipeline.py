@@ -39,6 +39,7 @@ from intake import message as email_parser
 from intake import outcomes
 from intake.assess import assess_links
 from intake.backoff import backoff
+from intake.case_commands import mark_resubmitted
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.config import Config
 from intake.db import FolderState, Message, MessageOutcome, MessageState, Submission, Version, record_version, utcnow
@@ -438,6 +439,8 @@ class Pipeline:
                               submitter=parsed.sender or "", submitter_name=parsed.sender_name,
                               subject=parsed.subject, received_at=row.received_at)
             session.add(case)
+        else:
+            mark_resubmitted(case, row.received_at)
         report.tracking_number = case.tracking_number
         version = record_version(session, case, row, report)
         session.flush()

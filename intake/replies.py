@@ -146,6 +146,18 @@ def render_too_large(config: OutboundConfig, recipient: str, recipient_name: str
                   in_reply_to, references, text)
 
 
+def render_decision(config: OutboundConfig, submission: Submission, decision: str, note: str | None,
+                    reasons: list[str], elements: list[str], due: str | None, in_reply_to: str | None,
+                    references: list[str]) -> EmailMessage:
+    """QA's decision told to the submitter (the workbench): the note, the reasons, what to send by when."""
+    context = _common(config, submission.submitter_name, submission.tracking_number) | {
+        "decision": decision, "note": note, "reasons": reasons, "elements": elements, "due": due}
+    text = _env.get_template("qa_decision.txt").render(context)
+    return _build(config, submission.submitter, submission.submitter_name,
+                  reply_subject(submission.subject, submission.tracking_number), submission.tracking_number,
+                  in_reply_to, references, text)
+
+
 def _suppression(session: Session, address: str, config: OutboundConfig, now: datetime) -> str | None:
     """Why a reply to `address` must not be sent, or None."""
     if not address or "@" not in address:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ def test_demo_seeds_polls_and_shows_outcomes(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "-> SECOR-" in result.stdout and "accepted" in result.stdout and "returned" in result.stdout
     assert "ignored (auto-submitted" in result.stdout
+    assert re.search(r"sign in as demo with the password [0-9a-f]{6}-[0-9a-f]{6}-[0-9a-f]{6} ", result.stdout)
     assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 3  # never to the auto-reply
     listing = json.loads(run(tmp_path, "submissions", "--json").stdout)
     assert sorted(item["verdict"] for item in listing) == ["accepted", "returned", "returned"]

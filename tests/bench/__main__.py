@@ -4,7 +4,7 @@
     .venv/bin/python -m tests.bench --quick         # scaled down: a smoke run of a few minutes
     .venv/bin/python -m tests.bench --only 1,4      # some targets (1 throughput, 2 history,
                                                     #   3 push latency, 4 memory, 5 big triage,
-                                                    #   6 reply window under SIGKILL)
+                                                    #   6 workbench pages, 7 reply window under SIGKILL)
 
 Set SECOR_BENCH_PROFILE=DIR to record py-spy profiles (collapsed stacks) of the measured processes.
 Scratch space: $SECOR_BENCH_TMP (default var/bench); generated submissions are cached in
@@ -27,7 +27,8 @@ TARGETS = {
     "3": "tests.bench.bench_push",
     "4": "tests.bench.bench_memory",
     "5": "tests.bench.bench_triage",
-    "6": "tests.bench.bench_reply_window",
+    "6": "tests.bench.bench_web",
+    "7": "tests.bench.bench_reply_window",
 }
 
 

@@ -1,4 +1,4 @@
-"""Target 6: how often a SIGKILL lands in the one at-least-once window of replies.
+"""Target 7: how often a SIGKILL lands in the one at-least-once window of replies.
 
 The window: the SMTP server has accepted a reply (250 after DATA) and the process dies before "sent"
 is committed; the reply is then sent again (byte-identical, same Message-ID). Measured from outside:
@@ -104,7 +104,7 @@ def run(quick: bool = False) -> list[Result]:
     per_reply = phase_seconds[0] / REPLIES
     share = duplicates / kills if kills else 0.0
     return [Result(
-        target="6 reply window", what=f"SIGKILLs inside sending: {kills}, duplicates {duplicates}",
+        target="7 reply window", what=f"SIGKILLs inside sending: {kills}, duplicates {duplicates}",
         measured=share, baseline=None, unit="dup/kill", ratio=None, goal="report; 0 lost",
         met=missing == 0,
         notes=[f"{kills} kills at random moments of a {phase_seconds[0] * 1000:.0f} ms sending phase "

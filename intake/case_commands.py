@@ -1,0 +1,164 @@
+"""The writes that change a case: QA decisions, assignment, notes, the audit trail, resubmission.
+
+Each function works in the caller's transaction and does not commit, so a decision, its email in the
+outbox and its audit entry are committed together or not at all. The CLI, the pipeline and the web
+app all change cases through these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake.cases import latest_decision
+from intake.config import OutboundConfig
+from intake.db import QA_DECISIONS, AuditEntry, CaseNote, Decision, Message, Submission, User, utcnow
+from intake.replies import queue_reply, render_decision
+
+STATE_AFTER = {"accept": "accepted", "return": "returned", "request_documents": "awaiting_documents"}
+MAX_NOTE_CHARS = 10_000
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be recorded as given (the message says what is missing)."""
+
+
+class DecidedMeanwhile(Exception):
+    """Another decision was recorded on this case since the form was shown."""
+
+    def __init__(self, latest: Decision | None) -> None:
+        super().__init__("this case was decided meanwhile")
+        self.latest = latest
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """A decision as an analyst submits it. `sequence` is the number this decision will have (the
+    case's decision count + 1 when the form was shown); `idempotency_key` is the form's own key."""
+
+    decision: str
+    idempotency_key: str
+    sequence: int
+    note: str = ""
+    finding_reasons: list[dict[str, Any]] = field(default_factory=list)  # {"code", "path", "message"}
+    qa_reasons: list[str] = field(default_factory=list)
+    elements: list[str] = field(default_factory=list)  # request_documents: what to send
+    due: date | None = None  # request_documents: by when
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    decision: Decision
+    created: bool  # False: this form had already been recorded (double submit, resent form)
+
+
+def audit(session: Session, user: User | None, action: str, submission_id: int | None = None,
+          document_id: int | None = None, **detail: Any) -> None:
+    """Append one entry to the audit trail (views, downloads, decisions, assignments, sign-ins...)."""
+    session.add(AuditEntry(user_id=user.id if user else None, action=action, submission_id=submission_id,
+                           document_id=document_id, detail=detail or None))
+
+
+def _validate(request: DecisionRequest) -> None:
+    if request.decision not in QA_DECISIONS:
+        raise DecisionError(f"unknown decision {request.decision!r}")
+    if len(request.note) > MAX_NOTE_CHARS:
+        raise DecisionError(f"the note is longer than {MAX_NOTE_CHARS} characters")
+    if request.decision == "accept":
+        return
+    if not request.note.strip() and not request.finding_reasons and not request.qa_reasons and not request.elements:
+        raise DecisionError("Return and Request documents need a note to the submitter or at least one reason")
+    if request.decision == "request_documents" and (not request.elements or request.due is None):
+        raise DecisionError("Request documents needs at least one element and a due date")
+
+
+def _thread(session: Session, submission: Submission) -> tuple[str | None, list[str]]:
+    """In-Reply-To (the submitter's latest email) and References (their emails on this case, in order)."""
+    ids = [m for m in session.scalars(
+        select(Message.message_id).where(Message.submission_id == submission.id, Message.message_id.is_not(None))
+        .order_by(Message.received_at, Message.id)) if m]
+    ids = list(dict.fromkeys(ids))
+    return (ids[-1] if ids else None), ids[-20:]
+
+
+def record_decision(session: Session, submission: Submission, user: User, request: DecisionRequest,
+                    outbound: OutboundConfig, accept_sends_email: bool = False) -> DecisionResult:
+    """Record QA's decision on the case's latest version, queue its email and audit it, in one transaction.
+
+    The same form sent again returns the decision it recorded (created False) and queues nothing.
+    A form shown before another decision was recorded raises DecidedMeanwhile, so two analysts
+    deciding at once record one decision and send one email; the unique (case, sequence) and
+    idempotency key hold that even between two processes. Raises DecisionError for a decision
+    that lacks what it needs.
+    """
+    existing = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+    if existing is not None:
+        return DecisionResult(existing, created=False)
+    _validate(request)
+    count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == submission.id)) or 0
+    latest_version = submission.versions[-1]
+    if request.sequence != count + 1:
+        raise DecidedMeanwhile(latest_decision(session, submission.id))
+    now = utcnow()
+    reasons = {"findings": request.finding_reasons, "qa": request.qa_reasons, "elements": request.elements,
+               "due": request.due.isoformat() if request.due else None}
+    decision = Decision(submission_id=submission.id, version_id=latest_version.id, sequence=request.sequence,
+                        idempotency_key=request.idempotency_key, decision=request.decision,
+                        note=request.note.strip() or None, reasons=reasons, decided_by=user.id, decided_at=now)
+    try:
+        with session.begin_nested():
+            session.add(decision)
+    except IntegrityError:
+        again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+        if again is not None:
+            return DecisionResult(again, created=False)
+        raise DecidedMeanwhile(latest_decision(session, submission.id)) from None
+    if request.decision != "accept" or accept_sends_email:
+        in_reply_to, references = _thread(session, submission)
+        lines = [_reason_line(r) for r in request.finding_reasons] + list(request.qa_reasons)
+        msg = render_decision(outbound, submission, request.decision, decision.note, lines, request.elements,
+                              reasons["due"], in_reply_to, references)
+        reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now)
+        decision.reply_id = reply.id if reply is not None else None
+    submission.qa_state, submission.qa_since = STATE_AFTER[request.decision], now
+    audit(session, user, "decision", submission.id, decision=request.decision, sequence=request.sequence,
+          reply_id=decision.reply_id)
+    return DecisionResult(decision, created=True)
+
+
+def _reason_line(reason: dict[str, Any]) -> str:
+    return f"{reason['path']}: {reason['message']}" if reason.get("path") else str(reason["message"])
+
+
+def assign(session: Session, submission: Submission, actor: User, assignee: User | None) -> None:
+    """Give the case to `assignee` (None: unassign). Anyone may take a case or let go of their own;
+    only an admin assigns others or takes a case from someone. A new case taken is in review."""
+    taking = assignee is not None and assignee.id == actor.id
+    releasing_own = assignee is None and submission.assignee_id == actor.id
+    if actor.role != "admin" and not ((taking and submission.assignee_id in (None, actor.id)) or releasing_own):
+        raise PermissionError("only an admin assigns cases to others or takes them from someone")
+    submission.assignee_id = assignee.id if assignee is not None else None
+    if assignee is not None and submission.qa_state in ("new", "resubmitted"):
+        submission.qa_state = "in_review"
+    audit(session, actor, "assign", submission.id, assignee=assignee.username if assignee else None)
+
+
+def add_note(session: Session, submission: Submission, user: User, text: str) -> CaseNote:
+    """An internal note on the case (never sent)."""
+    text = text.strip()
+    if not text or len(text) > MAX_NOTE_CHARS:
+        raise DecisionError(f"a note needs 1 to {MAX_NOTE_CHARS} characters")
+    note = CaseNote(submission_id=submission.id, user_id=user.id, text=text)
+    session.add(note)
+    audit(session, user, "note", submission.id)
+    return note
+
+
+def mark_resubmitted(submission: Submission, at: datetime) -> None:
+    """The submitter sent a new version of a known case: back to the top of QA's queue."""
+    submission.qa_state, submission.qa_since = "resubmitted", at

@@ -1,0 +1,267 @@
+"""The read model of cases: what `submissions` and `show` print and what the workbench shows.
+
+Filtering, sorting and paging happen in SQL; the CLI, the pipeline and the web app all read cases
+through these functions. Nothing here writes (see intake.case_commands for that).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import Select, String, case, cast, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from intake.db import QA_STATES, Decision, Document, Message, Submission, User, Version
+
+MESSAGE_STATUSES = ("failed", "abandoned")
+OPEN_QA_STATES = ("resubmitted", "new", "in_review", "awaiting_documents")
+# The queue's order: a submitter's answer first, then new work, then work in hand.
+_STATE_RANK = {state: rank for rank, state in enumerate(OPEN_QA_STATES + ("accepted", "returned"))}
+
+
+def latest_version(submission: Submission) -> Version | None:
+    return submission.versions[-1] if submission.versions else None
+
+
+def latest_decision(session: Session, submission_id: int) -> Decision | None:
+    return session.scalar(select(Decision).where(Decision.submission_id == submission_id)
+                          .order_by(Decision.sequence.desc()).limit(1))
+
+
+def qa_document(session: Session, submission: Submission) -> dict[str, Any]:
+    """`"qa"` of `show --json`: QA's state and latest decision, beside the triage verdict."""
+    decision = latest_decision(session, submission.id)
+    return {
+        "state": submission.qa_state,
+        "assignee": submission.assignee.username if submission.assignee is not None else None,
+        "decision": decision.decision if decision else None,
+        "decided_by": decision.user.username if decision else None,
+        "decided_at": decision.decided_at.isoformat() if decision else None,
+        "note": decision.note if decision else None,
+    }
+
+
+def submission_summary(submission: Submission) -> dict[str, Any]:
+    """The `submissions --json` object of one case."""
+    first = submission.versions[0] if submission.versions else None
+    latest = latest_version(submission)
+    return {
+        "tracking_number": submission.tracking_number,
+        "verdict": submission.verdict,
+        "status": submission.verdict,
+        "qa_state": submission.qa_state,
+        "submitter": submission.submitter,
+        "received_at": submission.received_at.isoformat(),
+        "subject": submission.subject,
+        "message_id": first.message.message_id if first is not None and first.message is not None else None,
+        "source": latest.report["source"] if latest is not None and latest.report else None,
+        "versions": len(submission.versions),
+    }
+
+
+def message_summary(row: Message) -> dict[str, Any]:
+    """A message that could not be processed, in the same shape (tracking number null)."""
+    return {
+        "tracking_number": None,
+        "verdict": None,
+        "status": row.state,
+        "qa_state": None,
+        "submitter": row.sender,
+        "received_at": row.received_at.isoformat(),
+        "subject": row.subject,
+        "message_id": row.message_id,
+        "source": None,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+    }
+
+
+def submission_list(session: Session, status: str | None = None) -> list[dict[str, Any]]:
+    """`submissions [--status S]`: cases (by verdict) and unprocessable emails, newest first.
+
+    Each kind is sorted by SQL; the two sorted streams are merged.
+    """
+    streams: list[Iterator[tuple[datetime, dict[str, Any]]]] = []
+    if status not in MESSAGE_STATUSES:
+        query = (select(Submission).order_by(Submission.received_at.desc(), Submission.id.desc())
+                 .options(selectinload(Submission.versions).selectinload(Version.message),
+                          selectinload(Submission.assignee)))
+        if status:
+            query = query.where(Submission.verdict == status)
+        streams.append((s.received_at, submission_summary(s)) for s in session.scalars(query))
+    if status is None or status in MESSAGE_STATUSES:
+        states = [status] if status else list(MESSAGE_STATUSES)
+        query = select(Message).where(Message.state.in_(states)).order_by(Message.received_at.desc())
+        streams.append((m.received_at, message_summary(m)) for m in session.scalars(query))
+    merged = heapq.merge(*streams, key=lambda pair: pair[0], reverse=True)
+    return [item for _, item in merged]
+
+
+def show_document(session: Session, submission: Submission) -> dict[str, Any]:
+    """`show --json`: the latest report in the contract's shape, plus every version, reply and QA."""
+    latest = latest_version(submission)
+    document = dict(latest.report) if latest is not None and latest.report else {
+        "tracking_number": submission.tracking_number, "verdict": submission.verdict, "source": None,
+        "summary": {}, "findings": []}
+    document.update(submitter=submission.submitter, subject=submission.subject,
+                    received_at=submission.received_at.isoformat())
+    document["versions"] = [{
+        "number": v.number, "verdict": v.verdict, "received_at": v.created_at.isoformat(),
+        "message_id": v.message.message_id if v.message is not None else None,
+        "storage_path": v.storage_path, "source": v.report["source"] if v.report else None,
+        "files": [{"path": d.path, "size": d.size, "sha256": d.sha256, "mime": d.mime, "element": d.element}
+                  for d in v.documents],
+        "findings": [{"code": f.code, "severity": f.severity, "path": f.path, "message": f.message}
+                     for f in v.findings],
+    } for v in submission.versions]
+    document["replies"] = [{
+        "recipient": r.recipient, "subject": r.subject, "status": r.status, "message_id": r.message_id,
+        "attempts": r.attempts, "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+        "suppressed_reason": r.suppressed_reason, "last_error": r.last_error,
+    } for r in submission.replies]
+    document["qa"] = qa_document(session, submission)
+    return document
+
+
+def find_case(session: Session, tracking_number: str) -> Submission | None:
+    return session.scalar(select(Submission).where(Submission.tracking_number == tracking_number.strip().upper()))
+
+
+# -- the workbench queue ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The queue's filters, as in its bookmarkable URL: `?state=&verdict=&assignee=&q=&page=`."""
+
+    state: str = "open"  # "open" (not yet decided for good), "all", or one QA state
+    verdict: str = ""  # a triage verdict, or "" for any
+    assignee: str = ""  # a user name, "none" for unassigned, or "" for anyone
+    q: str = ""  # tracking number, company (subject / submitter name), sender, subject or file name
+    page: int = 1
+
+
+@dataclass
+class QueueRow:
+    tracking_number: str
+    qa_state: str
+    verdict: str | None
+    assignee: str | None
+    submitter: str
+    submitter_name: str | None
+    subject: str | None
+    waiting_since: datetime
+    versions: int
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+    filters: QueueFilter = field(default_factory=QueueFilter)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def _filtered(query: Select, filters: QueueFilter) -> Select:
+    if filters.state == "open":
+        query = query.where(Submission.qa_state.in_(OPEN_QA_STATES))
+    elif filters.state in QA_STATES:
+        query = query.where(Submission.qa_state == filters.state)
+    if filters.verdict:
+        query = query.where(Submission.verdict == filters.verdict)
+    if filters.assignee == "none":
+        query = query.where(Submission.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(Submission.assignee_id == select(User.id).where(
+            func.lower(User.username) == filters.assignee.lower()).scalar_subquery())
+    if filters.q.strip():
+        pattern = _like(filters.q.strip())
+        in_files = exists().where(Version.submission_id == Submission.id, Document.version_id == Version.id,
+                                  func.lower(Document.path).like(pattern, escape="\\"))
+        query = query.where(or_(*(func.lower(cast(column, String)).like(pattern, escape="\\") for column in (
+            Submission.tracking_number, Submission.submitter, Submission.submitter_name, Submission.subject)),
+            in_files))
+    return query
+
+
+def queue(session: Session, filters: QueueFilter, page_size: int = 50) -> QueuePage:
+    """One page of the queue: by QA state (a submitter's answer first), then oldest waiting first."""
+    waiting = func.coalesce(Submission.qa_since, Submission.received_at)
+    rank = case(_STATE_RANK, value=Submission.qa_state, else_=len(_STATE_RANK))
+    versions = (select(func.count(Version.id)).where(Version.submission_id == Submission.id)
+                .correlate(Submission).scalar_subquery())
+    total = session.scalar(_filtered(select(func.count(Submission.id)), filters)) or 0
+    pages = max(1, -(-total // page_size))
+    page = min(max(filters.page, 1), pages)
+    query = _filtered(
+        select(Submission.tracking_number, Submission.qa_state, Submission.verdict, User.username,
+               Submission.submitter, Submission.submitter_name, Submission.subject, waiting, versions)
+        .outerjoin(User, User.id == Submission.assignee_id), filters)
+    query = query.order_by(rank, waiting, Submission.id).offset((page - 1) * page_size).limit(page_size)
+    rows = [QueueRow(*row) for row in session.execute(query)]
+    return QueuePage(rows=rows, total=total, page=page, pages=pages, filters=filters)
+
+
+def neighbours(session: Session, tracking_number: str, filters: QueueFilter) -> tuple[str | None, str | None]:
+    """The previous and next case in the queue's order (keyboard navigation on the case page)."""
+    waiting = func.coalesce(Submission.qa_since, Submission.received_at)
+    rank = case(_STATE_RANK, value=Submission.qa_state, else_=len(_STATE_RANK))
+    ordered = _filtered(select(Submission.tracking_number, func.row_number().over(
+        order_by=(rank, waiting, Submission.id)).label("n")), filters).subquery()
+    here = session.scalar(select(ordered.c.n).where(ordered.c.tracking_number == tracking_number))
+    if here is None:
+        return None, None
+    around = dict(session.execute(select(ordered.c.n, ordered.c.tracking_number)
+                                  .where(ordered.c.n.in_((here - 1, here + 1)))).all())
+    return around.get(here - 1), around.get(here + 1)
+
+
+# -- the case page ------------------------------------------------------------------------------
+
+@dataclass
+class VersionComparison:
+    """What changed from the previous version, by path and SHA-256."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # same path, other content
+    moved: list[tuple[str, str]] = field(default_factory=list)  # same content, other path: (old, new)
+    unchanged: int = 0
+
+
+def compare_versions(before: dict[str, str], after: dict[str, str]) -> VersionComparison:
+    """Files added, removed, changed (same path, new hash) and moved (same hash, new path), from each
+    version's path -> SHA-256."""
+    result = VersionComparison()
+    gone = {path: digest for path, digest in before.items() if path not in after}
+    by_hash = {digest: path for path, digest in gone.items()}
+    for path, digest in sorted(after.items()):
+        if path in before:
+            if before[path] == digest:
+                result.unchanged += 1
+            else:
+                result.changed.append(path)
+        elif digest in by_hash:
+            result.moved.append((by_hash.pop(digest), path))
+        else:
+            result.added.append(path)
+    result.removed = sorted(by_hash.values())
+    return result
+
+
+def element_of(path: str | None, documents_by_path: dict[str, str | None], folders: dict[str, str]) -> str | None:
+    """The element a finding's path belongs to: its document's element, else its element folder's."""
+    if not path:
+        return None
+    if path in documents_by_path:
+        return documents_by_path[path]
+    # The element folder may sit inside one wrapper folder ("Acme SECOR 2026/Element 1 - .../x.pdf").
+    return next((folders[part] for part in path.split("/")[:2] if part in folders), None)

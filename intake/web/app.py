@@ -1,0 +1,592 @@
+"""The QA workbench as a Starlette app: routes, authorization, and the glue to the read model and the
+case commands. Pages are Jinja2 templates with autoescape on; forms are plain HTML with a CSRF token.
+
+Reads use a read-only engine (SQLite: deferred BEGIN, so a page never waits for the daemon's write
+lock); writes use the daemon's engine and commit the change with its audit entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from intake import case_commands, cases, users
+from intake.config import Config
+from intake.db import (AuditEntry, CaseNote, Decision, Document, FindingRow, Message, Reply, Submission, User,
+                       Version, make_engine, session_factory, utcnow)
+from intake.storage import Storage
+from intake.web import auth, stats
+from intake.web.security import (FILE_CSP, INLINE_TYPES, SecurityHeaders, content_disposition, cross_site,
+                                 display_name, tokens_match)
+
+STATIC = Path(__file__).parent / "static"
+QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
+                   "resubmitted": "Resubmitted", "accepted": "Accepted", "returned": "Returned"}
+DECISION_LABELS = {"accept": "Accept", "return": "Return", "request_documents": "Request documents"}
+
+
+@dataclass
+class Workbench:
+    """What every request handler needs."""
+
+    config: Config
+    sessions: sessionmaker[Session]  # writes (the daemon's engine: SQLite BEGIN IMMEDIATE)
+    reads: sessionmaker[Session]  # reads (SQLite: deferred BEGIN, query_only)
+    storage: Storage
+    templates: Environment
+
+
+def _size(value: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return str(value)
+
+
+def _age(value: datetime) -> str:
+    delta = utcnow() - value
+    if delta < timedelta(hours=1):
+        return f"{max(int(delta.total_seconds() // 60), 0)} min"
+    if delta < timedelta(days=2):
+        return f"{int(delta.total_seconds() // 3600)} h"
+    return f"{delta.days} d"
+
+
+def _templates() -> Environment:
+    env = Environment(loader=PackageLoader("intake.web", "templates"), autoescape=select_autoescape(default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(size=_size, age=_age, safe_name=display_name,
+                       when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
+    env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS)
+    return env
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    wb: Workbench = request.app.state.wb
+    me: auth.SignedIn | None = request.scope.get("signed_in")
+    html = wb.templates.get_template(name).render(me=me, request_path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _signed_in(request: Request) -> auth.SignedIn | None:
+    """The session's user; touches a live session now and then, removes an expired one. A user named
+    by a trusted reverse proxy gets a session of their own (its cookie is set on the response)."""
+    wb: Workbench = request.app.state.wb
+    token = request.cookies.get(auth.COOKIE)
+    with wb.reads() as session:
+        me, touch = auth.lookup(session, token, wb.config.web)
+    if touch:
+        with wb.sessions.begin() as session:
+            auth.touch_or_expire(session, me.session_id if me else auth.session_id_of(token or ""), me is not None)
+    proxied = _proxy_user(request)
+    if proxied is None or (me is not None and me.username.lower() == proxied.lower()):
+        return me
+    with wb.sessions.begin() as session:
+        user = users.find_user(session, proxied)
+        if user is None or user.disabled:
+            return None
+        new_token = auth.start_session(session, user, token)
+        case_commands.audit(session, user, "sign_in", address=_address(request), via="proxy")
+    request.scope["new_session_token"] = new_token
+    with wb.reads() as session:
+        return auth.lookup(session, new_token, wb.config.web)[0]
+
+
+def _proxy_user(request: Request) -> str | None:
+    """The user a configured reverse proxy names, only when the request comes from that proxy."""
+    wb: Workbench = request.app.state.wb
+    header = wb.config.web.proxy_user_header
+    if not header or request.client is None:
+        return None
+    try:
+        address = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return None
+    if not any(address in ipaddress.ip_network(n, strict=False) for n in wb.config.web.trusted_proxies):
+        return None
+    return request.headers.get(header, "").strip() or None
+
+
+def _with_new_session(request: Request, response: Response) -> Response:
+    if "new_session_token" in request.scope:
+        _set_cookie(request, response, auth.COOKIE, request.scope["new_session_token"])
+    return response
+
+
+def page(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Response]]:
+    """A GET route for signed-in users; anonymous: 401 to a JSON-only client, else the sign-in page."""
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        me = await run_in_threadpool(_signed_in, request)
+        if me is None:
+            accept = request.headers.get("accept", "")
+            if "application/json" in accept and "text/html" not in accept:
+                return JSONResponse({"error": "sign in first"}, status_code=401)
+            return RedirectResponse("/signin?" + urlencode({"next": request.url.path}), status_code=303)
+        request.scope["signed_in"] = me
+        return _with_new_session(request, await run_in_threadpool(handler, request, me))
+    return endpoint
+
+
+def action(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Response]]:
+    """A POST route: a signed-in user, a same-site request (Fetch Metadata) and the session's CSRF
+    token, else 403 and nothing changes."""
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        if cross_site(request.headers):
+            return _forbidden(request, "cross-site request refused")
+        me = await run_in_threadpool(_signed_in, request)
+        form = await request.form()
+        if me is None or not tokens_match(me.csrf_token, form.get("csrf_token")):
+            return _forbidden(request, "your session has ended or the form is stale: reload the page")
+        request.scope["signed_in"] = me
+        return _with_new_session(request, await run_in_threadpool(handler, request, me, form))
+    return endpoint
+
+
+def _forbidden(request: Request, why: str) -> HTMLResponse:
+    return _render(request, "error.html", status=403, title="Forbidden", message=why)
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    return _render(request, "error.html", status=404, title="Not found", message="There is nothing here.")
+
+
+# -- sign-in -------------------------------------------------------------------------------------
+
+async def signin_page(request: Request) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = _render(request, "signin.html", signin_token=token, next=_safe_next(request.query_params.get("next")),
+                       error=None)
+    _set_cookie(request, response, auth.SIGNIN_COOKIE, token, max_age=3600)
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never `//host` or a scheme) may follow sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None = None) -> None:
+    wb: Workbench = request.app.state.wb
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict", path="/",
+                        secure=wb.config.web.public_url.startswith("https://"))
+
+
+async def signin(request: Request) -> Response:
+    wb: Workbench = request.app.state.wb
+    form = await request.form()
+    if cross_site(request.headers) or not tokens_match(request.cookies.get(auth.SIGNIN_COOKIE),
+                                                        form.get("signin_token")):
+        return _forbidden(request, "the sign-in form is stale: reload the page")
+    username, password = str(form.get("username", ""))[:100], str(form.get("password", ""))[:1000]
+    address = _address(request)
+    limits = users.SignInLimits(timedelta(minutes=wb.config.web.signin_window_minutes),
+                                wb.config.web.signin_max_failures_per_user,
+                                wb.config.web.signin_max_failures_per_address)
+
+    def attempt() -> tuple[str, str | None]:
+        with wb.sessions.begin() as session:
+            if users.sign_in_blocked(session, username, address, limits):
+                return "blocked", None
+            user = users.check_password(session, username, password)
+            if user is None:
+                users.record_failed_sign_in(session, username, address)
+                case_commands.audit(session, None, "sign_in_failed", username=username, address=address)
+                return "failed", None
+            token = auth.start_session(session, user, request.cookies.get(auth.COOKIE))
+            case_commands.audit(session, user, "sign_in", address=address)
+            return "ok", token
+
+    outcome, token = await run_in_threadpool(attempt)
+    if outcome != "ok":
+        again = secrets.token_urlsafe(24)
+        message = ("Too many failed sign-ins: wait a few minutes and try again." if outcome == "blocked"
+                   else "Unknown user name or wrong password.")
+        response = _render(request, "signin.html", status=429 if outcome == "blocked" else 401,
+                           signin_token=again, next=_safe_next(str(form.get("next", ""))), error=message)
+        _set_cookie(request, response, auth.SIGNIN_COOKIE, again, max_age=3600)
+        return response
+    response = RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
+    assert token is not None
+    _set_cookie(request, response, auth.COOKIE, token)
+    response.delete_cookie(auth.SIGNIN_COOKIE, path="/")
+    return response
+
+
+def signout(request: Request, me: auth.SignedIn, form: FormData) -> Response:
+    wb: Workbench = request.app.state.wb
+    with wb.sessions.begin() as session:
+        auth.end_session(session, request.cookies.get(auth.COOKIE, ""))
+        case_commands.audit(session, session.get(User, me.user_id), "sign_out")
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(auth.COOKIE, path="/")
+    return response
+
+
+# -- the queue -----------------------------------------------------------------------------------
+
+def _filters(request: Request) -> cases.QueueFilter:
+    params = request.query_params
+    try:
+        page_number = int(params.get("page", "1"))
+    except ValueError:
+        page_number = 1
+    return cases.QueueFilter(state=params.get("state", "open"), verdict=params.get("verdict", ""),
+                             assignee=params.get("assignee", ""), q=params.get("q", "")[:200], page=page_number)
+
+
+def _query(filters: cases.QueueFilter, **changes: Any) -> str:
+    values = {"state": filters.state, "verdict": filters.verdict, "assignee": filters.assignee, "q": filters.q,
+              "page": filters.page} | changes
+    return urlencode({k: v for k, v in values.items() if v not in ("", None, 1) or k == "state"})
+
+
+def queue_page(request: Request, me: auth.SignedIn) -> Response:
+    wb: Workbench = request.app.state.wb
+    filters = _filters(request)
+    with wb.reads() as session:
+        result = cases.queue(session, filters, wb.config.web.page_size)
+        analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
+    return _render(request, "queue.html", result=result, filters=filters, query=functools.partial(_query, filters),
+                   states=QA_STATE_LABELS, analysts=analysts, back=_query(filters))
+
+
+# -- the case page -------------------------------------------------------------------------------
+
+@dataclass
+class FileRow:
+    id: int
+    path: str
+    size: int
+    mime: str
+    inline: bool
+
+
+def _case_view(session: Session, submission: Submission, number: int | None) -> dict[str, Any]:
+    versions = submission.versions
+    version = next((v for v in versions if v.number == number), versions[-1] if versions else None)
+    if version is None:
+        return {"version": None}
+    # Columns, not ORM objects: a 5,000-file version is read in a few milliseconds.
+    documents = session.execute(select(Document.id, Document.path, Document.size, Document.mime, Document.element,
+                                       Document.sha256).where(Document.version_id == version.id)
+                                .order_by(Document.path)).all()
+    summary = (version.report or {}).get("summary", {}) or {}
+    folders = {folder: element for element, folder in (summary.get("elements") or {}).items() if folder}
+    by_path = {d.path: d.element for d in documents}
+    tool = summary.get("evaluation_tool")
+    groups: dict[str | None, list[FileRow]] = {}
+    tool_rows: list[FileRow] = []
+    for d in documents:
+        row = FileRow(d.id, d.path, d.size, d.mime, d.mime in INLINE_TYPES)
+        (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(row)
+    findings: dict[str | None, list[FindingRow]] = {}
+    every_finding = list(session.scalars(select(FindingRow).where(FindingRow.version_id == version.id)
+                                         .order_by(FindingRow.id)))
+    for f in every_finding:
+        findings.setdefault(cases.element_of(f.path, by_path, folders), []).append(f)
+    previous = next((v for v in versions if v.number == version.number - 1), None)
+    comparison = None
+    if previous is not None:
+        before = dict(session.execute(select(Document.path, Document.sha256)
+                                      .where(Document.version_id == previous.id)).all())
+        comparison = cases.compare_versions(before, {d.path: d.sha256 for d in documents})
+    element_names = {element: folder for element, folder in (summary.get("elements") or {}).items()}
+    return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
+            "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
+            "reasons": [f for f in every_finding if f.severity in ("reject", "warn")],
+            "previous": previous, "element_names": element_names, "summary": summary,
+            "file_count": len(documents)}
+
+
+def _element_order(item: tuple[str | None, Any]) -> tuple[int, int, str]:
+    key = item[0]
+    if key is None:
+        return (0, 0, "")
+    return (1, int(key), key) if key.isdigit() else (1, 10**6, key)
+
+
+MAX_SHOWN_EMAIL_BYTES = 2_000_000  # a larger email's text is not shown on the page: download it
+
+
+def _correspondence(wb: Workbench, session: Session, submission: Submission) -> list[dict[str, Any]]:
+    """Every email in (versions and follow-ups, not re-delivered copies) and every reply out, oldest first."""
+    items: list[dict[str, Any]] = []
+    numbers = {v.id: v.number for v in submission.versions}
+    for m in session.scalars(select(Message).where(
+            Message.submission_id == submission.id, Message.state == "done",
+            or_(Message.version_id.is_not(None), Message.raw_path.is_not(None))).order_by(Message.received_at, Message.id)):
+        path = _message_file(wb, submission.tracking_number, m.id, numbers.get(m.version_id))
+        body = None
+        if path is not None:
+            body = (_text_body(path.read_bytes()) if path.stat().st_size <= MAX_SHOWN_EMAIL_BYTES
+                    else "(a large email: download the .eml to read it)")
+        items.append({"direction": "in", "at": m.received_at, "who": m.sender, "subject": m.subject, "id": m.id,
+                      "status": m.outcome, "body": body})
+    for r in session.scalars(select(Reply).where(Reply.submission_id == submission.id).order_by(Reply.id)):
+        items.append({"direction": "out", "at": r.created_at, "who": r.recipient, "subject": r.subject, "id": r.id,
+                      "status": r.status, "body": _text_body(bytes(r.raw))})
+    return sorted(items, key=lambda item: item["at"])
+
+
+def _message_file(wb: Workbench, tracking: str, message_id: int, version_number: int | None) -> Path | None:
+    """Where the pipeline filed an email of the case: its version's folder, or the correspondence folder."""
+    relative = f"{version_number}/message.eml" if version_number else f"correspondence/{message_id}.eml"
+    return _inside(wb.storage.root / tracking, relative)
+
+
+def _text_body(raw: bytes) -> str:
+    """The plain-text part of an email (shown escaped, as text), or ""."""
+    import email
+    from email import policy
+
+    try:
+        part = email.message_from_bytes(raw, policy=policy.default).get_body(("plain",))
+        return part.get_content() if part is not None else ""
+    except (LookupError, ValueError, AttributeError):  # a broken charset or structure: the .eml still downloads
+        return ""
+
+
+def case_page(request: Request, me: auth.SignedIn) -> Response:
+    wb: Workbench = request.app.state.wb
+    tracking = request.path_params["tracking"]
+    try:
+        number = int(request.query_params["version"]) if "version" in request.query_params else None
+    except ValueError:
+        number = None
+    filters = _filters(request)
+    with wb.reads() as session:
+        submission = session.scalar(select(Submission).where(Submission.tracking_number == tracking).options(
+            selectinload(Submission.versions).selectinload(Version.message), selectinload(Submission.assignee)))
+        if submission is None:
+            return _not_found(request)
+        view = _case_view(session, submission, number)
+        decisions = list(session.scalars(select(Decision).where(Decision.submission_id == submission.id)
+                                         .options(selectinload(Decision.user)).order_by(Decision.sequence)))
+        notes = list(session.scalars(select(CaseNote).where(CaseNote.submission_id == submission.id)
+                                     .options(selectinload(CaseNote.user)).order_by(CaseNote.id)))
+        trail = list(session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id)
+                                     .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id.desc()).limit(200)))
+        correspondence = _correspondence(wb, session, submission)
+        previous_case, next_case = cases.neighbours(session, tracking, filters)
+        analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
+    preview = None
+    if "preview" in request.query_params and view["version"] is not None:
+        wanted = request.query_params["preview"]
+        preview = next((row for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for row in rows
+                        if str(row.id) == wanted and row.inline), None)
+    with wb.sessions.begin() as session:
+        case_commands.audit(session, session.get(User, me.user_id), "view", submission.id,
+                            version=view["version"].number if view["version"] else None)
+    due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
+    return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
+                   trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
+                   back=_query(filters), analysts=analysts, preview=preview, due=due,
+                   return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
+                   sequence=len(decisions) + 1, error=request.query_params.get("error"),
+                   notice=request.query_params.get("notice"),
+                   version_numbers={v.id: v.number for v in submission.versions})
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+def file_download(request: Request, me: auth.SignedIn) -> Response:
+    """A submitted document by its id in the database, never by a path from the URL. PDFs and
+    images inline; anything else (HTML, SVG, XML included) as an octet-stream attachment."""
+    wb: Workbench = request.app.state.wb
+    with wb.reads() as session:
+        row = session.execute(select(Document, Version.number, Submission.tracking_number, Submission.id)
+                              .join(Version, Version.id == Document.version_id)
+                              .join(Submission, Submission.id == Version.submission_id)
+                              .where(Document.id == request.path_params["document_id"])).first()
+    if row is None:
+        return _not_found(request)
+    document, number, tracking, submission_id = row
+    files = wb.storage.version_dir(tracking, number) / "files"
+    path = _inside(files, document.path)
+    if path is None:
+        return _not_found(request)
+    inline = document.mime in INLINE_TYPES and request.query_params.get("download") != "1"
+    with wb.sessions.begin() as session:
+        case_commands.audit(session, session.get(User, me.user_id), "download" if not inline else "open",
+                            submission_id, document.id, path=document.path)
+    name = document.path.rsplit("/", 1)[-1]
+    return FileResponse(path, media_type=document.mime if inline else "application/octet-stream", headers={
+        "Content-Disposition": content_disposition("inline" if inline else "attachment", name),
+        "Content-Security-Policy": FILE_CSP + ("" if document.mime == "application/pdf" else "; sandbox"),
+        "Cache-Control": "private, no-store"})
+
+
+def message_download(request: Request, me: auth.SignedIn) -> Response:
+    """An email of the case's correspondence, as a .eml attachment (never rendered)."""
+    wb: Workbench = request.app.state.wb
+    with wb.reads() as session:
+        message = session.get(Message, request.path_params["message_id"])
+        if message is None or message.submission_id is None:
+            return _not_found(request)
+        submission = session.get(Submission, message.submission_id)
+        version = session.get(Version, message.version_id) if message.version_id else None
+    path = _message_file(wb, submission.tracking_number, message.id, version.number if version else None)
+    if path is None:
+        return _not_found(request)
+    with wb.sessions.begin() as session:
+        case_commands.audit(session, session.get(User, me.user_id), "download", submission.id, message=message.id)
+    return FileResponse(path, media_type="application/octet-stream", headers={
+        "Content-Disposition": content_disposition("attachment", f"{submission.tracking_number}-{message.id}.eml"),
+        "Content-Security-Policy": FILE_CSP + "; sandbox", "Cache-Control": "private, no-store"})
+
+
+def _inside(root: Path, relative: str) -> Path | None:
+    """`root/relative` if it is a regular file inside `root` once every link is resolved, else None."""
+    try:
+        base = root.resolve(strict=True)
+        path = (base / relative).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return path if path.is_relative_to(base) and path.is_file() else None
+
+
+# -- changes -------------------------------------------------------------------------------------
+
+def _case_url(tracking: str, **params: str) -> str:
+    return f"/cases/{tracking}" + ("?" + urlencode(params) if params else "")
+
+
+def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Response]]:
+    """An `action` on one case: `handler(request, session, case, actor, form)` runs in one write
+    transaction, with the case of the URL (404 when unknown) and the signed-in user."""
+    def run(request: Request, me: auth.SignedIn, form: FormData) -> Response:
+        wb: Workbench = request.app.state.wb
+        with wb.sessions.begin() as session:
+            submission = cases.find_case(session, request.path_params["tracking"])
+            if submission is None or not submission.versions:
+                return _not_found(request)
+            return handler(request, session, submission, session.get(User, me.user_id), form)
+    return action(functools.wraps(handler)(run))
+
+
+def decide(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+    wb: Workbench = request.app.state.wb
+    tracking = submission.tracking_number
+    chosen = {int(v) for v in form.getlist("finding") if str(v).isdigit()}
+    findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
+                if f.id in chosen]
+    try:
+        decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
+        result = case_commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
+                                               wb.config.web.accept_sends_email)
+    except (ValueError, case_commands.DecisionError) as exc:  # nothing was written before these
+        return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
+    except case_commands.DecidedMeanwhile as exc:
+        who = exc.latest.user.username if exc.latest else "someone"
+        return RedirectResponse(_case_url(tracking, error=f"{who} recorded a decision on this case meanwhile; "
+                                          "nothing was sent. Review it below."), status_code=303)
+    notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
+    return RedirectResponse(_case_url(tracking, notice=notice), status_code=303)
+
+
+def _decision_request(form: FormData, configured: list[str],
+                      findings: list[dict[str, Any]]) -> case_commands.DecisionRequest:
+    choice = str(form.get("decision", ""))
+    qa_reasons = [configured[int(i)] for i in form.getlist("reason") if str(i).isdigit() and int(i) < len(configured)]
+    due_text = str(form.get("due", "")).strip()
+    try:
+        due = date.fromisoformat(due_text) if due_text else None
+        sequence = int(str(form.get("sequence", "")))
+    except ValueError:
+        raise ValueError("the due date or the form is not valid: reload the page") from None
+    key = str(form.get("idempotency_key", ""))
+    if not 16 <= len(key) <= 64:
+        raise ValueError("the form is not valid: reload the page")
+    elements = [str(e)[:200] for e in form.getlist("element")] if choice == "request_documents" else []
+    return case_commands.DecisionRequest(decision=choice, idempotency_key=key, sequence=sequence,
+                                         note=str(form.get("note", "")), qa_reasons=qa_reasons,
+                                         finding_reasons=findings,
+                                         elements=elements, due=due if choice == "request_documents" else None)
+
+
+def assign(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+    tracking = submission.tracking_number
+    name = str(form.get("assignee", ""))
+    assignee = actor if name == "me" else (users.find_user(session, name) if name else None)
+    if name and (assignee is None or assignee.disabled):
+        return RedirectResponse(_case_url(tracking, error=f"no active user {name}"), status_code=303)
+    try:
+        case_commands.assign(session, submission, actor, assignee)
+    except PermissionError as exc:
+        return _forbidden(request, str(exc))  # nothing was changed before the check
+    back = str(form.get("back", ""))
+    return RedirectResponse(("/?" + back) if form.get("from") == "queue" else _case_url(tracking), status_code=303)
+
+
+def add_note(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+    try:
+        case_commands.add_note(session, submission, actor, str(form.get("text", "")))
+    except case_commands.DecisionError as exc:
+        return RedirectResponse(_case_url(submission.tracking_number, error=str(exc)), status_code=303)
+    return RedirectResponse(_case_url(submission.tracking_number) + "#notes", status_code=303)
+
+
+def stats_page(request: Request, me: auth.SignedIn) -> Response:
+    wb: Workbench = request.app.state.wb
+    with wb.reads() as session:
+        figures = stats.compute(session)
+    return _render(request, "stats.html", figures=figures)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return _not_found(request)
+
+
+def create_app(config: Config, services: Any | None = None) -> Starlette:
+    """The workbench on `config`'s database and storage (reusing `services`' engine when given)."""
+    if services is not None:
+        sessions, storage = services.sessions, services.storage
+    else:
+        engine = make_engine(config.database_url)
+        sessions, storage = session_factory(engine), Storage(config.resolve_path(config.storage.path))
+    reads = session_factory(make_engine(config.database_url, read_only=True))
+    routes = [
+        Route("/signin", signin_page, methods=["GET"]),
+        Route("/signin", signin, methods=["POST"]),
+        Route("/signout", action(signout), methods=["POST"]),
+        Route("/", page(queue_page), methods=["GET"]),
+        Route("/cases", page(queue_page), methods=["GET"]),
+        Route("/cases/{tracking}", page(case_page), methods=["GET"]),
+        Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
+        Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
+        Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
+        Route("/files/{document_id:int}", page(file_download), methods=["GET"]),
+        Route("/messages/{message_id:int}.eml", page(message_download), methods=["GET"]),
+        Route("/stats", page(stats_page), methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found})
+    app.state.wb = Workbench(config=config, sessions=sessions, reads=reads, storage=storage, templates=_templates())
+    app.add_middleware(SecurityHeaders)
+    return app

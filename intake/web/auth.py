@@ -1,0 +1,84 @@
+"""Server-side sessions: a random token in an HttpOnly cookie, its SHA-256 in `web_session`.
+
+A new token is issued at every sign-in (no session fixation); a session ends at sign-out, after
+`session_idle_minutes` unused, after `session_max_hours`, or when its user is disabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from intake.config import WebConfig
+from intake.db import User, WebSession, utcnow
+
+COOKIE = "secor_session"
+SIGNIN_COOKIE = "secor_signin"  # double-submit token of the sign-in form (there is no session yet)
+TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The user behind a request, with the session's CSRF token."""
+
+    user_id: int
+    username: str
+    role: str
+    csrf_token: str
+    session_id: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, user: User, old_token: str | None) -> str:
+    """A new session for `user` (any session the browser had is ended); returns the cookie's token."""
+    if old_token:
+        session.execute(delete(WebSession).where(WebSession.id == _digest(old_token)))
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(id=_digest(token), user_id=user.id, csrf_token=secrets.token_urlsafe(32)))
+    return token
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.id == _digest(token)))
+
+
+def lookup(session: Session, token: str | None, config: WebConfig) -> tuple[SignedIn | None, bool]:
+    """The signed-in user for a cookie's token, and whether the session should be touched or removed.
+
+    Returns (None, True) for a session that exists but is expired or whose user is disabled.
+    """
+    if not token:
+        return None, False
+    row = session.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
+                          .where(WebSession.id == _digest(token))).first()
+    if row is None:
+        return None, False
+    web_session, user = row
+    now = utcnow()
+    if (user.disabled or now - web_session.last_seen_at > timedelta(minutes=config.session_idle_minutes)
+            or now - web_session.created_at > timedelta(hours=config.session_max_hours)):
+        return None, True
+    return (SignedIn(user.id, user.username, user.role, web_session.csrf_token, web_session.id),
+            now - web_session.last_seen_at > TOUCH_EVERY)
+
+
+def touch_or_expire(session: Session, session_id: str, alive: bool) -> None:
+    """Record activity on a live session, or delete an expired one."""
+    if alive:
+        row = session.get(WebSession, session_id)
+        if row is not None:
+            row.last_seen_at = utcnow()
+    else:
+        session.execute(delete(WebSession).where(WebSession.id == session_id))
+
+
+def session_id_of(token: str) -> str:
+    return _digest(token)
