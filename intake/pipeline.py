@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, and_, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake import disposition
 from intake import message as email_parser
 from intake.assess import assess_links
 from intake.claims import claim_is_stale, worker_identity
@@ -255,17 +256,17 @@ class Pipeline:
         if self._record_duplicate(row_id, parsed.message_id or ref.message_id, sha256, stats):
             self.storage.discard_workdir(row_id)
             return
-        kind = email_parser.classify(parsed)
+        kind = disposition.classify(parsed)
         case_number = None
-        if kind == email_parser.FOLLOW_UP:
+        if kind == disposition.FOLLOW_UP:
             case_number = self._known_case(parsed.tracking_numbers)
             if case_number is None:  # a tracking number we never issued: judge by content
-                kind = (email_parser.SUBMISSION if parsed.attachments or parsed.links
-                        else email_parser.NO_SUBMISSION if parsed.mentions_secor else email_parser.OTHER)
+                kind = (disposition.SUBMISSION if parsed.attachments or parsed.links
+                        else disposition.NO_SUBMISSION if disposition.mentions_secor(parsed) else disposition.OTHER)
             elif not (parsed.attachments or parsed.links):
                 self._record_correspondence(row_id, case_number, parsed, sha256, stats)
                 return
-        if kind in (email_parser.AUTOMATIC, email_parser.OTHER):
+        if kind in (disposition.AUTOMATIC, disposition.OTHER):
             self._record_ignored(row_id, parsed, sha256, kind, stats)
             self.storage.discard_workdir(row_id)
             return
@@ -414,9 +415,10 @@ class Pipeline:
             row = self._own_row(session, row_id)
             self._describe(row, parsed, sha256)
             row.state, row.outcome = "done", "ignored"
-            row.last_error = parsed.automatic or "not a submission"
+            reason = disposition.detect_automatic(parsed)
+            row.last_error = reason or "not a submission"
         stats.count("ignored")
-        log.info("uid=%s ignored (%s) from %s: %r", row.uid, parsed.automatic or kind, parsed.sender, parsed.subject)
+        log.info("uid=%s ignored (%s) from %s: %r", row.uid, reason or kind, parsed.sender, parsed.subject)
 
     def _record_correspondence(self, row_id: int, case_number: str, parsed: email_parser.ParsedMessage,
                                sha256: str, stats: CycleStats) -> None:

@@ -1,4 +1,4 @@
-"""intake.message: parsing and classifying one raw email, built by tests/mailfactory.py."""
+"""intake.message and intake.disposition: parsing and classifying one raw email, built by tests/mailfactory.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from tnefparse.tnef import TNEF
 
-from intake.message import (TRACKING_RE, Attachment, ParsedMessage, classify, decode_header_text,
-                            parse_message, sanitise_filename)
+from intake.disposition import classify, detect_automatic, mentions_secor
+from intake.message import (TRACKING_RE, Attachment, ParsedMessage, decode_header_text, parse_message,
+                            sanitise_filename)
 from tests import mailfactory as mf
 
 CAP = 5_000_000
@@ -59,7 +60,7 @@ BUILDERS["link_text"] = (lambda: mf.submission_with_link(html=False), "submissio
 def test_every_builder_is_classified_right(name: str, tmp_path: Path) -> None:
     build, expected = BUILDERS[name]
     msg = parse(build(), tmp_path)
-    assert classify(msg) == expected, (msg.automatic, msg.tracking_numbers, msg.attachments, msg.defects)
+    assert classify(msg) == expected, (detect_automatic(msg), msg.tracking_numbers, msg.attachments, msg.defects)
     assert msg.sender and "@" in msg.sender
     assert msg.date is not None and msg.date.tzinfo is not None
     assert msg.message_id and msg.message_id.startswith("<") and msg.message_id.endswith(">")
@@ -75,7 +76,7 @@ def test_plain_submission_fields(tmp_path: Path) -> None:
     assert "Please find attached our SECOR certification audit" in msg.text
     assert "\r" not in msg.text
     assert "<p>" in msg.html
-    assert msg.mentions_secor and msg.automatic is None and msg.tracking_numbers == []
+    assert mentions_secor(msg) and detect_automatic(msg) is None and msg.tracking_numbers == []
     assert msg.defects == []
 
 
@@ -260,7 +261,7 @@ def test_parse_from_a_file_path(tmp_path: Path) -> None:
 def test_broken_mime_never_raises(variant: str, tmp_path: Path) -> None:
     msg = parse(mf.broken_mime(variant), tmp_path)
     assert isinstance(msg.subject, str)
-    assert msg.mentions_secor, (msg.subject, msg.text[:200])
+    assert mentions_secor(msg), (msg.subject, msg.text[:200])
     assert classify(msg) in ("submission", "no_submission", "other")
     if variant not in ("huge_header",):
         assert msg.defects, "a broken message leaves a trace in defects"
@@ -352,7 +353,7 @@ HUMAN = mf.question_without_submission
 ])
 def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     msg = parse(raw(), tmp_path)
-    assert msg.automatic == reason
+    assert detect_automatic(msg) == reason
     assert classify(msg) == "automatic"
 
 
@@ -363,7 +364,7 @@ def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     lambda: mf.forwarded_submission(mf.bounce_dsn()),  # a person forwarding a bounce asks a person
 ])
 def test_human_messages_are_not_automatic(raw, tmp_path: Path) -> None:
-    assert parse(raw(), tmp_path).automatic is None
+    assert detect_automatic(parse(raw(), tmp_path)) is None
 
 
 # --- tracking numbers --------------------------------------------------------------------------
@@ -409,11 +410,11 @@ def test_classify_order() -> None:
         return ParsedMessage(sender="a@b.ca", **kw)
 
     zip_att = Attachment("a.zip", "application/zip", Path("/nonexistent/a.zip"), 1, True)
-    assert classify(msg(automatic="precedence: bulk", attachments=[zip_att])) == "automatic"
+    assert classify(msg(headers=[("Precedence", "bulk")], attachments=[zip_att])) == "automatic"
     assert classify(msg(tracking_numbers=["SECOR-2026-000001"], links=["https://x"])) == "follow_up"
     assert classify(msg(links=["https://www.dropbox.com/s/abc/x.zip"])) == "submission"
     assert classify(msg(attachments=[zip_att])) == "submission"
-    assert classify(msg(mentions_secor=True)) == "no_submission"
+    assert classify(msg(subject="Our SECOR audit")) == "no_submission"
     assert classify(msg()) == "other"
 
 
