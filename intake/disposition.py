@@ -19,13 +19,30 @@ OTHER = "other"
 # Subjects of automatic mail in the languages our submitters write (English, French).
 AUTO_SUBJECTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(out of (the )?office|auto(matic)?[ -]?reply|autoreply|away from (the )?office|"
-                r"on vacation|r[ée]ponse automatique|absent du bureau|absence du bureau)\b", re.I),
+                r"on vacation|r[ée]ponse automatique|absent du bureau|absence du bureau)\b|^auto:", re.I),
      "out-of-office"),
     (re.compile(r"\b(undeliverable|undelivered mail|delivery status notification|delivery failure|"
                 r"delivery has failed|mail delivery failed|returned mail|failure notice|"
                 r"non remis|non distribuable)\b", re.I),
      "delivery status notification"),
+    (re.compile(r"\b(loop alert|mail loop|loop detected|looping message)\b", re.I), "loop alert"),
+    # Hotmail's and others' complaint reports that are not ARF (no multipart/report)
+    (re.compile(r"\b(complaint about message from|abuse report|spam report|spam complaint)\b", re.I),
+     "abuse report"),
 )
+# Header fields that only list software writes: RFC 2369/2919 (List-*), ezmlm (Mailing-List),
+# Mailman, fml and other list servers. Any one of them is enough.
+LIST_HEADER_RE = re.compile(r"list-|x-list-|mailing-list$|x-mailing-list$|x-mailman-|x-beenthere$|x-ezmlm-|"
+                            r"x-ml-|x-mlserver$|x-sequence$", re.I)
+# Challenge-response robots (Bluebottle, Boxbe, SpamArrest, TMDA, Mailblocks) mark their challenges.
+CHALLENGE_HEADER_RE = re.compile(r"x-bluebottle-|x-boxbe-|x-spamarrest-|x-tmda|x-mailblocks|x-challenge", re.I)
+# Mail sent by a web script (PHP's mail.add_x_header): notifications, never a person at a client.
+SCRIPT_HEADERS = ("X-PHP-Script", "X-PHP-Originating-Script")
+MAILER_DAEMONS = {"mailer-daemon", "mailer_daemon", "mailerdaemon", "maildaemon"}
+POSTMASTERS = {"postmaster", "post_master", "post-master"}
+# List robots' addresses (RFC 2142, Majordomo/Mailman/ezmlm/fml conventions), in From, Sender or
+# Return-Path. "-admin" only in Sender, as Mailman 2 writes it: a person may be office-admin@.
+LIST_ROBOT_RE = re.compile(r".+-(request|owner|bounces?)$|^owner-.+|^(majordomo|listserv|mailman|ezmlm|fml)$", re.I)
 NO_REPLY_LOCALPARTS = {"noreply", "no-reply", "donotreply", "do-not-reply", "do_not_reply", "no_reply"}
 SECOR_MENTION_RE = re.compile(
     r"\bS\.?E\.?C\.?O\.?R\b|certificate of recognition|\bevaluation\b|\baudit submission\b"
@@ -50,39 +67,71 @@ def detect_automatic(msg: ParsedMessage) -> str | None:
     precedence = value("Precedence").strip()
     if precedence in ("bulk", "list", "junk", "auto_reply"):
         return f"precedence: {precedence}"
-    for header in ("List-Id", "List-Unsubscribe", "List-Post"):
-        if msg.header(header) is not None:
+    names = [key for key, _ in msg.headers]
+    for header in names:
+        if LIST_HEADER_RE.match(header):
             return f"list mail ({header})"
-    for header in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
+    if value("Delivered-To").startswith("mailing list "):  # ezmlm
+        return "list mail (Delivered-To)"
+    for header in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Apple-Action"):
         if msg.header(header) is not None:
             return f"auto-reply ({header})"
     suppress = {v.strip() for v in value("X-Auto-Response-Suppress").split(",")}
     if suppress & {"all", "oof"}:
         return "auto-reply (X-Auto-Response-Suppress)"
+    for header in names:
+        if CHALLENGE_HEADER_RE.match(header):
+            return f"challenge-response ({header})"
     if "multipart/report" in msg.content_types or "message/delivery-status" in msg.content_types:
         if "disposition-notification" in msg.report_types or "message/disposition-notification" in msg.content_types:
             return "read receipt (disposition notification)"
+        if "feedback-report" in msg.report_types:
+            return "abuse report (ARF)"
         return "delivery status notification"
-    return_path = msg.header("Return-Path")
-    if return_path is not None and re.fullmatch(r"\s*<?\s*>?\s*", return_path):
-        return "null sender"
-    addresses = [msg.sender or ""] + [address for _, address in _addresses(msg, "From")]
-    locals_ = {address.rpartition("@")[0].lower() for address in addresses}
-    for local in ("mailer-daemon", "postmaster"):
-        if local in locals_:
-            return local
-    if locals_ & NO_REPLY_LOCALPARTS:
+    for header in ("Return-Path", "From"):
+        if any(re.fullmatch(r"\s*<?\s*>?\s*", v) or (header == "From" and re.search(r"<\s*>", v))
+               for v in _values(msg, header)):
+            return "null sender"
+    sender = _local_parts(msg, "From") | ({_local_part(msg.sender)} if msg.sender else set())
+    if sender & MAILER_DAEMONS:
+        return "mailer-daemon"
+    if sender & POSTMASTERS:
+        return "postmaster"
+    if sender & NO_REPLY_LOCALPARTS:
         return "no-reply sender"
+    robots = sender | _local_parts(msg, "Sender") | _local_parts(msg, "Return-Path")
+    robot = next((local for local in sorted(robots) if LIST_ROBOT_RE.search(local)), None)
+    if robot is None:
+        robot = next((local for local in sorted(_local_parts(msg, "Sender")) if local.endswith("-admin")), None)
+    if robot is not None:
+        return f"list robot ({robot})"
+    for header in SCRIPT_HEADERS:
+        if msg.header(header) is not None:
+            return f"sent by a script ({header})"
     for pattern, reason in AUTO_SUBJECTS:
         if pattern.search(msg.subject):
             return reason
     return None
 
 
+def _values(msg: ParsedMessage, name: str) -> list[str]:
+    return [value for key, value in msg.headers if key.lower() == name.lower()]
+
+
+def _local_part(address: str) -> str:
+    """The part before the last '@', lower case; the whole address when it has none (`<MAILER-DAEMON>`)."""
+    local, at, _ = address.strip().rpartition("@")
+    return (local if at else address.strip()).lower()
+
+
+def _local_parts(msg: ParsedMessage, name: str) -> set[str]:
+    return {_local_part(address) for _, address in _addresses(msg, name) if address.strip()}
+
+
 def _addresses(msg: ParsedMessage, name: str) -> list[tuple[str, str]]:
     """(name, address) pairs of every `name` header field."""
     try:
-        return email.utils.getaddresses([value for key, value in msg.headers if key.lower() == name.lower()])
+        return email.utils.getaddresses(_values(msg, name))
     except Exception:
         return []
 

@@ -350,6 +350,29 @@ HUMAN = mf.question_without_submission
      "delivery status notification"),
     (lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "Delivery Status Notification (Failure)"}),
      "delivery status notification"),
+    # issue 10: robots of the real-world corpus that carried none of the marks above
+    (lambda: mf.edit_headers(HUMAN(), add={"Mailing-List": "contact nyaan-help@lists.example; run by ezmlm"}),
+     "list mail (Mailing-List)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-MLServer": "fml [fml 4.0.3 release]"}), "list mail (X-MLServer)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-Mailman-Version": "2.0.4"}), "list mail (X-Mailman-Version)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"List-Subscribe": "<mailto:x-ctl@lists.example>"}), "list mail (List-Subscribe)"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "ppp-request@lists.example"}),
+     "list robot (ppp-request)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"Sender": "ppp-admin@lists.example"}), "list robot (ppp-admin)"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("Return-Path",), add={"Return-Path": "<safety-bounces@lists.example>"}),
+     "list robot (safety-bounces)"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "post_master@vtext.example"}), "postmaster"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "MAILER-DAEMON <>"}), "null sender"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "Mail Delivery Subsystem <MAILER-DAEMON>"}),
+     "mailer-daemon"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "Loop Alert: Duplicated Message-ID (SECOR)"}),
+     "loop alert"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "complaint about message from 192.0.2.1"}),
+     "abuse report"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-Bluebottle-Request": "<1234>"}), "challenge-response (X-Bluebottle-Request)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-PHP-Script": "admin.example/dispatch.php for 192.0.2.7"}),
+     "sent by a script (X-PHP-Script)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-Apple-Action": "vacation"}), "auto-reply (X-Apple-Action)"),
 ])
 def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     msg = parse(raw(), tmp_path)
@@ -362,6 +385,8 @@ def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     lambda: mf.submission_with_zip(extra_headers={"Auto-Submitted": "no", "X-Auto-Response-Suppress": "DR, RN"}),
     lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "Our office move and the SECOR audit"}),
     lambda: mf.forwarded_submission(mf.bounce_dsn()),  # a person forwarding a bounce asks a person
+    # an address that merely looks like a role is still a person: only Mailman's Sender counts
+    lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "Office Admin <office-admin@acme-roofing.ca>"}),
 ])
 def test_human_messages_are_not_automatic(raw, tmp_path: Path) -> None:
     assert detect_automatic(parse(raw(), tmp_path)) is None
