@@ -52,8 +52,10 @@ from zipfile_deflate64.deflate64 import Deflate64
 from triage.findings import Finding, finding
 from triage.settings import ArchiveLimits
 
-# Ratios of small entries mean nothing (a 10 KB run of spaces deflates 500:1), so they are ignored.
-RATIO_MIN_BYTES = 1_000_000
+# A high ratio alone is not a bomb: text and XML of a few MB deflate 250-400:1 and cost nothing to
+# read (inflating is bounded, and the total budget, overlaps and nesting still apply). Only entries
+# this large are judged by their ratio.
+RATIO_MIN_BYTES = 10_000_000
 
 # A file up to this size is inspected from memory; a larger one from a file (dest, or a spill).
 INSPECT_IN_MEMORY_BYTES = 8 * 1024 * 1024
@@ -75,6 +77,7 @@ _EXTRA_UNICODE_PATH = 0x7075
 _FLAG_ENCRYPTED = 0x0001
 _FLAG_STRONG_ENCRYPTION = 0x0040
 _FLAG_UTF8 = 0x0800
+_FLAG_MASKED_HEADERS = 0x2000  # strong encryption of the central directory: its names are unreadable
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL_HEADER_SIZE = 46
@@ -83,6 +86,8 @@ _ZIP64_LOCATOR = struct.Struct("<4sIQI")
 _ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+# A zip that was to be split but fit in one part starts with this marker, which unzip skips (APPNOTE 8.5.4).
+_SINGLE_SEGMENT_MARKER = b"PK00"
 # Magic numbers of what people send instead of a zip, with the words we tell them.
 _OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"Rar!\x1a\x07", "a RAR archive"),
@@ -149,6 +154,10 @@ class ExtractResult:
     folders: list[str] = field(default_factory=list)
 
 
+class _SplitZip(zipfile.BadZipFile):
+    """One part of a split (multi-part) zip."""
+
+
 class _Fatal(Exception):
     """The archive as a whole cannot be used; carries the findings that say why."""
 
@@ -211,16 +220,22 @@ def has_zip_signature(path: Path) -> bool:
     """True when the file starts like a zip (it may still be truncated or corrupt)."""
     try:
         with open(path, "rb") as fp:
-            return fp.read(4) in _ZIP_SIGNATURES
+            return _starts_like_zip(fp.read(8))
     except OSError:
         return False
+
+
+def _starts_like_zip(head: bytes) -> bool:
+    """A zip signature first, or the single-segment marker and then a local header."""
+    return head[:4] in _ZIP_SIGNATURES or (
+        head[:4] == _SINGLE_SEGMENT_MARKER and head[4:8] == b"PK\x03\x04")
 
 
 def is_zip_file(path: Path) -> bool:
     """True when the file's content is a zip: a zip signature first and a readable central directory."""
     try:
         with open(path, "rb") as fp:
-            if fp.read(4) not in _ZIP_SIGNATURES:
+            if not _starts_like_zip(fp.read(8)):
                 return False
             size = os.fstat(fp.fileno()).st_size
             start, cd_size, _ = _locate_central_directory(fp, size)
@@ -291,7 +306,15 @@ def _extract_archive(zip_path: Path, prefix: str, depth: int, state: _State) -> 
             fp.seek(0)
             infos = zipfile.ZipFile(fp).infolist()
             entries = _plan(fp, infos, start, prefix, state)
+        except _SplitZip as exc:
+            raise _Fatal([finding(
+                "archive.corrupt", "The zip is one part of a split (multi-part) zip, which we cannot read "
+                "alone. Make a single zip file of your folder and send it again.", shown)]) from exc
         except _ZIP_ERRORS as exc:
+            if _directory_encrypted(fp):
+                raise _Fatal([finding(
+                    "archive.encrypted", "The whole zip is encrypted (PKWARE strong encryption), so we cannot "
+                    "open it. Make the zip again without a password and send it again.", shown)]) from exc
             raise _Fatal([_corrupt(shown)]) from exc
         for entry in entries:
             if entry.junk or entry.encrypted or not entry.path:
@@ -322,9 +345,8 @@ def _plan(fp: BinaryIO, infos: list[zipfile.ZipInfo], cd_start: int, prefix: str
     if fatal:
         raise _Fatal(_cap(fatal))
     entries = _drop_redundant_folder(entries, prefix)
-    # overlapping entries also have absurd ratios: say the one thing that matters
-    fatal += _overlaps(entries, cd_start) or _ratios(entries, limits)
-    fatal += _collisions(entries, state)
+    # overlapping entries also have absurd ratios, and may share names: say the one thing that matters
+    fatal += _overlaps(entries, cd_start) or _ratios(entries, limits) or _collisions(entries, state)
     if fatal:
         raise _Fatal(_cap(fatal))
     # after the overlap check: entries that all point at one local header are a bomb, not damage
@@ -338,6 +360,11 @@ def _plan(fp: BinaryIO, infos: list[zipfile.ZipInfo], cd_start: int, prefix: str
             f"The submission unpacks to more than {_mb(limits.max_unpacked_bytes)}, over the limit. "
             "Send only the documents asked for: one or two samples a month, not every record.",
             prefix.rstrip("/") or None)])
+    state.findings += _cap([finding(
+        "archive.corrupt",
+        f"The zip holds a file with no name ({_mb(entry.info.file_size)}), so we cannot put it in a folder and "
+        "left it out. " + _RESEND, prefix.rstrip("/") or None)
+        for entry in entries if not (entry.path or entry.is_dir or entry.junk)])
     state.findings += _cap([finding(
         "archive.encrypted",
         f"The file '{entry.raw_name}' in your zip is password-protected, so we cannot open it. "
@@ -501,11 +528,13 @@ def _unsafe_name(name: str) -> str | None:
 def _unsafe_type(info: zipfile.ZipInfo) -> str | None:
     """Why the entry's Unix file type is not a plain file or folder (links, devices, pipes)."""
     kind = stat.S_IFMT(info.external_attr >> 16)
-    if kind in (0, stat.S_IFREG, stat.S_IFDIR):
+    # Info-ZIP's zip keeps the mode of a pipe it read (`... | zip out.zip -`): the entry is a file
+    # with data, which unzip writes as one. We never make special files, so it is read as a file.
+    if kind in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFIFO):
         return None
     if kind == stat.S_IFLNK:
         return "it is a symbolic link"
-    return "it is a device, pipe or socket, not a file"
+    return "it is a device or socket, not a file"
 
 
 def _printable(name: str) -> str:
@@ -532,7 +561,7 @@ def _other_format(path: Path) -> str | None:
     """What the file is when it is not a zip ("a RAR archive"), or None when it starts like a zip."""
     with open(path, "rb") as fp:
         head = fp.read(512)
-    if head[:4] in _ZIP_SIGNATURES:
+    if _starts_like_zip(head):
         return None
     for offset, magic, words in _OTHER_FORMATS:
         if head[offset:offset + len(magic)] == magic:
@@ -550,8 +579,6 @@ def _locate_central_directory(fp: BinaryIO, size: int) -> tuple[int, int, int]:
         raise zipfile.BadZipFile("no end of central directory record")
     _, disk, cd_disk, _, count, cd_size, _, _ = _EOCD.unpack_from(tail, pos)
     end = size - tail_len + pos  # where the directory (or its zip64 record) ends
-    if disk != 0 or cd_disk != 0:
-        raise zipfile.BadZipFile("split (multi-part) zip")
     if end >= _ZIP64_LOCATOR.size:
         fp.seek(end - _ZIP64_LOCATOR.size)
         sig, _, record_at, _ = _ZIP64_LOCATOR.unpack(fp.read(_ZIP64_LOCATOR.size))
@@ -561,11 +588,28 @@ def _locate_central_directory(fp: BinaryIO, size: int) -> tuple[int, int, int]:
             record = fp.read(_ZIP64_EOCD.size)
             if len(record) != _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
                 raise zipfile.BadZipFile("bad zip64 end of central directory")
-            count, cd_size = _ZIP64_EOCD.unpack(record)[7:9]
+            # the zip64 record's fields win: writers put 0xFFFF in the old record's (as zipfile,
+            # libzip and libarchive read it)
+            disk, cd_disk, _, count, cd_size = _ZIP64_EOCD.unpack(record)[4:9]
+    if disk != 0 or cd_disk != 0:
+        raise _SplitZip("split (multi-part) zip")
     start = end - cd_size
     if start < 0:
         raise zipfile.BadZipFile("central directory larger than the file")
     return start, cd_size, count
+
+
+def _directory_encrypted(fp: BinaryIO) -> bool:
+    """Whether the first local header says the directory is encrypted (PKWARE strong encryption)."""
+    fp.seek(0)
+    head = fp.read(4 + _LOCAL_HEADER.size)
+    if head[:4] == _SINGLE_SEGMENT_MARKER:
+        head = head[4:]
+    if len(head) < _LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
+        return False
+    _, version, flags = _LOCAL_HEADER.unpack_from(head)[:3]
+    strong = _FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION | _FLAG_MASKED_HEADERS
+    return flags & strong == strong and 50 <= version <= 63  # APPNOTE: strong encryption needs 5.0 to 6.3
 
 
 def _count_central_entries(fp: BinaryIO, start: int, cd_size: int, limit: int | None) -> int:
@@ -647,7 +691,7 @@ def _decompress(method: int, chunks: Iterator[bytes], entry: _Entry) -> Iterator
     elif method == _METHOD_DEFLATE64:
         yield from _deflate64(chunks, entry)
     elif method == _METHOD_BZIP2:
-        yield from _bounded_stream(bz2.BZ2Decompressor(), chunks)
+        yield from _bounded_stream(bz2.BZ2Decompressor(), chunks, None)
     elif method == _METHOD_LZMA:
         yield from _zip_lzma(chunks, entry)
     else:
@@ -676,21 +720,25 @@ def _bounded_zlib(decompressor: zlib._Decompress, chunks: Iterator[bytes], entry
 
 
 def _bounded_stream(decompressor: bz2.BZ2Decompressor | lzma.LZMADecompressor,
-                    chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """bzip2 or LZMA, at most _OUT_CHUNK out per call.
+                    chunks: Iterator[bytes], size: int | None) -> Iterator[bytes]:
+    """bzip2 or LZMA, at most _OUT_CHUNK out per call, and no more than `size` when it is given.
 
-    LZMA in zip may lack an end marker (7-Zip omits it), so running out of input is not an error
+    LZMA in zip may lack an end marker (7-Zip and libzip omit it): its stream then ends at the
+    declared size (`size`), as 7-Zip and libzip read it, and running out of input is not an error
     here: the size and CRC checks in _inflate decide."""
+    left = size
     for chunk in chunks:
         data = chunk
-        while not decompressor.eof:
-            out = decompressor.decompress(data, _OUT_CHUNK)
+        while not decompressor.eof and left != 0:
+            out = decompressor.decompress(data, _OUT_CHUNK if left is None else min(_OUT_CHUNK, left))
             data = b""
             if out:
+                if left is not None:
+                    left -= len(out)
                 yield out
             if decompressor.needs_input:
                 break
-        if decompressor.eof:
+        if decompressor.eof or left == 0:
             return
 
 
@@ -721,7 +769,7 @@ def _zip_lzma(chunks: Iterator[bytes], entry: _Entry) -> Iterator[bytes]:
     filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # as zipfile itself does
     rest = head[4 + props_len:]
     yield from _bounded_stream(lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters),
-                               _prepend(rest, chunks))
+                               _prepend(rest, chunks), entry.info.file_size)
 
 
 def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
