@@ -295,6 +295,10 @@ def _extract_archive(zip_path: Path, prefix: str, depth: int, state: _State) -> 
     """Judge one zip from its directory, then extract it under `prefix` (a folder path or '')."""
     shown = prefix.rstrip("/") or None  # the path findings about this archive name
     with open(zip_path, "rb") as fp:
+        if _directory_encrypted(fp):  # its directory is unreadable: nothing else can be judged
+            raise _Fatal([finding(
+                "archive.encrypted", "The whole zip is encrypted (PKWARE strong encryption), so we cannot "
+                "open it. Make the zip again without a password and send it again.", shown)])
         try:
             size = os.fstat(fp.fileno()).st_size
             start, cd_size, declared = _locate_central_directory(fp, size)
@@ -311,10 +315,6 @@ def _extract_archive(zip_path: Path, prefix: str, depth: int, state: _State) -> 
                 "archive.corrupt", "The zip is one part of a split (multi-part) zip, which we cannot read "
                 "alone. Make a single zip file of your folder and send it again.", shown)]) from exc
         except _ZIP_ERRORS as exc:
-            if _directory_encrypted(fp):
-                raise _Fatal([finding(
-                    "archive.encrypted", "The whole zip is encrypted (PKWARE strong encryption), so we cannot "
-                    "open it. Make the zip again without a password and send it again.", shown)]) from exc
             raise _Fatal([_corrupt(shown)]) from exc
         for entry in entries:
             if entry.junk or entry.encrypted or not entry.path:
@@ -485,19 +485,26 @@ def _decode_name(info: zipfile.ZipInfo) -> str:
     if info.flag_bits & _FLAG_UTF8:
         return info.orig_filename
     raw = _stored_name(info)
-    unicode_path = _extra_field(info.extra, _EXTRA_UNICODE_PATH)
-    if unicode_path is not None and len(unicode_path) > 5 and unicode_path[0] == 1 and \
-            struct.unpack("<I", unicode_path[1:5])[0] == zlib.crc32(raw):
-        try:
-            return unicode_path[5:].decode("utf-8")
-        except UnicodeDecodeError:
-            pass
+    unicode_path = _unicode_path(raw, info.extra)
+    if unicode_path is not None:
+        return unicode_path
     if not raw.isascii():
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             pass
     return info.orig_filename
+
+
+def _unicode_path(raw: bytes, extra: bytes) -> str | None:
+    """The Info-ZIP Unicode Path field's name when it is there and its checksum matches `raw`."""
+    field_ = _extra_field(extra, _EXTRA_UNICODE_PATH)
+    if field_ is None or len(field_) <= 5 or field_[0] != 1 or struct.unpack("<I", field_[1:5])[0] != zlib.crc32(raw):
+        return None
+    try:
+        return field_[5:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _stored_name(info: zipfile.ZipInfo) -> bytes:
@@ -529,12 +536,12 @@ def _unsafe_type(info: zipfile.ZipInfo) -> str | None:
     """Why the entry's Unix file type is not a plain file or folder (links, devices, pipes)."""
     kind = stat.S_IFMT(info.external_attr >> 16)
     # Info-ZIP's zip keeps the mode of a pipe it read (`... | zip out.zip -`): the entry is a file
-    # with data, which unzip writes as one. We never make special files, so it is read as a file.
-    if kind in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFIFO):
-        return None
+    # with data, which unzip writes as one. We never make special files, so a pipe is read as a file.
     if kind == stat.S_IFLNK:
         return "it is a symbolic link"
-    return "it is a device or socket, not a file"
+    if kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK):
+        return "it is a device or socket, not a file"
+    return None  # a file, a folder, or a type no system has (a jar tool's 0o177777): read by its name
 
 
 def _printable(name: str) -> str:
@@ -582,12 +589,13 @@ def _locate_central_directory(fp: BinaryIO, size: int) -> tuple[int, int, int]:
     if end >= _ZIP64_LOCATOR.size:
         fp.seek(end - _ZIP64_LOCATOR.size)
         sig, _, record_at, _ = _ZIP64_LOCATOR.unpack(fp.read(_ZIP64_LOCATOR.size))
-        if sig == b"PK\x06\x07":
-            end = end - _ZIP64_LOCATOR.size - _ZIP64_EOCD.size
-            fp.seek(end)
-            record = fp.read(_ZIP64_EOCD.size)
-            if len(record) != _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
-                raise zipfile.BadZipFile("bad zip64 end of central directory")
+        record_end = end - _ZIP64_LOCATOR.size
+        fp.seek(max(0, record_end - _ZIP64_EOCD.size))
+        record = fp.read(_ZIP64_EOCD.size)
+        # A locator with no Zip64 record before it is data (a name that ends in the same bytes):
+        # only the old record counts then, as zipfile reads it.
+        if sig == b"PK\x06\x07" and len(record) == _ZIP64_EOCD.size and record[:4] == b"PK\x06\x06":
+            end = record_end - _ZIP64_EOCD.size
             # the zip64 record's fields win: writers put 0xFFFF in the old record's (as zipfile,
             # libzip and libarchive read it)
             disk, cd_disk, _, count, cd_size = _ZIP64_EOCD.unpack(record)[4:9]
@@ -631,7 +639,10 @@ def _count_central_entries(fp: BinaryIO, start: int, cd_size: int, limit: int | 
 
 
 def _data_start(fp: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, bool]:
-    """Offset of the entry's data, and whether its local header repeats the directory's name."""
+    """Offset of the entry's data, and whether its local header repeats the directory's name.
+
+    The same name is the same bytes, or other legacy bytes that carry the Info-ZIP Unicode Path
+    of the name read from the directory."""
     stored = _stored_name(info)
     fp.seek(info.header_offset)
     header = fp.read(_LOCAL_HEADER.size + len(stored))  # the header and the name it should repeat
@@ -639,6 +650,11 @@ def _data_start(fp: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, bool]:
         raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
     name_len, extra_len = _LOCAL_HEADER.unpack_from(header)[9:11]
     same_name = name_len == len(stored) and header[_LOCAL_HEADER.size:] == stored
+    if not same_name and _extra_field(info.extra, _EXTRA_UNICODE_PATH) is not None:
+        fp.seek(info.header_offset + _LOCAL_HEADER.size + name_len)
+        # its checksum may be of either header's legacy name: libarchive does not check it either
+        field_ = _extra_field(fp.read(extra_len), _EXTRA_UNICODE_PATH) or b""
+        same_name = field_[:1] == b"\x01" and field_[5:] == _decode_name(info).encode("utf-8")
     return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len, same_name
 
 
