@@ -372,7 +372,7 @@ class Pipeline:
         limit = self.config.limits.max_message_bytes
         report = Report(source=Source(kind="attachment", name=parsed.subject or None), findings=apply_severities([finding(
             "message.too_large",
-            f"Your email is {ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:.0f} MB limit, so we could not "
+            f"Your email is {ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:g} MB limit, so we could not "
             "open it. Please send a Dropbox, OneDrive or Google Drive download link to the zipped folder instead.")],
             self.config.triage.severities))
         backlog = self._is_backlog(ref, progress)

@@ -275,7 +275,7 @@ def _read(zip_path: Path, state: _State) -> ExtractResult:
                 "Send only the documents asked for, or send a download link instead.")])
         other = _other_format(zip_path)
         if other is not None:
-            raise _Fatal([_not_zip_finding(other, None)])
+            raise _Fatal([not_zip_finding(other, None)])
         _extract_archive(zip_path, "", 0, state)
     except _Fatal as fatal:
         _empty_folder(state.dest or state.scratch)
@@ -855,7 +855,7 @@ def _extract_nested(fp: BinaryIO, entry: _Entry, zip_path: Path, depth: int, sta
         _copy_entry(fp, entry, temp)
         other = _other_format(temp)
         if other is not None:
-            state.findings.append(_not_zip_finding(other, entry.path))
+            state.findings.append(not_zip_finding(other, entry.path))
             temp.unlink()
             state.files.append(_take_entry(fp, entry, zip_path, state))  # rare: read it again as a file
             counted = True  # it stays, as a file of the submission
@@ -863,7 +863,7 @@ def _extract_nested(fp: BinaryIO, entry: _Entry, zip_path: Path, depth: int, sta
         if depth + 1 > state.limits.max_nesting:
             raise _Fatal([finding(
                 "archive.bomb",
-                f"The zip holds zips inside zips deeper than {state.limits.max_nesting} level(s) "
+                f"The zip holds zips inside zips more than {_count(state.limits.max_nesting, 'level')} deep "
                 f"('{entry.raw_name}'), as zip bombs do. Put each element folder in the main zip, "
                 "zipped at most once, and send it again.", entry.path)])
         folder = entry.path[:-4]
@@ -978,7 +978,7 @@ def _cap(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
-def _not_zip_finding(what: str, path: str | None) -> Finding:
+def not_zip_finding(what: str, path: str | None) -> Finding:
     """archive.not_zip, saying what the file really is."""
     label = f"'{path}' is" if path else "The file you sent is"
     kind = "not a zip file" if what == "not a zip file" else f"{what}, not a zip file"
@@ -999,7 +999,7 @@ def _too_many_entries(limits: ArchiveLimits) -> Finding:
     """archive.too_large for the file count."""
     return finding(
         "archive.too_large",
-        f"The submission holds more than {limits.max_entries} files and folders, over the limit. "
+        f"The submission holds more than {limits.max_entries:,} files and folders, over the limit. "
         "Send only the documents asked for: one or two samples a month, not every record.")
 
 
@@ -1010,6 +1010,11 @@ def _duplicate(entry: _Entry) -> Finding:
         f"The zip holds two files or folders with the same name '{entry.raw_name}' (names that differ "
         "only by capital letters count as the same). Rename one of them and send the zip again.",
         entry.path)
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 level', '2 levels'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _mb(size: int) -> str:
