@@ -36,8 +36,10 @@ LIST_HEADER_RE = re.compile(r"list-|x-list-|mailing-list$|x-mailing-list$|x-mail
                             r"x-ml-|x-mlserver$|x-sequence$", re.I)
 # Challenge-response robots (Bluebottle, Boxbe, SpamArrest, TMDA, Mailblocks) mark their challenges.
 CHALLENGE_HEADER_RE = re.compile(r"x-bluebottle-|x-boxbe-|x-spamarrest-|x-tmda|x-mailblocks|x-challenge", re.I)
-# Mail sent by a web script (PHP's mail.add_x_header): notifications, never a person at a client.
+# Mail sent by a web script (PHP's mail.add_x_header): notifications, unless the script is a webmail
+# that says so (Roundcube on a shared host sends a person's mail through PHP too).
 SCRIPT_HEADERS = ("X-PHP-Script", "X-PHP-Originating-Script")
+WEBMAIL_RE = re.compile(r"roundcube|squirrelmail|horde|rainloop|snappymail|afterlogic|webmail|rcube", re.I)
 MAILER_DAEMONS = {"mailer-daemon", "mailer_daemon", "mailerdaemon", "maildaemon"}
 POSTMASTERS = {"postmaster", "post_master", "post-master"}
 # List robots' addresses (RFC 2142, Majordomo/Mailman/ezmlm/fml conventions), in From, Sender or
@@ -105,8 +107,9 @@ def detect_automatic(msg: ParsedMessage) -> str | None:
         robot = next((local for local in sorted(_local_parts(msg, "Sender")) if local.endswith("-admin")), None)
     if robot is not None:
         return f"list robot ({robot})"
+    webmail = any(WEBMAIL_RE.search(msg.header(h) or "") for h in ("User-Agent", "X-Mailer", *SCRIPT_HEADERS))
     for header in SCRIPT_HEADERS:
-        if msg.header(header) is not None:
+        if msg.header(header) is not None and not webmail:
             return f"sent by a script ({header})"
     for pattern, reason in AUTO_SUBJECTS:
         if pattern.search(msg.subject):

@@ -387,6 +387,9 @@ def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     lambda: mf.submission_with_zip(extra_headers={"Auto-Submitted": "no", "X-Auto-Response-Suppress": "DR, RN"}),
     lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "Our office move and the SECOR audit"}),
     lambda: mf.forwarded_submission(mf.bounce_dsn()),  # a person forwarding a bounce asks a person
+    # a person at the webmail of a shared host: PHP sends it, the webmail says so
+    lambda: mf.edit_headers(HUMAN(), add={"X-PHP-Originating-Script": "1000:rcube.php",
+                                          "User-Agent": "Roundcube Webmail/1.6.5"}),
     # an address that merely looks like a role is still a person: only Mailman's Sender counts
     lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "Office Admin <office-admin@acme-roofing.ca>"}),
 ])
