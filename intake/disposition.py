@@ -90,6 +90,8 @@ def detect_automatic(msg: ParsedMessage) -> str | None:
         if "feedback-report" in msg.report_types:
             return "abuse report (ARF)"
         return "delivery status notification"
+    if "x-hmxmroriginalrecipient" in msg.enclosed_fields:  # Microsoft's complaint report (JMRP), not ARF
+        return "abuse report (Microsoft)"
     for header in ("Return-Path", "From"):
         if any(re.fullmatch(r"\s*<?\s*>?\s*", v) or (header == "From" and re.search(r"<\s*>", v))
                for v in _values(msg, header)):

@@ -99,6 +99,7 @@ class ParsedMessage:
     headers: list[tuple[str, str]] = field(default_factory=list)  # top-level fields, decoded, in order
     content_types: set[str] = field(default_factory=set)  # of the parts, forwarded messages excepted
     report_types: set[str] = field(default_factory=set)  # report-type of each multipart/report
+    enclosed_fields: set[str] = field(default_factory=set)  # header names of the messages it encloses
     defects: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
@@ -634,6 +635,7 @@ class _Collector:
         self.attachments: list[Attachment] = []
         self.content_types: set[str] = set()
         self.report_types: set[str] = set()
+        self.enclosed_fields: set[str] = set()
         self.depth_capped = False
 
     def walk(self, part: Message, depth: int = 0, label: str = "1", forwarded: bool = False) -> None:
@@ -663,6 +665,8 @@ class _Collector:
             inner = forwarded or content_type == "message/rfc822"
             if content_type == "message/rfc822":
                 children = self._encoded_message(part, children, label) or children
+                if not forwarded and isinstance(children, list):
+                    self.enclosed_fields.update(str(key).lower() for child in children for key in child.keys())
             if isinstance(children, list):
                 for i, child in enumerate(children, 1):
                     self.walk(child, depth + 1, f"{label}.{i}", inner)
@@ -952,6 +956,7 @@ def parse_message(raw: Path | bytes, workdir: Path, max_attachment_bytes: int) -
         headers=[(str(key), decode_header_text(value)) for key, value in msg.raw_items()][:MAX_HEADERS],
         content_types=collector.content_types,
         report_types=collector.report_types,
+        enclosed_fields=collector.enclosed_fields,
         defects=defects[:MAX_DEFECTS],
     )
     if len(defects) > MAX_DEFECTS:

@@ -375,6 +375,9 @@ HUMAN = mf.question_without_submission
     (lambda: mf.edit_headers(HUMAN(), add={"X-PHP-Script": "admin.example/dispatch.php for 192.0.2.7"}),
      "sent by a script (X-PHP-Script)"),
     (lambda: mf.edit_headers(HUMAN(), add={"X-Apple-Action": "vacation"}), "auto-reply (X-Apple-Action)"),
+    (lambda: mf.forwarded_submission(mf.edit_headers(HUMAN(), add={"X-HmXmrOriginalRecipient": "cor@youracsa.ca"}),
+                                     sender="staff@hotmail.com", subject="SECOR evaluation 2026"),
+     "abuse report (Microsoft)"),
 ])
 def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     msg = parse(raw(), tmp_path)
