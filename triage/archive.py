@@ -7,8 +7,8 @@ the bytes actually produced, so a header that lies about its size is stopped at 
 declared, which the directory check already held under the limits.
 
 Choices worth knowing:
-- A zip must start with a zip signature; a self-extracting program or a file with data in front of
-  the zip is `archive.not_zip`.
+- A zip must start with a zip signature (or the single-segment marker `PK00` before one); a
+  self-extracting program or a file with data in front of the zip is `archive.not_zip`.
 - A backslash in a name is treated as a folder separator (old Windows tools wrote them), and the
   usual checks then apply to the result.
 - Names without the UTF-8 flag: the Info-ZIP Unicode Path field (0x7075) wins when its checksum
