@@ -19,10 +19,10 @@ from intake.disposition import AUTOMATIC, classify, detect_automatic
 from intake.mailbox.maildir import MaildirSource
 from intake.message import parse_message
 from intake.service import open_services, poll_cycle
-from triage.engine import triage_path
-from triage.settings import ArchiveLimits, RuleSettings
 from tests.pipeline_helpers import ROOT, maildir_config, outbox_messages
 from tests.servers import require_server
+from triage.engine import triage_path
+from triage.settings import ArchiveLimits, RuleSettings
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 MAX_ATTACHMENT_BYTES = 50_000_000
