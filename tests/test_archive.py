@@ -258,13 +258,14 @@ def test_cp437_and_utf8_names_come_out_right(tmp_path: Path) -> None:
         zf.deflated("Élément 2/Évaluation des dangers.pdf", b"flagged"),  # UTF-8 flag set
         zf.deflated("Élément 3/Contrôles.pdf".encode("utf-8"), b"mac"),  # UTF-8 without the flag
         zf.unicode_path_entry("Élément 4/Inspección.pdf", b"Element 4/Inspeccion.pdf", b"extra"),
+        zf.deflated("Élément 5/Formation été.pdf".encode("cp1252"), b"ansi"),  # Windows' ANSI code page
     ]
     assert entries[1].flags & zf.FLAG_UTF8 and not entries[0].flags & zf.FLAG_UTF8
     result, dest = extract(tmp_path, zf.build_zip(entries))
     assert result.findings == []
     assert {f.path for f in result.files} == {
         "Élément 1/Polítique.pdf", "Élément 2/Évaluation des dangers.pdf",
-        "Élément 3/Contrôles.pdf", "Élément 4/Inspección.pdf"}
+        "Élément 3/Contrôles.pdf", "Élément 4/Inspección.pdf", "Élément 5/Formation été.pdf"}
     assert (dest / "Élément 1/Polítique.pdf").read_bytes() == b"legacy"
     assert (dest / "Élément 4/Inspección.pdf").read_bytes() == b"extra"
 

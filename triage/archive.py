@@ -13,7 +13,8 @@ Choices worth knowing:
   usual checks then apply to the result.
 - Names without the UTF-8 flag: the Info-ZIP Unicode Path field (0x7075) wins when its checksum
   matches; else a name that is valid UTF-8 is read as UTF-8 (macOS and Linux zip tools write UTF-8
-  without the flag); else CP437, the DOS/Windows default. Names come out in Unicode NFC.
+  without the flag); else CP437, the DOS/Windows default, or Windows-1252 when that reads as more
+  letters (`Élément` written in the ANSI code page is `╔l╬ment` in CP437). Names come out in NFC.
 - An inner `Element 1.zip` is expanded into `Element 1/`; when every entry of the inner zip already
   sits in one folder of that same name, that redundant level is dropped. An inner `X.zip` that is
   not a zip is kept as a file and reported as `archive.not_zip` without stopping the rest; any other
@@ -493,7 +494,17 @@ def _decode_name(info: zipfile.ZipInfo) -> str:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             pass
+        try:  # some Windows tools write the ANSI code page, not the DOS one: take what reads as words
+            ansi = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return info.orig_filename
+        if _letters(ansi) > _letters(info.orig_filename):
+            return ansi
     return info.orig_filename
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in text)
 
 
 def _unicode_path(raw: bytes, extra: bytes) -> str | None:
