@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fetchers.links import classify, normalize
 from fetchers.net import Budget, Downloader, LinkProblem, Progress, TooLarge
@@ -27,7 +28,7 @@ class FetchResult:
 
 def unsupported(url: str, provider: str | None) -> Finding:
     """link.unsupported naming what works instead."""
-    where = f"{provider} links" if provider else f"the link {url}"
+    where = f"{provider} links" if provider else f"from {urlsplit(url).hostname or 'that site'}"
     return finding("link.unsupported", f"We cannot download {where} automatically ({url}). {WHAT_WORKS}")
 
 

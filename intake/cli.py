@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -16,6 +17,7 @@ from intake.web.cli import add_parsers as add_web_parsers
 EXIT_OK = 0
 EXIT_RETURNED = 1
 EXIT_CANNOT_RUN = 2
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 log = logging.getLogger("secor_intake")
 
@@ -120,3 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](config, args)
     except KeyboardInterrupt:
         return EXIT_CANNOT_RUN
+    except BrokenPipeError:
+        # `secor-intake ... | head`: the reader has what it wanted. Nothing more can be written, and
+        # the flush at exit must not fail either; end as a program that SIGPIPE ended does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

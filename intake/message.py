@@ -1,4 +1,4 @@
-"""Parse one raw email and decide what it is: automatic, a follow-up, a submission, or not.
+"""Parse one raw email into what it says about itself (`intake.disposition` decides what it is).
 
 `parse_message` never raises on bad input: broken MIME, lying charsets, bad base64, 8-bit or
 garbage headers and absurd nesting all end up as entries in `ParsedMessage.defects`.
@@ -39,6 +39,7 @@ MAX_DEPTH = 20  # MIME nesting we descend into; real mail rarely goes past 5
 MAX_HEADER_BYTES = 256 * 1024  # header block handed to mail-parser
 MAX_TEXT_CHARS = 2_000_000  # decoded body text kept (text and html each)
 MAX_DEFECTS = 200
+MAX_HEADERS = 1000  # header fields kept for the disposition rules
 MAX_FILENAME_CHARS = 120
 MAX_FILENAME_BYTES = 200  # UTF-8, leaving room for " (n)" under the usual 255-byte limit
 MAX_ATTACHMENTS = 50  # archives kept from one message; more is not a submission anyone sends
@@ -62,21 +63,6 @@ OTHER_ARCHIVE_MAGICS = (b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b", b"B
 TNEF_MAGIC = b"\x78\x9f\x3e\x22"
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 
-# Subjects of automatic mail in the languages our submitters write (English, French).
-AUTO_SUBJECTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(out of (the )?office|auto(matic)?[ -]?reply|autoreply|away from (the )?office|"
-                r"on vacation|r[ée]ponse automatique|absent du bureau|absence du bureau)\b", re.I),
-     "out-of-office"),
-    (re.compile(r"\b(undeliverable|undelivered mail|delivery status notification|delivery failure|"
-                r"delivery has failed|mail delivery failed|returned mail|failure notice|"
-                r"non remis|non distribuable)\b", re.I),
-     "delivery status notification"),
-)
-NO_REPLY_LOCALPARTS = {"noreply", "no-reply", "donotreply", "do-not-reply", "do_not_reply", "no_reply"}
-SECOR_MENTION_RE = re.compile(
-    r"\bS\.?E\.?C\.?O\.?R\b|certificate of recognition|\bevaluation\b|\baudit submission\b"
-    r"|\bmaintenance audit\b|\baction plan\b", re.IGNORECASE)
-COR_RE = re.compile(r"\bCOR\b")  # upper case only: "cor" is a word in other languages
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]{1,900}>")
 BROKEN_NAME_RE = re.compile(r"\\udc[89a-f][0-9a-f]|[\udc80-\udcff]", re.IGNORECASE)  # undecoded 8-bit octets
 
@@ -108,10 +94,18 @@ class ParsedMessage:
     html: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
-    automatic: str | None = None
     tracking_numbers: list[str] = field(default_factory=list)
-    mentions_secor: bool = False
+    visible_html: str = ""  # the HTML body's text, for keyword searches
+    headers: list[tuple[str, str]] = field(default_factory=list)  # top-level fields, decoded, in order
+    content_types: set[str] = field(default_factory=set)  # of the parts, forwarded messages excepted
+    report_types: set[str] = field(default_factory=set)  # report-type of each multipart/report
+    enclosed_fields: set[str] = field(default_factory=set)  # header names of the messages it encloses
     defects: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        """The first decoded value of a header field, or None."""
+        lname = name.lower()
+        return next((value for key, value in self.headers if key.lower() == lname), None)
 
 
 # --- text decoding -------------------------------------------------------------------------
@@ -641,6 +635,7 @@ class _Collector:
         self.attachments: list[Attachment] = []
         self.content_types: set[str] = set()
         self.report_types: set[str] = set()
+        self.enclosed_fields: set[str] = set()
         self.depth_capped = False
 
     def walk(self, part: Message, depth: int = 0, label: str = "1", forwarded: bool = False) -> None:
@@ -670,6 +665,8 @@ class _Collector:
             inner = forwarded or content_type == "message/rfc822"
             if content_type == "message/rfc822":
                 children = self._encoded_message(part, children, label) or children
+                if not forwarded and isinstance(children, list):
+                    self.enclosed_fields.update(str(key).lower() for child in children for key in child.keys())
             if isinstance(children, list):
                 for i, child in enumerate(children, 1):
                     self.walk(child, depth + 1, f"{label}.{i}", inner)
@@ -911,52 +908,6 @@ def find_tracking_numbers(*texts: str) -> list[str]:
     return out
 
 
-def mentions_secor(*texts: str) -> bool:
-    """Whether the texts speak of SECOR, COR, an evaluation or an audit submission."""
-    return any(SECOR_MENTION_RE.search(t or "") or COR_RE.search(t or "") for t in texts)
-
-
-def detect_automatic(msg: Message, subject: str, sender: str | None, content_types: set[str],
-                     report_types: set[str]) -> str | None:
-    """Why this message is automatic (RFC 3834 and common practice), or None for a person's mail."""
-    def value(name: str) -> str:
-        return decode_header_text(_first(msg, name) or "").lower()
-
-    auto_submitted = value("Auto-Submitted").split(";")[0].strip()
-    if auto_submitted and auto_submitted != "no":
-        return f"auto-submitted: {auto_submitted}"
-    precedence = value("Precedence").strip()
-    if precedence in ("bulk", "list", "junk", "auto_reply"):
-        return f"precedence: {precedence}"
-    for header in ("List-Id", "List-Unsubscribe", "List-Post"):
-        if _first(msg, header) is not None:
-            return f"list mail ({header})"
-    for header in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
-        if _first(msg, header) is not None:
-            return f"auto-reply ({header})"
-    suppress = {v.strip() for v in value("X-Auto-Response-Suppress").split(",")}
-    if suppress & {"all", "oof"}:
-        return "auto-reply (X-Auto-Response-Suppress)"
-    if "multipart/report" in content_types or "message/delivery-status" in content_types:
-        if "disposition-notification" in report_types or "message/disposition-notification" in content_types:
-            return "read receipt (disposition notification)"
-        return "delivery status notification"
-    return_path = _first(msg, "Return-Path")
-    if return_path is not None and re.fullmatch(r"\s*<?\s*>?\s*", decode_header_text(return_path)):
-        return "null sender"
-    addresses = [sender or ""] + [address for _, address in _stdlib_addresses(msg, "From")]
-    locals_ = {address.rpartition("@")[0].lower() for address in addresses}
-    for local in ("mailer-daemon", "postmaster"):
-        if local in locals_:
-            return local
-    if locals_ & NO_REPLY_LOCALPARTS:
-        return "no-reply sender"
-    for pattern, reason in AUTO_SUBJECTS:
-        if pattern.search(subject):
-            return reason
-    return None
-
-
 def _find_links(text: str, html: str, defects: list[str]) -> list[str]:
     """Share links in the bodies (fetchers.links.find_links); a failure there is a defect, not a lost email."""
     try:
@@ -1000,37 +951,14 @@ def parse_message(raw: Path | bytes, workdir: Path, max_attachment_bytes: int) -
         html=html,
         attachments=collector.attachments,
         links=_find_links(text, html, defects),
-        automatic=detect_automatic(msg, subject, sender, collector.content_types, collector.report_types),
         tracking_numbers=find_tracking_numbers(subject, " ".join(in_reply_to + references), text, visible_html),
-        mentions_secor=mentions_secor(subject, text, visible_html),
+        visible_html=visible_html,
+        headers=[(str(key), decode_header_text(value)) for key, value in msg.raw_items()][:MAX_HEADERS],
+        content_types=collector.content_types,
+        report_types=collector.report_types,
+        enclosed_fields=collector.enclosed_fields,
         defects=defects[:MAX_DEFECTS],
     )
     if len(defects) > MAX_DEFECTS:
         result.defects.append(f"... and {len(defects) - MAX_DEFECTS} more defects")
     return result
-
-
-AUTOMATIC = "automatic"
-FOLLOW_UP = "follow_up"
-SUBMISSION = "submission"
-NO_SUBMISSION = "no_submission"
-OTHER = "other"
-
-
-def classify(msg: ParsedMessage) -> str:
-    """automatic | follow_up | submission | no_submission | other.
-
-    A follow-up carrying a zip or link is a new version of its case; the caller checks
-    `attachments`/`links`. A message with no usable reply address is left for a person.
-    """
-    if msg.automatic:
-        return AUTOMATIC
-    if msg.sender is None:
-        return OTHER
-    if msg.tracking_numbers:
-        return FOLLOW_UP
-    if msg.attachments or msg.links:
-        return SUBMISSION
-    if msg.mentions_secor:
-        return NO_SUBMISSION
-    return OTHER

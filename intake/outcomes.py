@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake import disposition
 from intake import message as email_parser
 from intake.db import Message, MessageOutcome, Submission
 from intake.mailbox.base import MessageRef
@@ -40,7 +41,7 @@ class Incoming:
     sha256: str  # of the raw email; of its header alone when it was too large to fetch
     workdir: Path  # the message's scratch folder
     too_large: bool  # only the header was fetched
-    kind: str | None  # email_parser.classify's answer (a follow-up to an unknown case judged by content)
+    kind: str | None  # disposition.classify's answer (a follow-up to an unknown case judged by content)
     case_number: str | None  # the existing case it replies to
     backlog: bool  # arrived before the daemon first looked at the inbox: filed without a reply
 
@@ -84,7 +85,7 @@ class TooLarge(Handler):
         limit, parsed = config.limits.max_message_bytes, email.parsed
         report = Report(source=Source(kind="attachment", name=parsed.subject or None), findings=apply_severities([
             finding("message.too_large",
-                    f"Your email is {email.ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:.0f} MB limit, so "
+                    f"Your email is {email.ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:g} MB limit, so "
                     "we could not open it. Please send a Dropbox, OneDrive or Google Drive download link to the "
                     "zipped folder instead.")], config.triage.severities))
         case, version = pipeline.add_version(session, row, parsed, report, None)
@@ -101,7 +102,7 @@ class Correspondence(Handler):
     description = "a reply to a known case with no new files: kept with the case for QA, no acknowledgement"
 
     def applies(self, email: Incoming) -> bool:
-        return email.kind == email_parser.FOLLOW_UP and email.case_number is not None and not email.carries_files
+        return email.kind == disposition.FOLLOW_UP and email.case_number is not None and not email.carries_files
 
     def _raw_target(self, pipeline: Pipeline, email: Incoming, row: Message) -> Path:
         return pipeline.storage.root / str(email.case_number) / "correspondence" / f"{row.id}.eml"
@@ -126,13 +127,14 @@ class Ignored(Handler):
     description = "automatic mail (auto-replies, bounces, lists) and mail that is not about SECOR: no reply"
 
     def applies(self, email: Incoming) -> bool:
-        return email.kind in (email_parser.AUTOMATIC, email_parser.OTHER)
+        return email.kind in (disposition.AUTOMATIC, disposition.OTHER)
 
     def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
                prepared: Any) -> tuple[MessageOutcome, str]:
         parsed = email.parsed
-        row.last_error = parsed.automatic or "not a submission"
-        return MessageOutcome.IGNORED, (f"uid={row.uid} ignored ({parsed.automatic or email.kind}) "
+        reason = disposition.detect_automatic(parsed)
+        row.last_error = reason or "not a submission"
+        return MessageOutcome.IGNORED, (f"uid={row.uid} ignored ({reason or email.kind}) "
                                         f"from {parsed.sender}: {parsed.subject!r}")
 
     def finish(self, pipeline: Pipeline, row: Message, email: Incoming) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake import disposition
 from intake import message as email_parser
 from intake import outcomes
 from intake.assess import assess_links
@@ -308,13 +309,13 @@ class Pipeline:
         parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
         if self._settle(row_id, parsed, sha256, stats, None) is None:
             return None
-        kind = email_parser.classify(parsed)
+        kind = disposition.classify(parsed)
         case_number = None
-        if kind == email_parser.FOLLOW_UP:
+        if kind == disposition.FOLLOW_UP:
             case_number = self._known_case(parsed.tracking_numbers)
             if case_number is None:  # a tracking number we never issued: judge by content
-                kind = (email_parser.SUBMISSION if parsed.attachments or parsed.links
-                        else email_parser.NO_SUBMISSION if parsed.mentions_secor else email_parser.OTHER)
+                kind = (disposition.SUBMISSION if parsed.attachments or parsed.links
+                        else disposition.NO_SUBMISSION if disposition.mentions_secor(parsed) else disposition.OTHER)
         return outcomes.Incoming(ref, parsed, sha256, workdir, too_large=False, kind=kind, case_number=case_number,
                                  backlog=backlog)
 

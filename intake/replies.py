@@ -52,9 +52,14 @@ _env = Environment(
 _RE_PREFIX = re.compile(r"^\s*((re|aw|sv|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
+def _one_line(text: str | None) -> str:
+    """Header text without CR/LF, tabs or runs of blanks (as names and subjects arrive folded and padded)."""
+    return " ".join((text or "").split())
+
+
 def reply_subject(original: str | None, tracking_number: str | None) -> str:
     """`Re: <original subject> [SECOR-2026-000042]`: one `Re:`, the tag once, on one line."""
-    subject = " ".join((original or "").split())  # no CR/LF or runs of blanks from the original
+    subject = _one_line(original)
     subject = _RE_PREFIX.sub("", subject) or DEFAULT_SUBJECT
     if tracking_number and tracking_number not in find_tracking_numbers(subject):
         subject = f"{subject} [{tracking_number}]"
@@ -80,8 +85,8 @@ def _build(config: OutboundConfig, recipient: str, recipient_name: str | None, s
            text: str, html: str | None = None) -> EmailMessage:
     """The email with our headers; rendered bodies as quoted-printable (safe over any SMTP hop)."""
     msg = EmailMessage(policy=policy.default)
-    msg["From"] = formataddr((config.from_name, config.from_address))
-    msg["To"] = formataddr((recipient_name or "", recipient))
+    msg["From"] = formataddr((_one_line(config.from_name), config.from_address))
+    msg["To"] = formataddr((_one_line(recipient_name), recipient))
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = new_message_id(config, tracking_number)
@@ -140,7 +145,7 @@ def render_too_large(config: OutboundConfig, recipient: str, recipient_name: str
                      tracking_number: str | None = None) -> EmailMessage:
     """The reply to an email over the size limit: send a download link instead."""
     context = _common(config, recipient_name, tracking_number) | {
-        "size_mb": f"{size / 1_000_000:.1f}", "limit_mb": f"{limit / 1_000_000:.0f}"}
+        "size_mb": f"{size / 1_000_000:.1f}", "limit_mb": f"{limit / 1_000_000:g}"}
     text = _env.get_template("too_large.txt").render(context)
     return _build(config, recipient, recipient_name, reply_subject(subject, tracking_number), tracking_number,
                   in_reply_to, references, text)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -151,6 +154,69 @@ def test_data_descriptors_and_zip64_end_records_are_read(tmp_path: Path, build) 
     assert {f.path: (dest / f.path).read_bytes() for f in result.files} == files
 
 
+def test_zip64_end_records_with_0xffff_disk_fields_are_read(tmp_path: Path) -> None:
+    # libzip and .NET write 0xFFFF in the old end record's disk fields and the real ones in Zip64's
+    files = {"Element 1/policy.pdf": b"%PDF-1.4 policy\n" * 100}
+    data = bytearray(zf.zip64_zip(files))
+    end = data.rindex(b"PK\x05\x06")
+    data[end + 4:end + 8] = b"\xff\xff\xff\xff"
+    result, dest = extract(tmp_path, bytes(data))
+    assert result.findings == []
+    assert (dest / "Element 1/policy.pdf").read_bytes() == files["Element 1/policy.pdf"]
+
+
+def test_a_split_zip_is_named_as_one(tmp_path: Path) -> None:
+    data = bytearray(zf.normal_zip({"Element 1/policy.pdf": b"%PDF-1.4"}))
+    end = data.rindex(b"PK\x05\x06")
+    data[end + 4:end + 8] = b"\x01\x00\x01\x00"  # part 2 of a split zip
+    result, dest = extract(tmp_path, bytes(data))
+    assert_fatal(result, dest, "archive.corrupt")
+    assert "split (multi-part) zip" in result.findings[0].message
+
+
+def test_lzma_without_an_end_marker_stops_at_its_declared_size(tmp_path: Path) -> None:
+    content = b"inspection record line\n" * 5000
+    props = lzma._encode_filter_properties({"id": lzma.FILTER_LZMA1})
+    # Without an end marker the decoder does not know where to stop and decodes the range coder's
+    # last bytes into a few more: modelled here by a stream that goes on past the declared size.
+    stream = lzma.compress(content + b"padding", format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA1}])
+    header = struct.pack("<BBH", 9, 4, len(props)) + props
+    entry = zf.RawEntry(name=b"Element 4/Inspections.txt", data=header + stream,
+                        crc=zlib.crc32(content), file_size=len(content), method=zipfile.ZIP_LZMA)
+    result, dest = extract(tmp_path, zf.build_zip([entry]))
+    assert result.findings == []
+    assert (dest / "Element 4/Inspections.txt").read_bytes() == content
+
+
+def test_a_leading_single_segment_marker_is_skipped(tmp_path: Path) -> None:
+    files = {"Element 1/policy.pdf": b"%PDF-1.4 policy\n" * 100}
+    result, dest = extract(tmp_path, b"PK00" + zf.normal_zip(files))
+    assert result.findings == []
+    assert (dest / "Element 1/policy.pdf").read_bytes() == files["Element 1/policy.pdf"]
+
+
+def test_strong_encryption_of_the_whole_zip_is_encrypted_not_corrupt(tmp_path: Path) -> None:
+    # PKWARE strong encryption with the directory encrypted: the names in it cannot be read
+    entry = zf.stored("Element 1/policy.pdf", b"\x8a" * 64, flags=0x2041)
+    data = bytearray(zf.build_zip([entry]))
+    data[4:6] = struct.pack("<H", 51)  # version needed: 5.1, as strong encryption requires
+    start = data.index(b"PK\x01\x02")
+    end = data.rindex(b"PK\x05\x06")
+    data[start:end] = bytes(range(end - start))
+    result, dest = extract(tmp_path, bytes(data))
+    assert_fatal(result, dest, "archive.encrypted")
+    assert codes(result) == ["archive.encrypted"]
+
+
+def test_an_entry_without_a_name_gets_a_finding(tmp_path: Path) -> None:
+    entries = [zf.deflated("", b"some content"), zf.deflated("Element 1/policy.pdf", b"%PDF-1.4")]
+    result, dest = extract(tmp_path, zf.build_zip(entries))
+    assert not result.fatal
+    assert [(f.code, f.path) for f in result.findings] == [("archive.corrupt", None)]
+    assert "a file with no name" in result.findings[0].message
+    assert [f.path for f in result.files] == ["Element 1/policy.pdf"]
+
+
 def test_deflate64_entry_is_read(tmp_path: Path) -> None:
     entry, content = zf.deflate64_entry("Element 3/Hazard Controls.pdf")
     result, dest = extract(tmp_path, zf.build_zip([entry]))
@@ -192,13 +258,14 @@ def test_cp437_and_utf8_names_come_out_right(tmp_path: Path) -> None:
         zf.deflated("Élément 2/Évaluation des dangers.pdf", b"flagged"),  # UTF-8 flag set
         zf.deflated("Élément 3/Contrôles.pdf".encode("utf-8"), b"mac"),  # UTF-8 without the flag
         zf.unicode_path_entry("Élément 4/Inspección.pdf", b"Element 4/Inspeccion.pdf", b"extra"),
+        zf.deflated("Élément 5/Formation été.pdf".encode("cp1252"), b"ansi"),  # Windows' ANSI code page
     ]
     assert entries[1].flags & zf.FLAG_UTF8 and not entries[0].flags & zf.FLAG_UTF8
     result, dest = extract(tmp_path, zf.build_zip(entries))
     assert result.findings == []
     assert {f.path for f in result.files} == {
         "Élément 1/Polítique.pdf", "Élément 2/Évaluation des dangers.pdf",
-        "Élément 3/Contrôles.pdf", "Élément 4/Inspección.pdf"}
+        "Élément 3/Contrôles.pdf", "Élément 4/Inspección.pdf", "Élément 5/Formation été.pdf"}
     assert (dest / "Élément 1/Polítique.pdf").read_bytes() == b"legacy"
     assert (dest / "Élément 4/Inspección.pdf").read_bytes() == b"extra"
 
@@ -241,11 +308,18 @@ def test_unsafe_names_are_refused_and_nothing_is_written(tmp_path: Path, name: s
     assert not (tmp_path.parent / "evil.pdf").exists()
 
 
-@pytest.mark.parametrize("mode", [stat.S_IFCHR | 0o666, stat.S_IFBLK | 0o660, stat.S_IFIFO | 0o644,
-                                  stat.S_IFSOCK | 0o755])
-def test_device_pipe_and_socket_entries_are_refused(tmp_path: Path, mode: int) -> None:
+@pytest.mark.parametrize("mode", [stat.S_IFCHR | 0o666, stat.S_IFBLK | 0o660, stat.S_IFSOCK | 0o755])
+def test_device_and_socket_entries_are_refused(tmp_path: Path, mode: int) -> None:
     result, dest = extract(tmp_path, zf.build_zip([zf.unix_entry("Element 1/dev", b"", mode)]))
     assert_fatal(result, dest, "archive.unsafe_path")
+
+
+def test_a_file_zipped_from_a_pipe_is_read_as_a_file(tmp_path: Path) -> None:
+    # `... | zip out.zip -` keeps the pipe's mode; unzip, zipfile and libzip read the data as a file
+    result, dest = extract(tmp_path, zf.build_zip([zf.unix_entry("Element 1/log.txt", b"piped", stat.S_IFIFO | 0o600)]))
+    assert not result.fatal and result.findings == []
+    target = dest / "Element 1" / "log.txt"
+    assert target.read_bytes() == b"piped" and stat.S_ISREG(target.lstat().st_mode)
 
 
 def test_symlink_entries_are_refused_even_when_followed_by_a_file_through_them(tmp_path: Path) -> None:
@@ -504,6 +578,15 @@ def test_high_ratio_entry_is_a_bomb_but_small_compressible_entries_are_not(tmp_p
     small = zf.deflated("Element 1/blank.txt", b" " * 500_000)  # ratio ~500 but under 1 MB
     ok, _ = extract(fresh(tmp_path, "b"), zf.build_zip([small]))
     assert ok.findings == []
+
+
+def test_a_few_mb_of_text_or_xml_at_a_high_ratio_is_read(tmp_path: Path) -> None:
+    row = b"<row><cell>Hazard assessment</cell><cell>done</cell></row>\n"
+    xml = zf.deflated("Element 2/hazards.xml", row * (5 * MB // len(row)))  # 5 MB at ~300:1
+    assert xml.file_size / len(xml.data) > 250
+    result, dest = extract(tmp_path, zf.build_zip([xml]))
+    assert not result.fatal and result.findings == []
+    assert (dest / "Element 2" / "hazards.xml").stat().st_size == xml.file_size
 
 
 def run_isolated(zip_path: Path, dest: Path, limits: ArchiveLimits, mode: str = "extract") -> dict:

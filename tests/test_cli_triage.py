@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from intake.samples import build_sample_zip, minimal_pdf, write_sample_submission
 
 
@@ -83,3 +85,25 @@ def test_unknown_vocabulary_exits_2(tmp_path):
     done = cli("--config", str(config), "triage", str(root), cwd=tmp_path)
     assert done.returncode == 2
     assert "triage.vocabulary" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_output_piped_into_head_ends_quietly(tmp_path, as_json):
+    # Enough findings to fill the pipe's buffer, so writing goes on after `head` has gone.
+    root = tmp_path / "sub"
+    root.mkdir()
+    for n in range(1500):
+        (root / f"Cover letter {n}.txt").write_text("x\n", encoding="utf-8")
+    script = Path(sys.executable).parent / "secor-intake"
+    command = [str(script), "triage", str(root)] + (["--json"] if as_json else [])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECOR_INTAKE_")}
+    writer = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = subprocess.run(["head", "-n", "1"], stdin=writer.stdout, capture_output=True, timeout=120)
+    writer.stdout.close()
+    stderr = writer.stderr.read().decode()
+    writer.wait(timeout=120)
+    assert head.stdout.decode().startswith("{" if as_json else "Verdict: ")
+    assert stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" at exit
+    # 141 as a program that SIGPIPE ended; the text report is one write, which the kernel may
+    # finish into the pipe before `head` leaves, and then ends as usual (returned: 1)
+    assert writer.returncode == 141 if as_json else writer.returncode in (1, 141)

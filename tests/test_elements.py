@@ -49,6 +49,11 @@ ALBERTA_8 = [
     ("Element 2 - Hazard Control", 2, BY_NUMBER),  # the number wins over the name
     ("Hazard", None, None),  # element 2 or 3: ambiguous
     ("Element 9", None, None),  # there is no element 9 of 8
+    # diacritics and case mean nothing: a French-speaking submitter's folders
+    ("Élément 3", 3, BY_NUMBER),
+    ("ÉLÉMENT 04 - Inspections", 4, BY_NUMBER_AND_NAME),
+    ("élément 6 – Intervention d'urgence", 6, BY_NUMBER),
+    ("Hazard Contrôls", 3, BY_NAME),
     ("New folder", None, None),
     ("Photos", None, None),
 ]

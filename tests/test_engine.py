@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from intake.samples import build_sample_zip, minimal_pdf, write_sample_submission
+from tests import zipfactory as zf
 from triage.elements import UnknownVocabulary
 from triage.engine import triage_path
 from triage.findings import SEVERITIES
@@ -260,3 +261,14 @@ def test_a_truncated_zip_is_corrupt_not_another_format(tmp_path):
     report = run(truncated, tmp_path / "work")
     assert [f.code for f in report.findings] == ["archive.corrupt"]
     assert report.verdict == "returned"
+
+
+def test_legacy_encoded_accented_folders_match_their_elements(tmp_path):
+    # A French Windows zip tool: CP437 names without the UTF-8 flag, accents and capitals
+    entries = [zf.cp437_entry(f"ÉLÉMENT {n}/Registre {n}.pdf", minimal_pdf([f"registre {n}"])) for n in range(1, 9)]
+    entries.append(zf.cp437_entry("Évaluation SECOR 2026.pdf", minimal_pdf(["SECOR evaluation", "Employees: 4"])))
+    zip_path = tmp_path / "soumission.zip"
+    zip_path.write_bytes(zf.build_zip(entries))
+    report = run(zip_path, tmp_path / "work")
+    assert report.summary["elements"] == {str(n): f"ÉLÉMENT {n}" for n in range(1, 9)}
+    assert not [f for f in report.findings if f.code.startswith("structure.")]

@@ -207,13 +207,13 @@ def test_labels_name_what_the_file_is(tmp_path: Path) -> None:
 def test_exe_named_pdf_is_unsafe_and_a_mismatch(tmp_path: Path) -> None:
     ftype = sniffed(tmp_path, "report.pdf", pe_exe())
     assert ftype.family == "unsafe"
-    assert extension_mismatch("Element 1/report.pdf", ftype) == "named .pdf but it is a Windows executable"
+    assert extension_mismatch("Element 1/report.pdf", ftype) == "is named .pdf but is a Windows executable"
 
 
 def test_real_pdf_named_doc_is_a_mismatch(tmp_path: Path) -> None:
     ftype = sniffed(tmp_path, "policy.doc", minimal_pdf(["Policy"]))
     assert ftype.family == "pdf"
-    assert extension_mismatch("policy.doc", ftype) == "named .doc but it is a PDF document"
+    assert extension_mismatch("policy.doc", ftype) == "is named .doc but is a PDF document"
 
 
 def test_matching_extensions_are_not_mismatches(tmp_path: Path) -> None:
@@ -234,20 +234,20 @@ def test_rtf_saved_as_doc_is_accepted(tmp_path: Path) -> None:
 
 def test_missing_extension_on_a_document_is_a_mismatch(tmp_path: Path) -> None:
     ftype = sniffed(tmp_path, "Health and Safety Policy", minimal_pdf(["x"]))
-    assert extension_mismatch("Health and Safety Policy", ftype) == "has no extension but it is a PDF document"
+    assert extension_mismatch("Health and Safety Policy", ftype) == "has no extension but is a PDF document"
 
 
 def test_unknown_content_is_judged_against_its_claimed_extension(tmp_path: Path) -> None:
     garbage = bytes(range(7, 250)) * 4
     assert extension_mismatch("policy.pdf", sniffed(tmp_path, "x.pdf", garbage)) == (
-        "named .pdf but its content is not a readable PDF file")
+        "is named .pdf but its content is not a readable PDF file")
     assert extension_mismatch("thing.foo", sniffed(tmp_path, "x.foo", garbage)) is None
     assert extension_mismatch("thing", sniffed(tmp_path, "x", garbage)) is None
 
 
 def test_rar_named_zip_is_a_mismatch_and_empty_files_are_not(tmp_path: Path) -> None:
     assert extension_mismatch("Element 4.zip", sniffed(tmp_path, "e4.zip", CASES["Element 4.rar"][0])) == (
-        "named .zip but it is a RAR archive")
+        "is named .zip but is a RAR archive")
     assert extension_mismatch("empty.pdf", sniffed(tmp_path, "empty.pdf", b"")) is None
 
 

@@ -1,4 +1,4 @@
-"""intake.message: parsing and classifying one raw email, built by tests/mailfactory.py."""
+"""intake.message and intake.disposition: parsing and classifying one raw email, built by tests/mailfactory.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from tnefparse.tnef import TNEF
 
-from intake.message import (TRACKING_RE, Attachment, ParsedMessage, classify, decode_header_text,
-                            parse_message, sanitise_filename)
+from intake.disposition import classify, detect_automatic, mentions_secor
+from intake.message import (TRACKING_RE, Attachment, ParsedMessage, decode_header_text, parse_message,
+                            sanitise_filename)
 from tests import mailfactory as mf
 
 CAP = 5_000_000
@@ -59,7 +60,7 @@ BUILDERS["link_text"] = (lambda: mf.submission_with_link(html=False), "submissio
 def test_every_builder_is_classified_right(name: str, tmp_path: Path) -> None:
     build, expected = BUILDERS[name]
     msg = parse(build(), tmp_path)
-    assert classify(msg) == expected, (msg.automatic, msg.tracking_numbers, msg.attachments, msg.defects)
+    assert classify(msg) == expected, (detect_automatic(msg), msg.tracking_numbers, msg.attachments, msg.defects)
     assert msg.sender and "@" in msg.sender
     assert msg.date is not None and msg.date.tzinfo is not None
     assert msg.message_id and msg.message_id.startswith("<") and msg.message_id.endswith(">")
@@ -75,7 +76,7 @@ def test_plain_submission_fields(tmp_path: Path) -> None:
     assert "Please find attached our SECOR certification audit" in msg.text
     assert "\r" not in msg.text
     assert "<p>" in msg.html
-    assert msg.mentions_secor and msg.automatic is None and msg.tracking_numbers == []
+    assert mentions_secor(msg) and detect_automatic(msg) is None and msg.tracking_numbers == []
     assert msg.defects == []
 
 
@@ -260,7 +261,7 @@ def test_parse_from_a_file_path(tmp_path: Path) -> None:
 def test_broken_mime_never_raises(variant: str, tmp_path: Path) -> None:
     msg = parse(mf.broken_mime(variant), tmp_path)
     assert isinstance(msg.subject, str)
-    assert msg.mentions_secor, (msg.subject, msg.text[:200])
+    assert mentions_secor(msg), (msg.subject, msg.text[:200])
     assert classify(msg) in ("submission", "no_submission", "other")
     if variant not in ("huge_header",):
         assert msg.defects, "a broken message leaves a trace in defects"
@@ -349,10 +350,38 @@ HUMAN = mf.question_without_submission
      "delivery status notification"),
     (lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "Delivery Status Notification (Failure)"}),
      "delivery status notification"),
+    # issue 10: robots of the real-world corpus that carried none of the marks above
+    (lambda: mf.edit_headers(HUMAN(), add={"Mailing-List": "contact nyaan-help@lists.example; run by ezmlm"}),
+     "list mail (Mailing-List)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-MLServer": "fml [fml 4.0.3 release]"}), "list mail (X-MLServer)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-Mailman-Version": "2.0.4"}), "list mail (X-Mailman-Version)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"List-Subscribe": "<mailto:x-ctl@lists.example>"}),
+     "list mail (List-Subscribe)"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "ppp-request@lists.example"}),
+     "list robot (ppp-request)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"Sender": "ppp-admin@lists.example"}), "list robot (ppp-admin)"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("Return-Path",), add={"Return-Path": "<safety-bounces@lists.example>"}),
+     "list robot (safety-bounces)"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "post_master@vtext.example"}), "postmaster"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "MAILER-DAEMON <>"}), "null sender"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "Mail Delivery Subsystem <MAILER-DAEMON>"}),
+     "mailer-daemon"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "Loop Alert: Duplicated Message-ID"}),
+     "loop alert"),
+    (lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "complaint about message from 192.0.2.1"}),
+     "abuse report"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-Bluebottle-Request": "<1234>"}),
+     "challenge-response (X-Bluebottle-Request)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-PHP-Script": "admin.example/dispatch.php for 192.0.2.7"}),
+     "sent by a script (X-PHP-Script)"),
+    (lambda: mf.edit_headers(HUMAN(), add={"X-Apple-Action": "vacation"}), "auto-reply (X-Apple-Action)"),
+    (lambda: mf.forwarded_submission(mf.edit_headers(HUMAN(), add={"X-HmXmrOriginalRecipient": "cor@youracsa.ca"}),
+                                     sender="staff@hotmail.com", subject="SECOR evaluation 2026"),
+     "abuse report (Microsoft)"),
 ])
 def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     msg = parse(raw(), tmp_path)
-    assert msg.automatic == reason
+    assert detect_automatic(msg) == reason
     assert classify(msg) == "automatic"
 
 
@@ -361,9 +390,14 @@ def test_automatic_kinds_are_detected(raw, reason: str, tmp_path: Path) -> None:
     lambda: mf.submission_with_zip(extra_headers={"Auto-Submitted": "no", "X-Auto-Response-Suppress": "DR, RN"}),
     lambda: mf.edit_headers(HUMAN(), remove=("Subject",), add={"Subject": "Our office move and the SECOR audit"}),
     lambda: mf.forwarded_submission(mf.bounce_dsn()),  # a person forwarding a bounce asks a person
+    # a person at the webmail of a shared host: PHP sends it, the webmail says so
+    lambda: mf.edit_headers(HUMAN(), add={"X-PHP-Originating-Script": "1000:rcube.php",
+                                          "User-Agent": "Roundcube Webmail/1.6.5"}),
+    # an address that merely looks like a role is still a person: only Mailman's Sender counts
+    lambda: mf.edit_headers(HUMAN(), remove=("From",), add={"From": "Office Admin <office-admin@acme-roofing.ca>"}),
 ])
 def test_human_messages_are_not_automatic(raw, tmp_path: Path) -> None:
-    assert parse(raw(), tmp_path).automatic is None
+    assert detect_automatic(parse(raw(), tmp_path)) is None
 
 
 # --- tracking numbers --------------------------------------------------------------------------
@@ -409,11 +443,11 @@ def test_classify_order() -> None:
         return ParsedMessage(sender="a@b.ca", **kw)
 
     zip_att = Attachment("a.zip", "application/zip", Path("/nonexistent/a.zip"), 1, True)
-    assert classify(msg(automatic="precedence: bulk", attachments=[zip_att])) == "automatic"
+    assert classify(msg(headers=[("Precedence", "bulk")], attachments=[zip_att])) == "automatic"
     assert classify(msg(tracking_numbers=["SECOR-2026-000001"], links=["https://x"])) == "follow_up"
     assert classify(msg(links=["https://www.dropbox.com/s/abc/x.zip"])) == "submission"
     assert classify(msg(attachments=[zip_att])) == "submission"
-    assert classify(msg(mentions_secor=True)) == "no_submission"
+    assert classify(msg(subject="Our SECOR audit")) == "no_submission"
     assert classify(msg()) == "other"
 
 

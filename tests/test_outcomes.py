@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from intake import disposition
 from intake import message as email_parser
 from intake.mailbox.base import MessageRef
 from intake.outcomes import HANDLERS, Correspondence, Ignored, Incoming, NewVersion, TooLarge, handler_for
@@ -32,12 +33,12 @@ def test_every_handler_has_a_name_and_a_one_line_description():
 
 @pytest.mark.parametrize("email, expected", [
     (incoming(None, too_large=True), TooLarge),
-    (incoming(email_parser.FOLLOW_UP, case_number="SECOR-2026-000001"), Correspondence),
-    (incoming(email_parser.FOLLOW_UP, zips=1, case_number="SECOR-2026-000001"), NewVersion),
-    (incoming(email_parser.AUTOMATIC), Ignored),
-    (incoming(email_parser.OTHER), Ignored),
-    (incoming(email_parser.SUBMISSION, zips=1), NewVersion),
-    (incoming(email_parser.NO_SUBMISSION), NewVersion),
+    (incoming(disposition.FOLLOW_UP, case_number="SECOR-2026-000001"), Correspondence),
+    (incoming(disposition.FOLLOW_UP, zips=1, case_number="SECOR-2026-000001"), NewVersion),
+    (incoming(disposition.AUTOMATIC), Ignored),
+    (incoming(disposition.OTHER), Ignored),
+    (incoming(disposition.SUBMISSION, zips=1), NewVersion),
+    (incoming(disposition.NO_SUBMISSION), NewVersion),
 ], ids=["too-large", "reply-without-files", "reply-with-files", "automatic", "other", "submission", "question"])
 def test_the_first_handler_that_applies_takes_the_email(email, expected):
     assert type(handler_for(email)) is expected

@@ -170,6 +170,20 @@ def test_too_large_reply_asks_for_a_link_and_gives_the_sizes() -> None:
     assert text.startswith("Hello,")
 
 
+def test_headers_we_write_have_no_stray_spaces() -> None:
+    # names and subjects as mail clients send them: folded, tabbed, padded
+    config = OutboundConfig(from_address="COR@youracsa.ca", from_name=" ACSA  COR\tDepartment ")
+    msg = render_no_submission(config, SUBMITTER, "  Doe,\t Jane  ", "  Re:  Question   about\tSECOR  ",
+                               THEIR_ID, ["<a@x.ca>"])
+    head = msg.as_bytes(policy=policy.SMTP).split(b"\r\n\r\n")[0].decode("ascii")
+    for line in head.replace("\r\n ", " ").replace("\r\n\t", " ").split("\r\n"):  # unfolded
+        name, colon, value = line.partition(": ")
+        assert colon and value == value.strip() and "  " not in value and "\t" not in value, line
+    assert msg["To"] == '"Doe, Jane" <jane.doe@acme-roofing.ca>'
+    assert msg["From"] == "ACSA COR Department <COR@youracsa.ca>"
+    assert msg["Subject"] == "Re: Question about SECOR"
+
+
 # --- the outbox rules ------------------------------------------------------------------------------
 
 def test_queued_reply_stores_the_rendered_bytes_once(db_sessions) -> None:

@@ -7,13 +7,14 @@ the bytes actually produced, so a header that lies about its size is stopped at 
 declared, which the directory check already held under the limits.
 
 Choices worth knowing:
-- A zip must start with a zip signature; a self-extracting program or a file with data in front of
-  the zip is `archive.not_zip`.
+- A zip must start with a zip signature (or the single-segment marker `PK00` before one); a
+  self-extracting program or a file with data in front of the zip is `archive.not_zip`.
 - A backslash in a name is treated as a folder separator (old Windows tools wrote them), and the
   usual checks then apply to the result.
 - Names without the UTF-8 flag: the Info-ZIP Unicode Path field (0x7075) wins when its checksum
   matches; else a name that is valid UTF-8 is read as UTF-8 (macOS and Linux zip tools write UTF-8
-  without the flag); else CP437, the DOS/Windows default. Names come out in Unicode NFC.
+  without the flag); else CP437, the DOS/Windows default, or Windows-1252 when that reads as more
+  letters (`Élément` written in the ANSI code page is `╔l╬ment` in CP437). Names come out in NFC.
 - An inner `Element 1.zip` is expanded into `Element 1/`; when every entry of the inner zip already
   sits in one folder of that same name, that redundant level is dropped. An inner `X.zip` that is
   not a zip is kept as a file and reported as `archive.not_zip` without stopping the rest; any other
@@ -52,8 +53,10 @@ from zipfile_deflate64.deflate64 import Deflate64
 from triage.findings import Finding, finding
 from triage.settings import ArchiveLimits
 
-# Ratios of small entries mean nothing (a 10 KB run of spaces deflates 500:1), so they are ignored.
-RATIO_MIN_BYTES = 1_000_000
+# A high ratio alone is not a bomb: text and XML of a few MB deflate 250-400:1 and cost nothing to
+# read (inflating is bounded, and the total budget, overlaps and nesting still apply). Only entries
+# this large are judged by their ratio.
+RATIO_MIN_BYTES = 10_000_000
 
 # A file up to this size is inspected from memory; a larger one from a file (dest, or a spill).
 INSPECT_IN_MEMORY_BYTES = 8 * 1024 * 1024
@@ -75,6 +78,7 @@ _EXTRA_UNICODE_PATH = 0x7075
 _FLAG_ENCRYPTED = 0x0001
 _FLAG_STRONG_ENCRYPTION = 0x0040
 _FLAG_UTF8 = 0x0800
+_FLAG_MASKED_HEADERS = 0x2000  # strong encryption of the central directory: its names are unreadable
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL_HEADER_SIZE = 46
@@ -83,6 +87,8 @@ _ZIP64_LOCATOR = struct.Struct("<4sIQI")
 _ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+# A zip that was to be split but fit in one part starts with this marker, which unzip skips (APPNOTE 8.5.4).
+_SINGLE_SEGMENT_MARKER = b"PK00"
 # Magic numbers of what people send instead of a zip, with the words we tell them.
 _OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"Rar!\x1a\x07", "a RAR archive"),
@@ -149,6 +155,10 @@ class ExtractResult:
     folders: list[str] = field(default_factory=list)
 
 
+class _SplitZip(zipfile.BadZipFile):
+    """One part of a split (multi-part) zip."""
+
+
 class _Fatal(Exception):
     """The archive as a whole cannot be used; carries the findings that say why."""
 
@@ -211,16 +221,22 @@ def has_zip_signature(path: Path) -> bool:
     """True when the file starts like a zip (it may still be truncated or corrupt)."""
     try:
         with open(path, "rb") as fp:
-            return fp.read(4) in _ZIP_SIGNATURES
+            return _starts_like_zip(fp.read(8))
     except OSError:
         return False
+
+
+def _starts_like_zip(head: bytes) -> bool:
+    """A zip signature first, or the single-segment marker and then a local header."""
+    return head[:4] in _ZIP_SIGNATURES or (
+        head[:4] == _SINGLE_SEGMENT_MARKER and head[4:8] == b"PK\x03\x04")
 
 
 def is_zip_file(path: Path) -> bool:
     """True when the file's content is a zip: a zip signature first and a readable central directory."""
     try:
         with open(path, "rb") as fp:
-            if fp.read(4) not in _ZIP_SIGNATURES:
+            if not _starts_like_zip(fp.read(8)):
                 return False
             size = os.fstat(fp.fileno()).st_size
             start, cd_size, _ = _locate_central_directory(fp, size)
@@ -260,7 +276,7 @@ def _read(zip_path: Path, state: _State) -> ExtractResult:
                 "Send only the documents asked for, or send a download link instead.")])
         other = _other_format(zip_path)
         if other is not None:
-            raise _Fatal([_not_zip_finding(other, None)])
+            raise _Fatal([not_zip_finding(other, None)])
         _extract_archive(zip_path, "", 0, state)
     except _Fatal as fatal:
         _empty_folder(state.dest or state.scratch)
@@ -280,6 +296,10 @@ def _extract_archive(zip_path: Path, prefix: str, depth: int, state: _State) -> 
     """Judge one zip from its directory, then extract it under `prefix` (a folder path or '')."""
     shown = prefix.rstrip("/") or None  # the path findings about this archive name
     with open(zip_path, "rb") as fp:
+        if _directory_encrypted(fp):  # its directory is unreadable: nothing else can be judged
+            raise _Fatal([finding(
+                "archive.encrypted", "The whole zip is encrypted (PKWARE strong encryption), so we cannot "
+                "open it. Make the zip again without a password and send it again.", shown)])
         try:
             size = os.fstat(fp.fileno()).st_size
             start, cd_size, declared = _locate_central_directory(fp, size)
@@ -291,6 +311,10 @@ def _extract_archive(zip_path: Path, prefix: str, depth: int, state: _State) -> 
             fp.seek(0)
             infos = zipfile.ZipFile(fp).infolist()
             entries = _plan(fp, infos, start, prefix, state)
+        except _SplitZip as exc:
+            raise _Fatal([finding(
+                "archive.corrupt", "The zip is one part of a split (multi-part) zip, which we cannot read "
+                "alone. Make a single zip file of your folder and send it again.", shown)]) from exc
         except _ZIP_ERRORS as exc:
             raise _Fatal([_corrupt(shown)]) from exc
         for entry in entries:
@@ -322,9 +346,8 @@ def _plan(fp: BinaryIO, infos: list[zipfile.ZipInfo], cd_start: int, prefix: str
     if fatal:
         raise _Fatal(_cap(fatal))
     entries = _drop_redundant_folder(entries, prefix)
-    # overlapping entries also have absurd ratios: say the one thing that matters
-    fatal += _overlaps(entries, cd_start) or _ratios(entries, limits)
-    fatal += _collisions(entries, state)
+    # overlapping entries also have absurd ratios, and may share names: say the one thing that matters
+    fatal += _overlaps(entries, cd_start) or _ratios(entries, limits) or _collisions(entries, state)
     if fatal:
         raise _Fatal(_cap(fatal))
     # after the overlap check: entries that all point at one local header are a bomb, not damage
@@ -338,6 +361,11 @@ def _plan(fp: BinaryIO, infos: list[zipfile.ZipInfo], cd_start: int, prefix: str
             f"The submission unpacks to more than {_mb(limits.max_unpacked_bytes)}, over the limit. "
             "Send only the documents asked for: one or two samples a month, not every record.",
             prefix.rstrip("/") or None)])
+    state.findings += _cap([finding(
+        "archive.corrupt",
+        f"The zip holds a file with no name ({_mb(entry.info.file_size)}), so we cannot put it in a folder and "
+        "left it out. " + _RESEND, prefix.rstrip("/") or None)
+        for entry in entries if not (entry.path or entry.is_dir or entry.junk)])
     state.findings += _cap([finding(
         "archive.encrypted",
         f"The file '{entry.raw_name}' in your zip is password-protected, so we cannot open it. "
@@ -458,19 +486,36 @@ def _decode_name(info: zipfile.ZipInfo) -> str:
     if info.flag_bits & _FLAG_UTF8:
         return info.orig_filename
     raw = _stored_name(info)
-    unicode_path = _extra_field(info.extra, _EXTRA_UNICODE_PATH)
-    if unicode_path is not None and len(unicode_path) > 5 and unicode_path[0] == 1 and \
-            struct.unpack("<I", unicode_path[1:5])[0] == zlib.crc32(raw):
-        try:
-            return unicode_path[5:].decode("utf-8")
-        except UnicodeDecodeError:
-            pass
+    unicode_path = _unicode_path(raw, info.extra)
+    if unicode_path is not None:
+        return unicode_path
     if not raw.isascii():
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             pass
+        try:  # some Windows tools write the ANSI code page, not the DOS one: take what reads as words
+            ansi = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return info.orig_filename
+        if _letters(ansi) > _letters(info.orig_filename):
+            return ansi
     return info.orig_filename
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in text)
+
+
+def _unicode_path(raw: bytes, extra: bytes) -> str | None:
+    """The Info-ZIP Unicode Path field's name when it is there and its checksum matches `raw`."""
+    field_ = _extra_field(extra, _EXTRA_UNICODE_PATH)
+    if field_ is None or len(field_) <= 5 or field_[0] != 1 or struct.unpack("<I", field_[1:5])[0] != zlib.crc32(raw):
+        return None
+    try:
+        return field_[5:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _stored_name(info: zipfile.ZipInfo) -> bytes:
@@ -501,11 +546,13 @@ def _unsafe_name(name: str) -> str | None:
 def _unsafe_type(info: zipfile.ZipInfo) -> str | None:
     """Why the entry's Unix file type is not a plain file or folder (links, devices, pipes)."""
     kind = stat.S_IFMT(info.external_attr >> 16)
-    if kind in (0, stat.S_IFREG, stat.S_IFDIR):
-        return None
+    # Info-ZIP's zip keeps the mode of a pipe it read (`... | zip out.zip -`): the entry is a file
+    # with data, which unzip writes as one. We never make special files, so a pipe is read as a file.
     if kind == stat.S_IFLNK:
         return "it is a symbolic link"
-    return "it is a device, pipe or socket, not a file"
+    if kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK):
+        return "it is a device or socket, not a file"
+    return None  # a file, a folder, or a type no system has (a jar tool's 0o177777): read by its name
 
 
 def _printable(name: str) -> str:
@@ -532,7 +579,7 @@ def _other_format(path: Path) -> str | None:
     """What the file is when it is not a zip ("a RAR archive"), or None when it starts like a zip."""
     with open(path, "rb") as fp:
         head = fp.read(512)
-    if head[:4] in _ZIP_SIGNATURES:
+    if _starts_like_zip(head):
         return None
     for offset, magic, words in _OTHER_FORMATS:
         if head[offset:offset + len(magic)] == magic:
@@ -550,22 +597,38 @@ def _locate_central_directory(fp: BinaryIO, size: int) -> tuple[int, int, int]:
         raise zipfile.BadZipFile("no end of central directory record")
     _, disk, cd_disk, _, count, cd_size, _, _ = _EOCD.unpack_from(tail, pos)
     end = size - tail_len + pos  # where the directory (or its zip64 record) ends
-    if disk != 0 or cd_disk != 0:
-        raise zipfile.BadZipFile("split (multi-part) zip")
     if end >= _ZIP64_LOCATOR.size:
         fp.seek(end - _ZIP64_LOCATOR.size)
         sig, _, record_at, _ = _ZIP64_LOCATOR.unpack(fp.read(_ZIP64_LOCATOR.size))
-        if sig == b"PK\x06\x07":
-            end = end - _ZIP64_LOCATOR.size - _ZIP64_EOCD.size
-            fp.seek(end)
-            record = fp.read(_ZIP64_EOCD.size)
-            if len(record) != _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
-                raise zipfile.BadZipFile("bad zip64 end of central directory")
-            count, cd_size = _ZIP64_EOCD.unpack(record)[7:9]
+        record_end = end - _ZIP64_LOCATOR.size
+        fp.seek(max(0, record_end - _ZIP64_EOCD.size))
+        record = fp.read(_ZIP64_EOCD.size)
+        # A locator with no Zip64 record before it is data (a name that ends in the same bytes):
+        # only the old record counts then, as zipfile reads it.
+        if sig == b"PK\x06\x07" and len(record) == _ZIP64_EOCD.size and record[:4] == b"PK\x06\x06":
+            end = record_end - _ZIP64_EOCD.size
+            # the zip64 record's fields win: writers put 0xFFFF in the old record's (as zipfile,
+            # libzip and libarchive read it)
+            disk, cd_disk, _, count, cd_size = _ZIP64_EOCD.unpack(record)[4:9]
+    if disk != 0 or cd_disk != 0:
+        raise _SplitZip("split (multi-part) zip")
     start = end - cd_size
     if start < 0:
         raise zipfile.BadZipFile("central directory larger than the file")
     return start, cd_size, count
+
+
+def _directory_encrypted(fp: BinaryIO) -> bool:
+    """Whether the first local header says the directory is encrypted (PKWARE strong encryption)."""
+    fp.seek(0)
+    head = fp.read(4 + _LOCAL_HEADER.size)
+    if head[:4] == _SINGLE_SEGMENT_MARKER:
+        head = head[4:]
+    if len(head) < _LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
+        return False
+    _, version, flags = _LOCAL_HEADER.unpack_from(head)[:3]
+    strong = _FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION | _FLAG_MASKED_HEADERS
+    return flags & strong == strong and 50 <= version <= 63  # APPNOTE: strong encryption needs 5.0 to 6.3
 
 
 def _count_central_entries(fp: BinaryIO, start: int, cd_size: int, limit: int | None) -> int:
@@ -587,7 +650,10 @@ def _count_central_entries(fp: BinaryIO, start: int, cd_size: int, limit: int | 
 
 
 def _data_start(fp: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, bool]:
-    """Offset of the entry's data, and whether its local header repeats the directory's name."""
+    """Offset of the entry's data, and whether its local header repeats the directory's name.
+
+    The same name is the same bytes, or other legacy bytes that carry the Info-ZIP Unicode Path
+    of the name read from the directory."""
     stored = _stored_name(info)
     fp.seek(info.header_offset)
     header = fp.read(_LOCAL_HEADER.size + len(stored))  # the header and the name it should repeat
@@ -595,6 +661,11 @@ def _data_start(fp: BinaryIO, info: zipfile.ZipInfo) -> tuple[int, bool]:
         raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
     name_len, extra_len = _LOCAL_HEADER.unpack_from(header)[9:11]
     same_name = name_len == len(stored) and header[_LOCAL_HEADER.size:] == stored
+    if not same_name and _extra_field(info.extra, _EXTRA_UNICODE_PATH) is not None:
+        fp.seek(info.header_offset + _LOCAL_HEADER.size + name_len)
+        # its checksum may be of either header's legacy name: libarchive does not check it either
+        field_ = _extra_field(fp.read(extra_len), _EXTRA_UNICODE_PATH) or b""
+        same_name = field_[:1] == b"\x01" and field_[5:] == _decode_name(info).encode("utf-8")
     return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len, same_name
 
 
@@ -647,7 +718,7 @@ def _decompress(method: int, chunks: Iterator[bytes], entry: _Entry) -> Iterator
     elif method == _METHOD_DEFLATE64:
         yield from _deflate64(chunks, entry)
     elif method == _METHOD_BZIP2:
-        yield from _bounded_stream(bz2.BZ2Decompressor(), chunks)
+        yield from _bounded_stream(bz2.BZ2Decompressor(), chunks, None)
     elif method == _METHOD_LZMA:
         yield from _zip_lzma(chunks, entry)
     else:
@@ -676,21 +747,25 @@ def _bounded_zlib(decompressor: zlib._Decompress, chunks: Iterator[bytes], entry
 
 
 def _bounded_stream(decompressor: bz2.BZ2Decompressor | lzma.LZMADecompressor,
-                    chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """bzip2 or LZMA, at most _OUT_CHUNK out per call.
+                    chunks: Iterator[bytes], size: int | None) -> Iterator[bytes]:
+    """bzip2 or LZMA, at most _OUT_CHUNK out per call, and no more than `size` when it is given.
 
-    LZMA in zip may lack an end marker (7-Zip omits it), so running out of input is not an error
+    LZMA in zip may lack an end marker (7-Zip and libzip omit it): its stream then ends at the
+    declared size (`size`), as 7-Zip and libzip read it, and running out of input is not an error
     here: the size and CRC checks in _inflate decide."""
+    left = size
     for chunk in chunks:
         data = chunk
-        while not decompressor.eof:
-            out = decompressor.decompress(data, _OUT_CHUNK)
+        while not decompressor.eof and left != 0:
+            out = decompressor.decompress(data, _OUT_CHUNK if left is None else min(_OUT_CHUNK, left))
             data = b""
             if out:
+                if left is not None:
+                    left -= len(out)
                 yield out
             if decompressor.needs_input:
                 break
-        if decompressor.eof:
+        if decompressor.eof or left == 0:
             return
 
 
@@ -721,7 +796,7 @@ def _zip_lzma(chunks: Iterator[bytes], entry: _Entry) -> Iterator[bytes]:
     filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # as zipfile itself does
     rest = head[4 + props_len:]
     yield from _bounded_stream(lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters),
-                               _prepend(rest, chunks))
+                               _prepend(rest, chunks), entry.info.file_size)
 
 
 def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -791,7 +866,7 @@ def _extract_nested(fp: BinaryIO, entry: _Entry, zip_path: Path, depth: int, sta
         _copy_entry(fp, entry, temp)
         other = _other_format(temp)
         if other is not None:
-            state.findings.append(_not_zip_finding(other, entry.path))
+            state.findings.append(not_zip_finding(other, entry.path))
             temp.unlink()
             state.files.append(_take_entry(fp, entry, zip_path, state))  # rare: read it again as a file
             counted = True  # it stays, as a file of the submission
@@ -799,7 +874,7 @@ def _extract_nested(fp: BinaryIO, entry: _Entry, zip_path: Path, depth: int, sta
         if depth + 1 > state.limits.max_nesting:
             raise _Fatal([finding(
                 "archive.bomb",
-                f"The zip holds zips inside zips deeper than {state.limits.max_nesting} level(s) "
+                f"The zip holds zips inside zips more than {_count(state.limits.max_nesting, 'level')} deep "
                 f"('{entry.raw_name}'), as zip bombs do. Put each element folder in the main zip, "
                 "zipped at most once, and send it again.", entry.path)])
         folder = entry.path[:-4]
@@ -914,7 +989,7 @@ def _cap(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
-def _not_zip_finding(what: str, path: str | None) -> Finding:
+def not_zip_finding(what: str, path: str | None) -> Finding:
     """archive.not_zip, saying what the file really is."""
     label = f"'{path}' is" if path else "The file you sent is"
     kind = "not a zip file" if what == "not a zip file" else f"{what}, not a zip file"
@@ -935,7 +1010,7 @@ def _too_many_entries(limits: ArchiveLimits) -> Finding:
     """archive.too_large for the file count."""
     return finding(
         "archive.too_large",
-        f"The submission holds more than {limits.max_entries} files and folders, over the limit. "
+        f"The submission holds more than {limits.max_entries:,} files and folders, over the limit. "
         "Send only the documents asked for: one or two samples a month, not every record.")
 
 
@@ -946,6 +1021,11 @@ def _duplicate(entry: _Entry) -> Finding:
         f"The zip holds two files or folders with the same name '{entry.raw_name}' (names that differ "
         "only by capital letters count as the same). Rename one of them and send the zip again.",
         entry.path)
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 level', '2 levels'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _mb(size: int) -> str:

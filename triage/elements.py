@@ -8,8 +8,9 @@ each with a number, a name and aliases. A folder name matches an element:
   `Policy (Element 1)`), leading zeros ignored, numbers outside the vocabulary ignored;
 - by name: every word of the element's name or of one alias appears in the folder name
   (`Hazard Assessment documents`), or every word of the folder name belongs to the element's
-  phrases (`Leadership`). Case, punctuation, plurals and filler words are ignored. When two elements
-  match equally well, the one whose words come first in the folder name wins; still tied: no match.
+  phrases (`Leadership`). Case, diacritics (`Élément 3`), punctuation, plurals and filler words are
+  ignored. When two elements match equally well, the one whose words come first in the folder name
+  wins; still tied: no match.
 
 When the number and the name disagree (`Element 2 - Hazard Control`), the number wins: the
 evaluation tool and QA refer to elements by number, and names vary between tool years. The match
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -112,8 +114,11 @@ def _stem(word: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Lower case, punctuation and underscores as spaces, spaces collapsed."""
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+    """Lower case without diacritics (`Élément` is `element`), punctuation and underscores as
+    spaces, spaces collapsed."""
+    if not text.isascii():
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.casefold()).split())
 
 
 def words(text: str) -> list[str]:

@@ -14,11 +14,11 @@ import dataclasses
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from triage.archive import ExtractResult, extract_zip, has_zip_signature, is_zip_file, read_zip
+from triage.archive import ExtractResult, extract_zip, has_zip_signature, is_zip_file, not_zip_finding, read_zip
 from triage.elements import load_vocabulary
 from triage.evaluation_tool import tool_folders
 from triage.findings import SEVERITIES, Finding, apply_severities, finding
-from triage.formats import FileType, sniff, sniff_file
+from triage.formats import FileType, sniff, sniff_file, with_article
 from triage.report import DocumentInfo, Report, Source
 from triage.rules import RULES, employees_stated
 from triage.settings import ArchiveLimits, RuleSettings
@@ -49,10 +49,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
         tree = _zip_tree(result, files)
     else:
         source = source or Source(kind="zip", name=path.name)
-        ftype = sniff(path)
-        message = (f"{path.name!r} is {ftype.label}, not a zip file. Please send your submission folder as a "
-                   "zip file (in Windows: right-click the folder, then Send to, Compressed (zipped) folder).")
-        return _report(source, [finding("archive.not_zip", message, path.name)], rules,
+        return _report(source, [not_zip_finding(with_article(sniff(path).label), path.name)], rules,
                        {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {},
                         "vocabulary": vocabulary.name}, [])
     submission = Submission(tree, vocabulary)

@@ -468,7 +468,8 @@ _SPELLED_VOWEL_ACRONYMS = {"RTF", "MDI", "XML", "LHA", "HTML", "MS-DOS"}
 
 
 def extension_mismatch(name: str, ftype: FileType) -> str | None:
-    """None when the file name's extension fits the content; else one plain sentence saying how not.
+    """None when the file name's extension fits the content; else what follows the file's name in a
+    sentence saying how not: "has no extension but is a text file".
 
     Empty files have nothing to mismatch (they get their own finding). A missing extension on a
     recognised document is a mismatch: QA's computers cannot open it by double-clicking.
@@ -480,17 +481,17 @@ def extension_mismatch(name: str, ftype: FileType) -> str | None:
     if not ext:
         if ftype.family == "unknown":
             return None
-        return f"has no extension but it is {what}"
+        return f"has no extension but is {what}"
     expected = _EXPECTED.get(ext)
     if expected is None:
         if ftype.family == "unknown":
             return None  # an unknown name on unknown content: nothing useful to say
-        return f"named {ext} but it is {what}"
+        return f"is named {ext} but is {what}"
     if ftype.family in expected or ftype.mime in expected:
         return None
     if ftype.family == "unknown":
-        return f"named {ext} but its content is not a readable {ext[1:].upper()} file"
-    return f"named {ext} but it is {what}"
+        return f"is named {ext} but its content is not a readable {ext[1:].upper()} file"
+    return f"is named {ext} but is {what}"
 
 
 def _extension(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from triage.evaluation_tool import read_employees, tool_folders
 from triage.findings import Finding, finding
-from triage.formats import extension_mismatch
+from triage.formats import extension_mismatch, with_article
 from triage.paths import name_of
 from triage.settings import RuleSettings
 from triage.submission import Submission, unclear_name
@@ -216,8 +216,8 @@ def _file_format(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
         # A `.zip` name was opened when the submission was unpacked, or judged there (not_zip, corrupt).
         unpacked = document.name.lower().endswith(".zip")
         if ftype.family == "empty":
-            yield finding("format.empty", f"{name} is empty or cannot be read ({ftype.label}). Please send the "
-                          "document again, or remove it.", document.path)
+            yield finding("format.empty", f"{name} is {with_article(ftype.label)}. Please send the document "
+                          "again, or remove it.", document.path)
         elif ftype.family == "paper_era":
             yield finding("format.paper_era", f"{name} is in a format QA cannot use ({ftype.label}): "
                           f"{ftype.reason or 'please convert it to PDF'}.",
@@ -231,7 +231,7 @@ def _file_format(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
             yield finding("archive.not_zip", f"{name} is an archive we cannot open ({ftype.label}); we can only "
                           "open zip files. Please put its documents in the zip itself, in their element folders.", document.path)
         elif mismatch := extension_mismatch(document.name, ftype):
-            yield finding("format.mismatch", f"{name} is {mismatch}. Please save it in its real format with "
+            yield finding("format.mismatch", f"{name} {mismatch}. Please save it in its real format with "
                           "the matching extension (PDF is best).", document.path)
 
 
