@@ -123,7 +123,8 @@ def record_decision(session: Session, submission: Submission, user: User, reques
         lines = [_reason_line(r) for r in request.finding_reasons] + list(request.qa_reasons)
         msg = render_decision(outbound, submission, request.decision, decision.note, lines, request.elements,
                               reasons["due"], in_reply_to, references)
-        reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now)
+        reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
+                            automatic=False)  # an analyst's decision is not held back by the loop limit
         decision.reply_id = reply.id if reply is not None else None
     submission.qa_state, submission.qa_since = STATE_AFTER[request.decision], now
     audit(session, user, "decision", submission.id, decision=request.decision, sequence=request.sequence,

@@ -163,26 +163,29 @@ def render_decision(config: OutboundConfig, submission: Submission, decision: st
                   in_reply_to, references, text)
 
 
-def _suppression(session: Session, address: str, config: OutboundConfig, now: datetime) -> str | None:
-    """Why a reply to `address` must not be sent, or None."""
+def _suppression(session: Session, address: str, config: OutboundConfig, now: datetime,
+                 automatic: bool) -> str | None:
+    """Why a reply to `address` must not be sent, or None. The daily limit, which stops a mail loop
+    with a robot, holds back automatic replies only: a person's decision always goes."""
     if not address or "@" not in address:
         return "no usable recipient address"
     if address == config.from_address.lower():
         return "recipient is our own address"
     recent = session.scalar(select(func.count(Reply.id)).where(
         Reply.recipient == address, Reply.created_at > now - timedelta(hours=24), Reply.status != "suppressed"))
-    if recent >= config.max_replies_per_sender_per_day:
+    if automatic and recent >= config.max_replies_per_sender_per_day:
         return f"{recent} replies to this address in the last 24 hours (limit {config.max_replies_per_sender_per_day})"
     return None
 
 
 def queue_reply(session: Session, submission: Submission | None, version: Version | None, msg: EmailMessage,
                 recipient: str, config: OutboundConfig, *, source_message: Message | None = None,
-                now: datetime | None = None) -> Reply | None:
+                now: datetime | None = None, automatic: bool = True) -> Reply | None:
     """Put `msg` in the outbox, in the caller's transaction (which the caller commits).
 
-    Returns the new row, "pending" or "suppressed" (with the reason: our own address, or over
-    `max_replies_per_sender_per_day` to that address in 24 h; recorded, never sent), or None when
+    Returns the new row, "pending" or "suppressed" (with the reason: our own address, or, for an
+    `automatic` reply, over `max_replies_per_sender_per_day` to that address in 24 h; recorded,
+    never sent), or None when
     this version, or this incoming email (`source_message`, default the version's message), already
     has a reply. The unique constraints enforce the last rule even against a concurrent writer.
     """
@@ -195,7 +198,7 @@ def queue_reply(session: Session, submission: Submission | None, version: Versio
         Reply.source_message_id == source.id if source is not None else None) if clause is not None]
     if taken and session.scalar(select(Reply.id).where(or_(*taken)).limit(1)) is not None:
         return None
-    reason = _suppression(session, address, config, now)
+    reason = _suppression(session, address, config, now, automatic)
     # Foreign keys, not relationships: a rolled-back savepoint must leave no reply in a collection.
     reply = Reply(
         submission_id=submission.id if submission is not None else None,

@@ -222,6 +222,16 @@ def test_replies_per_address_per_day_are_capped(db_sessions) -> None:
     assert later.status == "pending"
 
 
+def test_a_persons_reply_is_not_held_back_by_the_daily_limit(db_sessions) -> None:
+    """The limit stops loops with robots; an analyst's decision email to the same address still goes."""
+    with db_sessions.begin() as session:
+        assert [_queue(session, uid=str(n)).status for n in range(3)][-1] == "suppressed"
+        submission, _, report = _case(session, "7", SUBMITTER)
+        msg = render_acknowledgement(submission, submission.versions[0], report, CONFIG, THEIR_ID, THEIR_REFERENCES)
+        decided = queue_reply(session, submission, None, msg, SUBMITTER, CONFIG, now=NOW, automatic=False)
+    assert decided.status == "pending" and decided.suppressed_reason is None
+
+
 def test_at_most_one_reply_per_version_and_per_incoming_email(db_sessions) -> None:
     with db_sessions.begin() as session:
         submission, version, report = _case(session)
