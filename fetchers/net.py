@@ -32,6 +32,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from fetchers.hosts import is_login_url, is_provider_host
 from fetchers.settings import LinkSettings
+from triage.paths import safe_name
 
 CHUNK = 64 * 1024
 PAGE_LIMIT = 2_000_000  # an HTML page (preview, listing, warning) is never larger than this
@@ -259,21 +260,9 @@ def filename_from_disposition(header: str | None) -> str | None:
     return None
 
 
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
-
-
 def sanitize_name(name: str | None, fallback: str = "download") -> str:
-    """A single safe path component: no separators, control characters, leading dots or reserved names."""
-    name = (name or "").replace("\\", "/").split("/")[-1]
-    name = _UNSAFE_NAME.sub("_", name).strip().lstrip(".").strip()
-    if name.split(".")[0].upper() in {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
-                                      *(f"LPT{i}" for i in range(10))}:
-        name = "_" + name
-    if len(name.encode("utf-8")) > 200:
-        stem, dot, ext = name.rpartition(".")
-        ext = ext if dot and len(ext) <= 10 else ""
-        name = stem.encode("utf-8")[: 190].decode("utf-8", "ignore") + (f".{ext}" if ext else "")
-    return name or fallback
+    """A single safe path component for something we download (triage.paths.safe_name)."""
+    return safe_name(name, fallback)
 
 
 # --- the one download function -----------------------------------------------------------------

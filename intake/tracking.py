@@ -9,12 +9,11 @@ and anything else that removes a submission leaves a gap, never a duplicate.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Insert
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
-from intake.db import TrackingCounter
+if TYPE_CHECKING:  # the pattern is needed by message parsing, which need not load the database layer
+    from sqlalchemy import Insert
+    from sqlalchemy.orm import Session
 
 PREFIX = "SECOR"
 DIGITS = 6
@@ -30,6 +29,10 @@ def format_tracking_number(year: int, value: int) -> str:
 
 def _upsert(dialect_name: str, year: int) -> Insert:
     """INSERT the year's first value, or add one to the existing row; returns the new value."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from intake.db import TrackingCounter
+
     module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect_name)
     if module is None:
         raise NotImplementedError(f"tracking numbers need PostgreSQL or SQLite, not {dialect_name}")
@@ -46,9 +49,10 @@ def allocate_tracking_number(session: Session, year: int) -> str:
     return format_tracking_number(year, value)
 
 
-def find_tracking_numbers(text: str) -> list[str]:
-    """Every tracking number in `text` (subject tags, References, body), upper-cased, first seen first."""
+def find_tracking_numbers(*texts: str) -> list[str]:
+    """Every tracking number in `texts` (subject tags, References, bodies), upper-cased, first seen first."""
     seen: dict[str, None] = {}
-    for match in TRACKING_RE.finditer(text or ""):
-        seen[f"{PREFIX}-{match.group(1)}-{match.group(2)}"] = None
+    for text in texts:
+        for match in TRACKING_RE.finditer(text or ""):
+            seen[f"{PREFIX}-{match.group(1)}-{match.group(2)}"] = None
     return list(seen)

@@ -10,8 +10,14 @@ import pytest
 from tnefparse.tnef import TNEF
 
 from intake.disposition import classify, detect_automatic, mentions_secor
-from intake.message import (TRACKING_RE, Attachment, ParsedMessage, decode_header_text, parse_message,
-                            sanitise_filename)
+from intake.message import (
+    Attachment,
+    ParsedMessage,
+    decode_header_text,
+    parse_message,
+)
+from intake.tracking import find_tracking_numbers
+from triage.paths import safe_name
 from tests import mailfactory as mf
 
 CAP = 5_000_000
@@ -170,7 +176,7 @@ def test_attachment_names_are_sanitised(claimed: str, expected: str, tmp_path: P
 
 
 def test_long_names_are_capped_keeping_the_extension() -> None:
-    name = sanitise_filename("A" * 500 + ".zip")
+    name = safe_name("A" * 500 + ".zip", "attachment")
     assert len(name) <= 120 and name.endswith(".zip")
 
 
@@ -432,8 +438,8 @@ def test_tracking_number_from_body_and_in_order(tmp_path: Path) -> None:
 
 
 def test_tracking_pattern_boundaries() -> None:
-    assert TRACKING_RE.findall("SECOR-2026-000042") == ["SECOR-2026-000042"]
-    assert TRACKING_RE.findall("XSECOR-2026-000042 SECOR-2026-0000421 SECOR-26-000042") == []
+    assert find_tracking_numbers("SECOR-2026-000042") == ["SECOR-2026-000042"]
+    assert find_tracking_numbers("XSECOR-2026-000042 SECOR-2026-0000421 SECOR-26-000042") == []
 
 
 # --- classify on its own ------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from zipfile_deflate64.deflate64 import Deflate64
 
+from triage import paths
 from triage.findings import Finding, finding
 from triage.settings import ArchiveLimits
 
@@ -89,8 +90,9 @@ _ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 # A zip that was to be split but fit in one part starts with this marker, which unzip skips (APPNOTE 8.5.4).
 _SINGLE_SEGMENT_MARKER = b"PK00"
-# Magic numbers of what people send instead of a zip, with the words we tell them.
-_OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
+# Magic numbers (at an offset) of what people send instead of a zip, with the words we tell them:
+# other archives (an email attachment starting so is taken as the submission, see intake.message),
+OTHER_ARCHIVE_FORMATS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"Rar!\x1a\x07", "a RAR archive"),
     (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip (.7z) archive"),
     (257, b"ustar", "a TAR archive"),
@@ -99,12 +101,13 @@ _OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\xfd7zXZ\x00", "an xz-compressed file (.xz)"),
     (0, b"\x28\xb5\x2f\xfd", "a Zstandard-compressed file (.zst)"),
     (0, b"MSCF", "a Microsoft Cabinet (.cab) file"),
+)
+# and other files sent in a zip's place.
+_OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = OTHER_ARCHIVE_FORMATS + (
     (0, b"MZ", "a Windows program (perhaps a self-extracting archive)"),
     (0, b"%PDF", "a PDF document"),
     (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style Microsoft Office document"),
 )
-_JUNK_FOLDERS = {"__macosx"}
-_JUNK_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # exactly Unicode category Cc (checked per name, not per character)
 
@@ -386,8 +389,7 @@ def _judge_entry(fp: BinaryIO, info: zipfile.ZipInfo, prefix: str) -> tuple[_Ent
     posix = name.replace("\\", "/")
     parts = [p if p.isascii() else unicodedata.normalize("NFC", p) for p in posix.split("/") if p not in ("", ".")]
     is_dir = posix.endswith("/")
-    junk = any(p.casefold() in _JUNK_FOLDERS for p in parts) or bool(parts) and (
-        parts[-1].casefold() in _JUNK_FILES or parts[-1].startswith("._"))
+    junk = paths.is_junk_path(parts)
     encrypted = bool(info.flag_bits & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION)) or \
         info.compress_type == _METHOD_AES or _extra_field(info.extra, _EXTRA_AES) is not None
     path = prefix + "/".join(parts) if parts else ""

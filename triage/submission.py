@@ -28,8 +28,6 @@ from triage.text import extract_text
 if TYPE_CHECKING:
     from triage.evaluation_tool import EvaluationTool
 
-JUNK_FOLDERS = frozenset({"__macosx"})
-JUNK_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 TEXT_MAX_CHARS = 100_000
 
 
@@ -58,12 +56,6 @@ def unclear_name(name: str, folder: bool = False) -> bool:
     if folder and tokens and all(t.isdigit() for t in tokens):
         return False  # `2026`, `2026-03`, `1.2`: subfolders by period or by question number are fine
     return not any(len(t) > 1 and not t.isdigit() and t not in _GENERIC_WORDS for t in tokens)
-
-
-def is_junk(name: str) -> bool:
-    """OS litter that is never part of a submission (compared case-insensitively)."""
-    lower = name.lower()
-    return lower in JUNK_FOLDERS or lower in JUNK_FILES or lower.startswith("._")
 
 
 class Document:
@@ -146,7 +138,7 @@ def scan_tree(root: Path, prefix: str = "") -> Tree:
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         kept = []
         for d in sorted(dirnames):
-            if is_junk(d):
+            if paths.is_junk(d):
                 continue
             rel = f"{rel_dir}/{d}" if rel_dir else d
             if os.path.islink(os.path.join(dirpath, d)):
@@ -156,7 +148,7 @@ def scan_tree(root: Path, prefix: str = "") -> Tree:
             tree.folders.append(logical(rel))
         dirnames[:] = kept
         for f in sorted(filenames):
-            if is_junk(f):
+            if paths.is_junk(f):
                 continue
             full = Path(dirpath) / f
             rel = f"{rel_dir}/{f}" if rel_dir else f
