@@ -17,7 +17,8 @@ from triage.findings import Finding, finding
 from triage.formats import extension_mismatch
 from triage.paths import name_of
 from triage.settings import RuleSettings
-from triage.submission import Submission, unclear_name
+from triage.names import unclear_name
+from triage.submission import Submission
 
 CheckFn = Callable[[Submission, RuleSettings], Iterable[Finding]]
 
