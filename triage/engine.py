@@ -23,6 +23,7 @@ from triage.report import DocumentInfo, Report, Source
 from triage.rules import RULES, employees_stated
 from triage.settings import ArchiveLimits, RuleSettings
 from triage.submission import Document, Submission, Tree, scan_tree
+from triage.tool_facts import ToolFacts
 
 
 def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir: Path,
@@ -44,8 +45,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
         result, files = _read_zip(path, limits, workdir, keep_files)
         findings = list(result.findings)
         if result.fatal:
-            return _report(source, findings, rules, {"files": 0, "bytes": 0, "evaluation_tool": None,
-                                                     "elements": {}, "vocabulary": vocabulary.name}, [])
+            return _report(source, findings, rules, _empty_summary(vocabulary.name), [])
         tree = _zip_tree(result, files)
     else:
         source = source or Source(kind="zip", name=path.name)
@@ -53,8 +53,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
         message = (f"{path.name!r} is {ftype.label}, not a zip file. Please send your submission folder as a "
                    "zip file (in Windows: right-click the folder, then Send to, Compressed (zipped) folder).")
         return _report(source, [finding("archive.not_zip", message, path.name)], rules,
-                       {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {},
-                        "vocabulary": vocabulary.name}, [])
+                       _empty_summary(vocabulary.name), [])
     submission = Submission(tree, vocabulary)
     for rule in RULES:
         findings.extend(rule.check(submission, rules))
@@ -92,6 +91,12 @@ def _zip_tree(result: ExtractResult, extracted: Path | None, prefix: str = "") -
             document = Document(prefix + file.path, file.size, member=file, ftype=ftype, sha256=file.sha256)
         tree.documents.append(document)
     return tree
+
+
+def _empty_summary(vocabulary: str) -> dict[str, Any]:
+    """The summary of a submission that could not be opened: nothing read, every fact null."""
+    return {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}, "vocabulary": vocabulary,
+            "tool": ToolFacts().summary()}
 
 
 def _element_str(number: int | None) -> str | None:
@@ -179,5 +184,7 @@ def summarize(submission: Submission) -> dict[str, Any]:
         "wrapper": submission.wrapper,
         "unknown_folders": unknown,
         "employees_stated": employees_stated(submission),
+        "tool": submission.tool_facts.summary(),
+        "tool_sources": submission.tool_facts.sources,
         "vocabulary": submission.vocabulary.name,
     }

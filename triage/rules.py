@@ -263,7 +263,8 @@ def employees_stated(sub: Submission) -> int | None:
     """The number of employees the evaluation tool states, or None (no tool, or not readable)."""
     if not sub.evaluation_tool.found:
         return None
-    return read_employees(sub.evaluation_text)
+    stated = sub.tool_facts.values["employees"]
+    return stated if stated is not None else read_employees(sub.evaluation_text)
 
 
 @rule("employees", "The employer has no more than the SECOR maximum of employees.",

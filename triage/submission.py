@@ -25,6 +25,7 @@ from triage.evaluation_tool import EvaluationTool, find_evaluation_tool, is_tool
 from triage.formats import FileType, sniff_file
 from triage.names import unclear_name
 from triage.text import extract_text
+from triage.tool_facts import ToolFacts, read_tool_facts
 
 JUNK_FOLDERS = frozenset({"__macosx"})
 JUNK_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
@@ -251,6 +252,11 @@ class Submission:
                 text = ""
             self._texts[document.path] = text or ""
         return self._texts[document.path]
+
+    @cached_property
+    def tool_facts(self) -> ToolFacts:
+        """What the evaluation tool states (employer, WCB account, purpose, dates...), read from it alone."""
+        return read_tool_facts(self.evaluation_tool.parts)
 
     @property
     def texts_read(self) -> int:
