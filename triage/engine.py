@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from triage.archive import ExtractResult, extract_zip, has_zip_signature, is_zip_file, read_zip
+from triage.documentation import documentation_summary
 from triage.elements import load_vocabulary
 from triage.evaluation_tool import tool_folders
 from triage.findings import SEVERITIES, Finding, apply_severities, finding
@@ -57,8 +58,11 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
     submission = Submission(tree, vocabulary)
     for rule in RULES:
         findings.extend(rule.check(submission, rules))
+    dates = {d.path: d for d in submission.documentation}
     documents = [DocumentInfo(path=d.path, size=d.size, sha256=d.sha256, mime=d.ftype.mime,
-                              element=_element_str(submission.element_of(d.path)))
+                              element=_element_str(submission.element_of(d.path)),
+                              date=dates[d.path].date.isoformat() if d.path in dates else None,
+                              dated_by=dates[d.path].how if d.path in dates else None)
                  for d in submission.documents]
     return _report(source, findings, rules, summarize(submission), documents)
 
@@ -186,5 +190,6 @@ def summarize(submission: Submission) -> dict[str, Any]:
         "employees_stated": employees_stated(submission),
         "tool": submission.tool_facts.summary(),
         "tool_sources": submission.tool_facts.sources,
+        "documentation": documentation_summary(submission),
         "vocabulary": submission.vocabulary.name,
     }

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from triage import paths
 from triage.archive import ExtractedFile
+from triage.documentation import Dated, date_documents
 from triage.elements import ElementMatch, Vocabulary, match_folder
 from triage.evaluation_tool import EvaluationTool, find_evaluation_tool, is_tool_folder_name
 from triage.formats import FileType, sniff_file
@@ -257,6 +258,11 @@ class Submission:
     def tool_facts(self) -> ToolFacts:
         """What the evaluation tool states (employer, WCB account, purpose, dates...), read from it alone."""
         return read_tool_facts(self.evaluation_tool.parts)
+
+    @cached_property
+    def documentation(self) -> list[Dated]:
+        """The supporting documents that carry a date (in the name, else on the first page or in metadata)."""
+        return date_documents(self)
 
     @property
     def texts_read(self) -> int:
