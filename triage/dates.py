@@ -102,9 +102,19 @@ def parse_date(text: str) -> date | None:
     return next((value for value, _, _ in find_dates(text)), None)
 
 
+# The common shape first, by a pattern that starts with a literal (the regex engine then skips ahead
+# to each "20" instead of trying every alternative at every position): 5,000 names in ~7 ms, not 34.
+_ISO_FIRST = re.compile(rf"{_Y}([-/._ ])({_M})\1({_D})(?![0-9A-Za-z])")
+
+
 def name_date(name: str) -> date | None:
     """The date a file name carries (`2026-03-14 Site Inspection.pdf`, `Toolbox Talk March 3 2026.pdf`,
     `FLHA_20260402.pdf`, `Minutes 2026-06.pdf` = 1 June), or None. A bare year is no date."""
+    m = _ISO_FIRST.search(name)
+    if m and (m.start() == 0 or not name[m.start() - 1].isalnum()):
+        value = _make(name[m.start():m.start() + 4], m.group(2), m.group(3))
+        if value is not None:
+            return value
     for m in _NAME_DATE.finditer(name):
         value = _from_match(m)
         if value is not None:

@@ -44,6 +44,7 @@ def date_documents(sub: Submission) -> list[Dated]:
     """The dated supporting documents of a submission (see the module docstring)."""
     tool = {d.path for d in sub.evaluation_tool.parts}
     dated: list[Dated] = []
+    elements: dict[str, int | None] = {}  # by folder: one look-up per folder, not per document
     reads = 0
     for document in sub.documents:
         if document.path in tool:
@@ -54,7 +55,9 @@ def date_documents(sub: Submission) -> list[Dated]:
             reads += 1
             found, how = _content_date(document)
         if found is not None:
-            dated.append(Dated(document.path, found, how, sub.element_of(document.path)))
+            if document.folder not in elements:
+                elements[document.folder] = sub.element_of(document.path)
+            dated.append(Dated(document.path, found, how, elements[document.folder]))
     return dated
 
 
@@ -107,6 +110,8 @@ def documentation_summary(sub: Submission) -> dict[str, Any]:
     out = _span([d.date for d in dated])
     out["documents"] = len(sub.documents) - len(sub.evaluation_tool.parts)
     out["dated_by"] = {how: sum(1 for d in dated if d.how == how) for how in ("name", "text", "metadata")}
-    out["elements"] = {str(e.number): _span([d.date for d in dated if d.element == e.number])
-                       for e in sub.vocabulary.elements}
+    by_element: dict[int | None, list[date]] = {}
+    for d in dated:
+        by_element.setdefault(d.element, []).append(d.date)
+    out["elements"] = {str(e.number): _span(by_element.get(e.number, [])) for e in sub.vocabulary.elements}
     return out
