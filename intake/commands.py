@@ -204,6 +204,9 @@ def show_document(submission: Submission) -> dict[str, Any]:
         "findings": [{"code": f.code, "severity": f.severity, "path": f.path, "message": f.message}
                      for f in v.findings],
     } for v in submission.versions]
+    from intake.company import company_record
+
+    document["company"] = company_record(submission)
     document["replies"] = [{
         "recipient": r.recipient, "subject": r.subject, "status": r.status, "message_id": r.message_id,
         "attempts": r.attempts, "sent_at": r.sent_at.isoformat() if r.sent_at else None,

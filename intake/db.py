@@ -10,7 +10,8 @@ Tables, in the order a message flows through them:
 - `submission`: one case with one tracking number; `submission_version`: each email that adds to it,
   with its `document` and `finding` rows;
 - `reply`: the outbox, written in the same transaction as the version it acknowledges;
-- `tracking_counter`: the last tracking number handed out per year.
+- `tracking_counter`: the last tracking number handed out per year;
+- `company` and `company_case`: cases of one WCB account form one company (intake.company).
 """
 
 from __future__ import annotations
@@ -282,6 +283,40 @@ class Reply(Base):
     submission: Mapped[Submission | None] = relationship(back_populates="replies")
     version: Mapped[Version | None] = relationship(back_populates="reply")
     source_message: Mapped[Message | None] = relationship(foreign_keys=[source_message_id])
+
+
+COMPANY_LINKS = ("tool", "analyst")
+
+
+class Company(Base):
+    """One employer, known by its WCB account number: its cases across the years (intake.company)."""
+
+    __tablename__ = "company"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wcb_account: Mapped[str] = mapped_column(String(20), unique=True)
+    legal_name: Mapped[str | None] = mapped_column(String(500))  # as the latest tool states it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    cases: Mapped[list[CompanyCase]] = relationship(back_populates="company", order_by="CompanyCase.year")
+
+
+class CompanyCase(Base):
+    """A case's place in a company's record: linked from the tool's WCB account, or by an analyst."""
+
+    __tablename__ = "company_case"
+    __table_args__ = (CheckConstraint(_check_in("linked_by", COMPANY_LINKS), name="linked_by"),)
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), primary_key=True, autoincrement=False)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)  # the evaluation's year (tool dates, else received)
+    purpose: Mapped[str | None] = mapped_column(String(16))  # certification | maintenance | renewal | action_plan
+    linked_by: Mapped[str] = mapped_column(String(16))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    company: Mapped[Company] = relationship(back_populates="cases")
+    submission: Mapped[Submission] = relationship()
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, and_, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake import company
 from intake import message as email_parser
 from intake.assess import assess_links
 from intake.claims import claim_is_stale, worker_identity
@@ -344,6 +345,7 @@ class Pipeline:
                               subject=parsed.subject, received_at=row.received_at)
             session.add(case)
         report.tracking_number = case.tracking_number
+        company.file_version(session, case, report, self.config.triage.severities)  # may add history findings
         version = record_version(session, case, row, report)
         session.flush()
         version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))

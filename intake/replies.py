@@ -28,7 +28,7 @@ from intake.faults import crash_point
 from intake.db import Message, Reply, Submission, Version, utcnow
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
 from intake.tracking import find_tracking_numbers
-from triage.findings import REJECT, WARN, Finding, for_submitter
+from triage.findings import REJECT, WARN, Finding, for_submitter, verdict_for
 from triage.report import Report
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def render_acknowledgement(submission: Submission, version: Version, report: Rep
     """
     findings: list[Finding] = for_submitter(report.findings)  # company history stays with QA
     context = _common(config, submission.submitter_name, submission.tracking_number) | {
-        "verdict": report.verdict,
+        "verdict": verdict_for(findings),  # as the submitter's findings make it: no point they cannot see
         "rejects": [f for f in findings if f.severity == REJECT],
         "warns": [f for f in findings if f.severity == WARN],
         "source_name": report.source.name or report.source.url,
