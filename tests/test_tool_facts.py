@@ -32,8 +32,10 @@ def rows_of(lines: list[str | list[str]]) -> list[list[Cell]]:
 
 def test_the_corpus_covers_every_shape(tools):
     shapes = {"/".join(t.shape.split("/")[:2]) for t in tools}
-    assert shapes == {"pdf/same_line", "pdf/next_line", "pdf/two_per_line", "pdf/scan", "docx/table",
-                      "docx/vertical", "docx/paragraphs", "xlsx/adjacent", "xlsx/gap"}
+    assert shapes == {"pdf/same_line", "pdf/next_line", "pdf/two_per_line", "pdf/scan", "pdf/form", "docx/table",
+                      "docx/table4", "docx/vertical", "docx/paragraphs", "xlsx/adjacent", "xlsx/gap"}
+    assert {t.shape for t in tools if t.shape.startswith("pdf/form")} == {"pdf/form/all", "pdf/form/some",
+                                                                          "pdf/form/none"}
     boxes = {t.shape.rsplit("/", 1)[1] for t in tools if t.shape.startswith("docx/")}
     assert boxes == {"glyph", "brackets", "legacy", "text"}
 
@@ -43,7 +45,7 @@ def test_precision_and_recall_per_field_on_the_corpus(tools):
     for name in FIELDS:
         c = counts[name]
         assert c["read"] and c["right"] / c["read"] >= 0.98, (name, c)  # what we say is right
-        assert c["right"] / c["stated"] >= 0.95, (name, c)  # and we say most of what is there
+        assert c["right"] / c["stated"] >= 0.9, (name, c)  # and most of what is there (not: unlabelled form fields)
 
 
 def test_a_scan_without_text_gives_nulls_not_guesses(tools):
@@ -60,7 +62,9 @@ def test_each_value_says_where_it_came_from(tools):
         assert set(where) == set(values)
         kind = tool.shape.split("/")[0]
         for name, at in where.items():
-            if kind == "pdf":
+            if tool.shape.startswith("pdf/form"):
+                assert at.startswith("form field "), (tool.shape, name, at)
+            elif kind == "pdf":
                 assert at.startswith("page 1, line "), (tool.shape, name, at)
             elif tool.shape.startswith("docx/paragraphs"):
                 assert at.startswith("paragraph "), (tool.shape, name, at)
@@ -69,6 +73,18 @@ def test_each_value_says_where_it_came_from(tools):
             else:
                 sheet, _, ref = at.partition("!")
                 assert sheet in ("Evaluation", "Cover", "Sheet1") and ref[0] in "BC", (tool.shape, name, at)
+
+
+def test_fillable_pdf_fields_are_read_by_tooltip_or_name_and_unnamed_ones_are_not_guessed(tools):
+    forms = [t for t in tools if t.shape.startswith("pdf/form")]
+    for tool in forms:
+        values, where = toolcorpus.read(tool)
+        if tool.shape == "pdf/form/none":
+            assert values == {}, values
+        else:
+            assert values == {k: v for k, v in tool.truth.items() if v is not None}
+            assert where["wcb_account"] == "form field 'WCB Account Number'"
+            assert where["purpose"] == f"form field '{toolcorpus.PURPOSES[tool.truth['purpose']]}'"
 
 
 def test_docx_table_source_is_the_value_cell(tools):

@@ -162,6 +162,67 @@ def pdf_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]:
     return _pdf(lines), f"pdf/{layout}"
 
 
+def _pdf_literal(text: str) -> bytes:
+    raw = text.encode("cp1252", "replace")
+    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def form_pdf(lines: list[str], fields: list[tuple[str, str | None, str | None, bool]]) -> bytes:
+    """A fillable PDF as Acrobat saves it: the printed labels on the page, the answers only in form
+    fields (name, tooltip, value; a checkbox when the last item is True, ticked when value is set)."""
+    n_fields = len(fields)
+    field_refs = " ".join(f"{6 + i} 0 R" for i in range(n_fields))
+    stream = b"BT /F1 10 Tf 14 TL 60 760 Td\n" + b"".join(_pdf_literal(x) + b" Tj T*\n" for x in lines) + b"ET\n"
+    objects = [
+        f"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [{field_refs}] /NeedAppearances true >> >>".encode(),
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+        f"/Contents 5 0 R /Annots [{field_refs}] >>".encode(),
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream",
+    ]
+    for i, (name, tooltip, value, checkbox) in enumerate(fields):
+        rect = f"/Rect [300 {740 - 16 * i} 560 {752 - 16 * i}]"
+        tip = b" /TU " + _pdf_literal(tooltip) if tooltip else b""
+        if checkbox:
+            state = b"/Yes" if value else b"/Off"
+            objects.append(b"<< /Type /Annot /Subtype /Widget /FT /Btn /T " + _pdf_literal(name) + tip
+                           + b" /V " + state + b" /AS " + state + b" " + rect.encode() + b" /P 4 0 R >>")
+        else:
+            objects.append(b"<< /Type /Annot /Subtype /Widget /FT /Tx /T " + _pdf_literal(name) + tip
+                           + (b" /V " + _pdf_literal(value) if value else b"") + b" " + rect.encode() + b" /P 4 0 R >>")
+    out = io.BytesIO()
+    out.write(b"%PDF-1.6\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    out.write(b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets))
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def fillable_pdf_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]:
+    """The association's fillable PDF: labels printed, answers in fields named after them, with the
+    printed label as tooltip in some; in others the fields keep Acrobat's names (Text1, Check1), and
+    then nothing ties an answer to its label: we read nothing rather than guess."""
+    labels, style = _labels(rng), rng.choice(DATE_STYLES)
+    names = {"legal_name": "LegalName", "trade_name": "Trade Name", "wcb_account": "WCB Account Number",
+             "employees": "Number of Employees", "evaluation_start": "Evaluation Start Date",
+             "evaluation_end": "Evaluation End Date", "submitted_on": "Date Submitted", "assessor": "Assessor Name"}
+    tips = rng.choice(["all", "some", "none"])  # "none": fields left as Acrobat names them (Text1, Check1)
+    fields: list[tuple[str, str | None, str | None, bool]] = []
+    for n, (key, name) in enumerate(names.items(), start=1):
+        tip = labels[key] if tips == "all" or (tips == "some" and key == "legal_name") else None
+        fields.append((name if tips != "none" else f"Text{n}", tip, _text_value(key, facts[key], style) or None, False))
+    fields += [(label if tips != "none" else f"Check{n}", None, "Yes" if key == facts["purpose"] else None, True)
+               for n, (key, label) in enumerate(PURPOSES.items(), start=1)]
+    lines = ["SECOR Evaluation Tool (fillable)", rng.choice(INSTRUCTIONS)] + [f"{labels[k]}:" for k in names]
+    return form_pdf(lines, fields), f"pdf/form/{tips}"
+
+
 # -- Word --------------------------------------------------------------------------------------
 
 
@@ -209,6 +270,16 @@ def docx_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]
                 _purpose_cell(cells[1], str(facts[key]), boxes)
             else:
                 cells[1].text = _text_value(key, facts[key], style)
+    elif layout == "table4":  # two fields a row: label, value, label, value
+        table = doc.add_table(rows=0, cols=4)
+        for i in range(0, len(keys), 2):
+            cells = table.add_row().cells
+            for j, key in enumerate(keys[i:i + 2]):
+                cells[2 * j].text = labels[key]
+                if key == "purpose":
+                    _purpose_cell(cells[2 * j + 1], str(facts[key]), boxes)
+                else:
+                    cells[2 * j + 1].text = _text_value(key, facts[key], style)
     elif layout == "vertical":  # a row of labels over a row of values, four fields at a time
         for i in range(0, len(keys), 4):
             chunk = keys[i:i + 4]
@@ -277,11 +348,12 @@ def xlsx_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]
 
 
 SHAPES = [("pdf", "same_line"), ("pdf", "next_line"), ("pdf", "two_per_line"), ("docx", "table"),
-          ("docx", "vertical"), ("docx", "paragraphs"), ("xlsx", "adjacent"), ("xlsx", "gap")]
-_BUILDERS = {"pdf": pdf_tool, "docx": docx_tool, "xlsx": xlsx_tool}
+          ("docx", "vertical"), ("docx", "paragraphs"), ("xlsx", "adjacent"), ("xlsx", "gap"), ("form", "fields"),
+          ("docx", "table4")]
+_BUILDERS = {"pdf": pdf_tool, "docx": docx_tool, "xlsx": xlsx_tool, "form": fillable_pdf_tool}
 
 
-def corpus(count: int = 64, seed: int = 11) -> list[Tool]:
+def corpus(count: int = 90, seed: int = 11) -> list[Tool]:
     """`count` tools over every shape (and one scan per eight), each with what it states."""
     rng = random.Random(seed)
     tools: list[Tool] = []
@@ -293,7 +365,7 @@ def corpus(count: int = 64, seed: int = 11) -> list[Tool]:
             continue
         kind, layout = SHAPES[i % len(SHAPES)]
         data, shape = _BUILDERS[kind](rng, facts, layout)
-        tools.append(Tool(f"SECOR Evaluation {i}.{kind}", data, shape, facts))
+        tools.append(Tool(f"SECOR Evaluation {i}.{'pdf' if kind == 'form' else kind}", data, shape, facts))
     return tools
 
 

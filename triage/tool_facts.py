@@ -4,7 +4,8 @@ Read from the evaluation tool's own documents only, never from another document 
 (an invoice or a letter names other companies and other dates). Each document is turned into rows of
 cells that keep where they came from:
 
-- a text PDF: one row per line of text (`page 1, line 4`);
+- a text PDF: one row per line of text (`page 1, line 4`); a fillable PDF's fields too (`form field
+  'LegalName'`), labelled by their tooltip or name;
 - a Word document: one row per paragraph (`paragraph 7`) and one row per table row, a cell per
   table cell (`table 1, row 2, cell 2`); legacy form checkboxes and Wingdings boxes become ☒/☐;
 - an Excel workbook: one row per sheet row, a cell per cell (`Evaluation!B4`), date cells as dates.
@@ -102,28 +103,35 @@ def _pdf_rows(fh: BinaryIO) -> list[Row]:
         reader = pypdf.PdfReader(fh, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             return []
+        rows += _pdf_form_rows(reader)  # first: a filled-in field is the surest answer, and a page's last label
+        # must not take a form field for the line under it
         for number, page in enumerate(reader.pages[:MAX_PAGES], start=1):
             lines = (page.extract_text() or "").splitlines()
             rows += [[Cell(line, f"page {number}, line {n}")] for n, line in enumerate(lines, 1) if line.strip()]
             if len(rows) >= MAX_ROWS:
                 break
-        rows += _pdf_form_rows(reader)
     except Exception:  # noqa: BLE001 - pypdf raises many kinds on hostile input; a broken PDF states nothing
         return rows
     return rows
 
 
 def _pdf_form_rows(reader) -> list[Row]:
-    """A fillable PDF's filled-in fields: the field's tooltip (or name) as the label, its value beside it."""
+    """A fillable PDF's filled-in fields: the field's tooltip (or name) as the label, its value beside
+    it; its checkboxes together on one row (`☒ Maintenance ☐ Certification`), as a printed form reads."""
     rows: list[Row] = []
+    boxes: list[Cell] = []
     for name, spec in list((reader.get_fields() or {}).items())[:MAX_ROWS]:
-        value = spec.get("/V")
-        if value is None or str(value).strip() in ("", "/Off"):
-            continue
         label = str(spec.get("/TU") or name)
         where = f"form field {name!r}"
-        text = str(value).lstrip("/")
-        rows.append([Cell(label, where), Cell(text, where)])
+        value = spec.get("/V")
+        if spec.get("/FT") == "/Btn":
+            ticked = value is not None and str(value) not in ("/Off", "Off", "")
+            boxes.append(Cell(f"{'☒' if ticked else '☐'} {label}", where))
+        elif value is not None and str(value).strip():
+            rows.append([Cell(label, where), Cell(str(value), where)])
+    if boxes:
+        ticked = [c for c in boxes if c.text.startswith("☒")]
+        rows.append([Cell(" ".join(c.text for c in boxes), ticked[0].where if len(ticked) == 1 else boxes[0].where)])
     return rows
 
 
@@ -422,8 +430,8 @@ _NOT_A_NAME = re.compile(r"^(?:n/?a|none|tbd|-+|_+|\.+|yes|no|\[\s*\]|☐)$", re
 def _name(value: str) -> str | None:
     """A name: letters, at most 150 characters, not a blank-line placeholder or another label."""
     value = " ".join(value.replace("_", " ").split()).strip(" :;,-")
-    if not value or len(value) > 150 or not _NAME.search(value) or _NOT_A_NAME.match(value):
-        return None
+    if not value or len(value) > 150 or not _NAME.search(value) or _NOT_A_NAME.match(value) or _ANY_BOX.search(value):
+        return None  # blank, a placeholder, or a row of checkboxes
     if any(_LABEL_RES[f].match(value) for f in FIELDS):
         return None
     return value
@@ -431,9 +439,9 @@ def _name(value: str) -> str | None:
 
 def _person(value: str) -> str | None:
     """An assessor's name: the name before any date, certificate number or `Date:`."""
-    value = re.split(r"\s{2,}|\t|\d|\bdate\b|\bcert", value, maxsplit=1, flags=re.I)[0]
+    value = re.split(r"\s{2,}|\t|\s\d|\bdate\b|\bcert", value, maxsplit=1, flags=re.I)[0]
     name = _name(value)
-    return name if name and len(name.split()) <= 6 else None
+    return name if name and len(name.split()) <= 6 and not re.search(r"\d", name) else None
 
 
 _CHECKED = r"(?:☒|☑|✔|✓|■|\[\s*[xX✓✔]\s*\]|\(\s*[xX]\s*\))"
