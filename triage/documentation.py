@@ -23,7 +23,7 @@ from triage.text import extract_text
 if TYPE_CHECKING:
     from triage.submission import Document, Submission
 
-MAX_CONTENT_READS = 200  # documents without a dated name whose first page or metadata is read
+MAX_CONTENT_READS = 100  # documents without a dated name whose first page or metadata is read
 MAX_CONTENT_BYTES = 20_000_000
 FIRST_PAGE_CHARS = 3_000
 _CONTENT_FAMILIES = frozenset({"pdf", "word", "spreadsheet", "text", "presentation"})
@@ -69,31 +69,44 @@ def _content_date(document: Document) -> tuple[date | None, str]:
     """The first date on the first page, else the creation date in the metadata."""
     try:
         with document.open() as fh:
+            if document.ftype.family == "pdf":
+                return _pdf_date(fh)
             found = parse_date(extract_text(fh, document.ftype, max_chars=FIRST_PAGE_CHARS))
             if found is not None:
                 return found, "text"
-            return _metadata_date(fh, document.ftype), "metadata"
+            return _office_created(fh, document.ftype), "metadata"
     except Exception:  # noqa: BLE001 - a damaged document has no date; the format rules report it
         return None, "metadata"
 
 
-def _metadata_date(fh: BinaryIO, ftype: FileType) -> date | None:
-    if ftype.family == "pdf":
-        import pypdf
+def _pdf_date(fh: BinaryIO) -> tuple[date | None, str]:
+    """The first page only (a scan of 40 pages must not be walked for text it does not have)."""
+    import pypdf
 
-        fh.seek(0)
-        created = pypdf.PdfReader(fh, strict=False).metadata
-        value = created.creation_date if created is not None else None
-        return value.date() if value is not None and 2000 <= value.year <= 2099 else None
-    if ftype.mime.startswith("application/vnd.openxmlformats-officedocument."):
-        fh.seek(0)
-        with zipfile.ZipFile(fh) as zf:
-            if "docProps/core.xml" not in zf.namelist():
-                return None
-            with zf.open("docProps/core.xml") as core:
-                m = _CORE_CREATED.search(core.read(64_000))
-        return parse_date(m.group(1).decode()) if m else None
-    return None
+    fh.seek(0)
+    reader = pypdf.PdfReader(fh, strict=False)
+    if reader.is_encrypted and not reader.decrypt(""):
+        return None, "metadata"
+    if len(reader.pages):
+        found = parse_date((reader.pages[0].extract_text() or "")[:FIRST_PAGE_CHARS])
+        if found is not None:
+            return found, "text"
+    info = reader.metadata
+    created = info.creation_date if info is not None else None
+    return (created.date() if created is not None and 2000 <= created.year <= 2099 else None), "metadata"
+
+
+def _office_created(fh: BinaryIO, ftype: FileType) -> date | None:
+    """docProps/core.xml's dcterms:created of an OOXML document."""
+    if not ftype.mime.startswith("application/vnd.openxmlformats-officedocument."):
+        return None
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
+        if "docProps/core.xml" not in zf.namelist():
+            return None
+        with zf.open("docProps/core.xml") as core:
+            m = _CORE_CREATED.search(core.read(64_000))
+    return parse_date(m.group(1).decode()) if m else None
 
 
 def _span(dates: list[date]) -> dict[str, Any]:

@@ -89,7 +89,8 @@ def document_rows(fh: BinaryIO, ftype: FileType) -> list[Row]:
 
             text = extract_text(fh, ftype, max_chars=50_000)
             return [[Cell(line, f"line {n}")] for n, line in enumerate(text.splitlines()[:MAX_ROWS], 1) if line.strip()]
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, RuntimeError, EOFError, RecursionError):
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, RuntimeError, EOFError, RecursionError,
+            SyntaxError):  # SyntaxError: ElementTree's ParseError on a damaged workbook part
         return []
     return []
 
