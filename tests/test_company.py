@@ -15,11 +15,11 @@ from sqlalchemy import select
 from intake.commands import show_document
 from intake.company import next_due
 from intake.db import Submission
-from intake.mailbox.maildir import MaildirSource
 from intake.samples import evaluation_tool_lines, minimal_pdf, write_sample_submission
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
 from tests.pipeline_helpers import body_text, maildir_config, outbox_messages, run_cli, write_config
+from tests.test_pipeline import deliver, setup  # noqa: F401 - setup is the pipeline tests' fixture
 
 E2 = "Element 2 - Hazard Identification and Assessment"
 SHARED = f"{E2}/Hazard Assessment - Roof Replacement - 2026-03-14.pdf"
@@ -46,17 +46,8 @@ def tool_folder(base: Path, year: int, employer: str, wcb: str | None, purpose: 
     return root
 
 
-@pytest.fixture
-def setup(tmp_path: Path, db_url: str):
-    config = maildir_config(tmp_path, db_url)
-    services = open_services(config)
-    yield config, services
-    services.close()
-
-
 def deliver_and_poll(config, services, raw: bytes) -> None:
-    with MaildirSource(config.resolve_path(config.mailbox.path)) as source:
-        source.append("INBOX", raw)
+    deliver(config, raw)
     poll_cycle(services)
 
 

@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from intake.samples import pdf_file, pdf_string
+
 LEGAL = ["Employer Legal Name (as registered with WCB)", "Legal Name of Employer", "Company Name",
          "Employer legal name"]
 TRADE = ["Trade Name", "Operating As", "Trade name (if different)"]
@@ -162,17 +164,12 @@ def pdf_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]:
     return _pdf(lines), f"pdf/{layout}"
 
 
-def _pdf_literal(text: str) -> bytes:
-    raw = text.encode("cp1252", "replace")
-    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
-
-
 def form_pdf(lines: list[str], fields: list[tuple[str, str | None, str | None, bool]]) -> bytes:
     """A fillable PDF as Acrobat saves it: the printed labels on the page, the answers only in form
     fields (name, tooltip, value; a checkbox when the last item is True, ticked when value is set)."""
     n_fields = len(fields)
     field_refs = " ".join(f"{6 + i} 0 R" for i in range(n_fields))
-    stream = b"BT /F1 10 Tf 14 TL 60 760 Td\n" + b"".join(_pdf_literal(x) + b" Tj T*\n" for x in lines) + b"ET\n"
+    stream = b"BT /F1 10 Tf 14 TL 60 760 Td\n" + b"".join(pdf_string(x) + b" Tj T*\n" for x in lines) + b"ET\n"
     objects = [
         f"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [{field_refs}] /NeedAppearances true >> >>".encode(),
         b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
@@ -183,25 +180,15 @@ def form_pdf(lines: list[str], fields: list[tuple[str, str | None, str | None, b
     ]
     for i, (name, tooltip, value, checkbox) in enumerate(fields):
         rect = f"/Rect [300 {740 - 16 * i} 560 {752 - 16 * i}]"
-        tip = b" /TU " + _pdf_literal(tooltip) if tooltip else b""
+        tip = b" /TU " + pdf_string(tooltip) if tooltip else b""
         if checkbox:
             state = b"/Yes" if value else b"/Off"
-            objects.append(b"<< /Type /Annot /Subtype /Widget /FT /Btn /T " + _pdf_literal(name) + tip
+            objects.append(b"<< /Type /Annot /Subtype /Widget /FT /Btn /T " + pdf_string(name) + tip
                            + b" /V " + state + b" /AS " + state + b" " + rect.encode() + b" /P 4 0 R >>")
         else:
-            objects.append(b"<< /Type /Annot /Subtype /Widget /FT /Tx /T " + _pdf_literal(name) + tip
-                           + (b" /V " + _pdf_literal(value) if value else b"") + b" " + rect.encode() + b" /P 4 0 R >>")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.6\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    out.write(b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets))
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+            objects.append(b"<< /Type /Annot /Subtype /Widget /FT /Tx /T " + pdf_string(name) + tip
+                           + (b" /V " + pdf_string(value) if value else b"") + b" " + rect.encode() + b" /P 4 0 R >>")
+    return pdf_file(objects, "1.6")
 
 
 def fillable_pdf_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from triage.dates import find_dates, parse_date
 from triage.formats import FileType
-from triage.text import _Collector, _Enough, _read_capped, _walk_xml
+from triage.text import _Collector, _Enough, _read_capped, _SharedStringsWalker, _SheetWalker, _walk_xml
 
 if TYPE_CHECKING:
     from triage.submission import Document
@@ -255,67 +255,39 @@ class _StylesWalker(_Collector):
             self.in_xfs = False
 
 
-class _SheetCells(_Collector):
-    """One worksheet's cells as rows, each cell with its reference (`Sheet1!B4`)."""
+class _SheetCells(_SheetWalker):
+    """One worksheet's cells as rows, each cell with its reference (`Sheet1!B4`), date cells as dates."""
 
     def __init__(self, sheet: str, shared: list[str], date_styles: list[bool]) -> None:
-        super().__init__(max_chars=200_000)
-        self.sheet, self.shared, self.date_styles = sheet, shared, date_styles
+        super().__init__(200_000, shared)
+        self.sheet, self.date_styles = sheet, date_styles
         self.rows: list[Row] = []
         self.row: Row = []
-        self.ref = self.kind = ""
-        self.style = 0
-        self.value: list[str] = []
-        self.capture = False
 
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        if name == f"{_S}row":
+    def cell(self, text: str) -> None:
+        text = self._cell_text(text.strip())
+        if text:
+            self.row.append(Cell(text, f"{self.sheet}!{self.ref}"))
+
+    def row_end(self) -> None:
+        if self.row:
+            self.rows.append(self.row)
             self.row = []
-        elif name == f"{_S}c":
-            self.ref, self.kind = attrs.get("r", "?"), attrs.get("t", "n")
-            self.style = int(attrs.get("s", "0") or 0)
-            self.value = []
-        elif name == f"{_S}v" or (name == f"{_S}t" and self.kind == "inlineStr"):
-            self.capture = True
-
-    def end(self, name: str) -> None:
-        if name in (f"{_S}v", f"{_S}t"):
-            self.capture = False
-        elif name == f"{_S}c":
-            text = self._cell_text("".join(self.value).strip())
-            if text:
-                self.row.append(Cell(text, f"{self.sheet}!{self.ref}"))
-        elif name == f"{_S}row":
-            if self.row:
-                self.rows.append(self.row)
-                if len(self.rows) >= MAX_ROWS:
-                    raise _Enough
+            if len(self.rows) >= MAX_ROWS:
+                raise _Enough
 
     def _cell_text(self, raw: str) -> str:
-        if self.kind == "s":
-            index = int(raw) if raw.isdigit() else -1
-            return self.shared[index] if 0 <= index < len(self.shared) else ""
-        if self.kind == "n" and raw and 0 <= self.style < len(self.date_styles) and self.date_styles[self.style]:
+        number = self.kind in (None, "n")
+        if number and raw and 0 <= self.style < len(self.date_styles) and self.date_styles[self.style]:
             try:
                 return (_EXCEL_EPOCH + timedelta(days=int(float(raw)))).isoformat()
             except (ValueError, OverflowError):
                 return raw
-        if self.kind == "n" and raw.endswith(".0"):
-            return raw[:-2]
-        return raw
-
-    def data(self, text: str) -> None:
-        if self.capture:
-            self.value.append(text)
-            self.total += len(text)
-            if self.total >= self.max_chars:
-                raise _Enough
+        return raw[:-2] if number and raw.endswith(".0") else raw
 
 
 def _xlsx_rows(fh: BinaryIO) -> list[Row]:
     from xml.etree import ElementTree
-
-    from triage.text import _SharedStringsWalker
 
     fh.seek(0)
     with zipfile.ZipFile(fh) as zf:
