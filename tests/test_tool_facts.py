@@ -7,7 +7,6 @@ import io
 import json
 import random
 from datetime import date
-from pathlib import Path
 
 import pytest
 

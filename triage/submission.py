@@ -24,7 +24,6 @@ from triage.documentation import Dated, date_documents
 from triage.elements import ElementMatch, Vocabulary, match_folder
 from triage.evaluation_tool import EvaluationTool, find_evaluation_tool, is_tool_folder_name
 from triage.formats import FileType, sniff_file
-from triage.names import unclear_name
 from triage.text import extract_text
 from triage.tool_facts import ToolFacts, read_tool_facts
 
