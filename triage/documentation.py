@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 import zipfile
-from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from triage.dates import months_between, name_date, parse_date
 from triage.formats import FileType
@@ -30,8 +29,7 @@ _CONTENT_FAMILIES = frozenset({"pdf", "word", "spreadsheet", "text", "presentati
 _CORE_CREATED = re.compile(rb"<dcterms:created[^>]*>\s*(\d{4}-\d\d-\d\d)")
 
 
-@dataclass(frozen=True)
-class Dated:
+class Dated(NamedTuple):  # a tuple: 5,000 of them cost a third of what frozen dataclasses do
     """One supporting document's date and how it was found: "name", "text" or "metadata"."""
 
     path: str
