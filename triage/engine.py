@@ -46,7 +46,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
         result, files = _read_zip(path, limits, workdir, keep_files)
         findings = list(result.findings)
         if result.fatal:
-            return _report(source, findings, rules, _empty_summary(vocabulary.name), [])
+            return _report(source, findings, rules, empty_summary(vocabulary.name), [])
         tree = _zip_tree(result, files)
     else:
         source = source or Source(kind="zip", name=path.name)
@@ -54,7 +54,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
         message = (f"{path.name!r} is {ftype.label}, not a zip file. Please send your submission folder as a "
                    "zip file (in Windows: right-click the folder, then Send to, Compressed (zipped) folder).")
         return _report(source, [finding("archive.not_zip", message, path.name)], rules,
-                       _empty_summary(vocabulary.name), [])
+                       empty_summary(vocabulary.name), [])
     submission = Submission(tree, vocabulary)
     for rule in RULES:
         findings.extend(rule.check(submission, rules))
@@ -97,8 +97,8 @@ def _zip_tree(result: ExtractResult, extracted: Path | None, prefix: str = "") -
     return tree
 
 
-def _empty_summary(vocabulary: str) -> dict[str, Any]:
-    """The summary of a submission that could not be opened: nothing read, every fact null."""
+def empty_summary(vocabulary: str) -> dict[str, Any]:
+    """The summary of a submission that could not be opened or downloaded: nothing read, every fact null."""
     return {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}, "vocabulary": vocabulary,
             "tool": ToolFacts().summary()}
 
