@@ -31,7 +31,7 @@ def rows_of(lines: list[str | list[str]]) -> list[list[Cell]]:
 
 def test_the_corpus_covers_every_shape(tools):
     shapes = {"/".join(t.shape.split("/")[:2]) for t in tools}
-    assert shapes == {"pdf/same_line", "pdf/next_line", "pdf/two_per_line", "pdf/scan", "pdf/form", "docx/table",
+    assert shapes == {"pdf/same_line", "pdf/next_line", "pdf/two_per_line", "pdf/table", "pdf/scan", "pdf/form", "docx/table",
                       "docx/table4", "docx/vertical", "docx/paragraphs", "xlsx/adjacent", "xlsx/gap"}
     assert {t.shape for t in tools if t.shape.startswith("pdf/form")} == {"pdf/form/all", "pdf/form/some",
                                                                           "pdf/form/none"}
@@ -187,6 +187,11 @@ def test_dates_in_file_names():
     assert name_date("Invoice 2026-02-30.pdf") is None  # no such day
     assert parse_date("14/03/2026") == date(2026, 3, 14)  # the first number cannot be a month
     assert [d for d, _, _ in find_dates("from 2026-09-08 to 19-Sep-2026")] == [date(2026, 9, 8), date(2026, 9, 19)]
+    # a table's label and value printed without a gap still give the date; a word is no month
+    assert parse_date("Date of submission to the partnerMay 27, 2026") == date(2026, 5, 27)
+    assert parse_date("Date of submission to the partner23-Aug-2026") == date(2026, 8, 23)
+    assert parse_date("Submitted11/26/2026") == date(2026, 11, 26)
+    assert parse_date("primary 27, 2026") is None and name_date("Summary 2026.pdf") is None
 
 
 def test_triage_reads_the_tool_and_not_the_decoys(tmp_path):

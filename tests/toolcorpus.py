@@ -115,6 +115,22 @@ def _pdf(lines: list[str]) -> bytes:
     return bytes(pdf.output())
 
 
+def _pdf_table(lines: list[str], pairs: list[tuple[str, str]]) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF(format="letter")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    for line in lines:
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    with pdf.table(col_widths=(70, 110), first_row_as_headings=False) as table:
+        for label, value in pairs:
+            row = table.row()
+            row.cell(label)
+            row.cell(value)
+    return bytes(pdf.output())
+
+
 def scanned_pdf(rng: random.Random) -> bytes:
     """A page that is only a picture (a scan): no text layer at all."""
     from fpdf import FPDF
@@ -149,6 +165,9 @@ def pdf_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]:
                 lines += [f"{'[X]' if k == facts[key] else '[ ]'} {v}" for k, v in PURPOSES.items()]
             else:
                 lines.append(_text_value(key, facts[key], style) or "________")
+    elif layout == "table":  # a drawn table: label cell, value cell, no colons
+        return _pdf_table(lines, [(labels[k], _text_value(k, facts[k], style) if k != "purpose"
+                                   else _boxes(str(facts[k]), "[X]", "[ ]")) for k in keys]), "pdf/table"
     else:  # two fields on one line where they fit
         lines.append(f"{labels['legal_name']}: {facts['legal_name']}")
         lines.append(f"{labels['trade_name']}: {_text_value('trade_name', facts['trade_name'], style) or 'N/A'}"
@@ -336,11 +355,11 @@ def xlsx_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]
 
 SHAPES = [("pdf", "same_line"), ("pdf", "next_line"), ("pdf", "two_per_line"), ("docx", "table"),
           ("docx", "vertical"), ("docx", "paragraphs"), ("xlsx", "adjacent"), ("xlsx", "gap"), ("form", "fields"),
-          ("docx", "table4")]
+          ("docx", "table4"), ("pdf", "table")]
 _BUILDERS = {"pdf": pdf_tool, "docx": docx_tool, "xlsx": xlsx_tool, "form": fillable_pdf_tool}
 
 
-def corpus(count: int = 90, seed: int = 11) -> list[Tool]:
+def corpus(count: int = 99, seed: int = 11) -> list[Tool]:
     """`count` tools over every shape (and one scan per eight), each with what it states."""
     rng = random.Random(seed)
     tools: list[Tool] = []

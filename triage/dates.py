@@ -25,21 +25,23 @@ _SEP = r"[-/._ ]"
 _D = r"(?:0?[1-9]|[12]\d|3[01])"
 _M = r"(?:0?[1-9]|1[0-2])"
 _Y = r"20\d\d"
-# Letters and digits around a date must not run into it (`FLHA_20260402` is fine: `_` is a separator).
-_L = r"(?<![0-9A-Za-z])"
+# Digits around a date must not run into it, nor letters into a month's name or after a date; a word
+# may run into a numeric date (`partner11/26/2026`: a form's label and value printed without a gap).
+_LN = r"(?<![0-9])"
+_LM = r"(?:(?<![0-9A-Za-z])|(?<=[a-z])(?=[A-Z]))"  # a month's name, or `partnerMay` (camel-case join)
 _R = r"(?![0-9A-Za-z])"
 
 _PATTERNS = [  # (kind, regex); tried together, leftmost match wins
-    ("ymd", rf"{_L}(?P<ymd_y>{_Y})(?P<ymd_s>[-/.])(?P<ymd_m>{_M})(?P=ymd_s)(?P<ymd_d>{_D}){_R}"),
-    ("ymd_", rf"{_L}(?P<ymdu_y>{_Y})[_ ](?P<ymdu_m>{_M})[_ ](?P<ymdu_d>{_D}){_R}"),
-    ("mdy_name", rf"{_L}(?P<mn_m>{_MONTH})[ ]?(?P<mn_d>{_D})(?:st|nd|rd|th)?,?[ ,]+(?P<mn_y>{_Y}){_R}"),
-    ("dmy_name", rf"{_L}(?P<dn_d>{_D})(?:st|nd|rd|th)?(?:[- ]|\s+of\s+)(?P<dn_m>{_MONTH})[-, ]+(?P<dn_y>{_Y}|\d\d){_R}"),
-    ("numeric", rf"{_L}(?P<nu_a>\d{{1,2}})(?P<nu_s>[-/.])(?P<nu_b>\d{{1,2}})(?P=nu_s)(?P<nu_y>{_Y}){_R}"),
+    ("ymd", rf"{_LN}(?P<ymd_y>{_Y})(?P<ymd_s>[-/.])(?P<ymd_m>{_M})(?P=ymd_s)(?P<ymd_d>{_D}){_R}"),
+    ("ymd_", rf"{_LN}(?P<ymdu_y>{_Y})[_ ](?P<ymdu_m>{_M})[_ ](?P<ymdu_d>{_D}){_R}"),
+    ("mdy_name", rf"{_LM}(?P<mn_m>{_MONTH})[ ]?(?P<mn_d>{_D})(?:st|nd|rd|th)?,?[ ,]+(?P<mn_y>{_Y}){_R}"),
+    ("dmy_name", rf"{_LN}(?P<dn_d>{_D})(?:st|nd|rd|th)?(?:[- ]|\s+of\s+)(?P<dn_m>{_MONTH})[-, ]+(?P<dn_y>{_Y}|\d\d){_R}"),
+    ("numeric", rf"{_LN}(?P<nu_a>\d{{1,2}})(?P<nu_s>[-/.])(?P<nu_b>\d{{1,2}})(?P=nu_s)(?P<nu_y>{_Y}){_R}"),
 ]
 _NAME_ONLY = [
     ("compact", rf"(?<!\d)(?P<co_y>{_Y})(?P<co_m>0[1-9]|1[0-2])(?P<co_d>0[1-9]|[12]\d|3[01])(?!\d)"),
-    ("ym", rf"{_L}(?P<ym_y>{_Y}){_SEP}(?P<ym_m>0[1-9]|1[0-2]){_R}"),
-    ("month_year", rf"{_L}(?P<my_m>{_MONTH})[-_ ,]+(?P<my_y>{_Y}){_R}"),
+    ("ym", rf"{_LN}(?P<ym_y>{_Y}){_SEP}(?P<ym_m>0[1-9]|1[0-2]){_R}"),
+    ("month_year", rf"{_LM}(?P<my_m>{_MONTH})[-_ ,]+(?P<my_y>{_Y}){_R}"),
 ]
 
 
@@ -111,7 +113,7 @@ def name_date(name: str) -> date | None:
     """The date a file name carries (`2026-03-14 Site Inspection.pdf`, `Toolbox Talk March 3 2026.pdf`,
     `FLHA_20260402.pdf`, `Minutes 2026-06.pdf` = 1 June), or None. A bare year is no date."""
     m = _ISO_FIRST.search(name)
-    if m and (m.start() == 0 or not name[m.start() - 1].isalnum()):
+    if m and (m.start() == 0 or not name[m.start() - 1].isdigit()):
         value = _make(name[m.start():m.start() + 4], m.group(2), m.group(3))
         if value is not None:
             return value

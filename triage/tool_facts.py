@@ -4,7 +4,8 @@ Read from the evaluation tool's own documents only, never from another document 
 (an invoice or a letter names other companies and other dates). Each document is turned into rows of
 cells that keep where they came from:
 
-- a text PDF: one row per line of text (`page 1, line 4`); a fillable PDF's fields too (`form field
+- a text PDF: one row per line of text as laid out, a cell per stretch between wide gaps (`page 1,
+  line 4`); a fillable PDF's fields too (`form field
   'LegalName'`), labelled by their tooltip or name;
 - a Word document: one row per paragraph (`paragraph 7`) and one row per table row, a cell per
   table cell (`table 1, row 2, cell 2`); legacy form checkboxes and Wingdings boxes become ☒/☐;
@@ -107,13 +108,30 @@ def _pdf_rows(fh: BinaryIO) -> list[Row]:
         rows += _pdf_form_rows(reader)  # first: a filled-in field is the surest answer, and a page's last label
         # must not take a form field for the line under it
         for number, page in enumerate(reader.pages[:MAX_PAGES], start=1):
-            lines = (page.extract_text() or "").splitlines()
-            rows += [[Cell(line, f"page {number}, line {n}")] for n, line in enumerate(lines, 1) if line.strip()]
+            lines = [line for line in _page_text(page).splitlines() if line.strip()]
+            rows += [_pdf_cells(line, f"page {number}, line {n}") for n, line in enumerate(lines, 1)]
             if len(rows) >= MAX_ROWS:
                 break
     except Exception:  # noqa: BLE001 - pypdf raises many kinds on hostile input; a broken PDF states nothing
         return rows
     return rows
+
+
+def _page_text(page) -> str:
+    """The page's text laid out as printed: a table's label and value cells keep the gap between them,
+    which the plain extraction closes (`Legal Name of Employer Acme Ltd.`)."""
+    try:
+        return page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # noqa: BLE001 - pypdf's layout mode fails on some pages where the plain one does not
+        return page.extract_text() or ""
+
+
+_COLUMN_GAP = re.compile(r"\s{3,}")
+
+
+def _pdf_cells(line: str, where: str) -> Row:
+    """A laid-out line as cells, split at wide gaps: a table row or two fields side by side."""
+    return [Cell(text, where) for text in _COLUMN_GAP.split(line.strip())]
 
 
 def _pdf_form_rows(reader) -> list[Row]:
@@ -345,8 +363,9 @@ _LABELS: dict[str, str] = {
                 r"(?!\s*(?:'s\s+)?(?:signature|training|trained|certificate|cert\b|qualification|date|phone|e-?mail|number|#|id\b))",
 }
 # After a label: a note in brackets, `as registered with WCB`, and words up to a colon (`covered by the WCB account:`).
-_TAIL = re.compile(r"\s*(?:\([^)\n]{0,80}\))?\s*(?:as\s+registered\s+with\s+(?:the\s+)?wcb(?:[-\s]alberta)?)?"
-                   r"\s*(?:\([^)\n]{0,80}\))?(?:[^:\n\d☐☒☑]{0,60}?:)?\s*(?:[-\u2013=#.]\s*)?", re.I)
+# A bracket a wrapped table cell cut off (`(as registered with` / `WCB)` on the next line) ends the cell.
+_TAIL = re.compile(r"\s*(?:\([^)\n]{0,80}(?:\)|$))?\s*(?:as\s+registered\s+with\s+(?:the\s+)?wcb(?:[-\s]alberta)?)?"
+                   r"\s*(?:\([^)\n]{0,80}(?:\)|$))?(?:[^:\n\d☐☒☑]{0,60}?:)?\s*(?:[-\u2013=#.]\s*)?", re.I)
 _SEPARATOR = re.compile(r"[:=#\t\u2013-]|\s{2,}")
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[a-h][.)]|[ivx]{1,4}[.)])?\s*", re.I)
 _LABEL_RES = {name: re.compile(rf"(?:{regex})\b|(?:{regex})(?=\s*[:#(])", re.I) for name, regex in _LABELS.items()}
