@@ -226,3 +226,35 @@ def test_pdf_rows_keep_page_and_line():
     assert rows[0][0].where == "page 1, line 1"
     values, where = read_facts(rows)
     assert where["employees"] == "page 2, line 1" and values["employees"] == 7
+
+
+def test_triage_command_reads_a_word_tool_inside_a_zip_and_not_a_spreadsheet_decoy(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    from openpyxl import Workbook
+
+    tool = next(t for t in toolcorpus.corpus(16) if t.shape.startswith("docx/table"))
+    decoy = Workbook()
+    decoy.active.append(["Company Name", "Bolt Supply Inc."])
+    decoy.active.append(["WCB Account #", 9999999])
+    decoy.active.append(["Number of employees", 44])
+    decoy_bytes = io.BytesIO()
+    decoy.save(decoy_bytes)
+    root = write_sample_submission(tmp_path / "sub", wrapper=None)
+    (root / "SECOR Evaluation Tool 2026.pdf").unlink()
+    zip_path = tmp_path / "Acme SECOR.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("SECOR Evaluation Tool 2026.docx", tool.data)
+        zf.writestr("Element 8 - Program Administration/Supplier list - 2026-05-02.xlsx", decoy_bytes.getvalue())
+        for path in sorted(root.rglob("*.*")):
+            zf.write(path, path.relative_to(root).as_posix())
+    done = subprocess.run([sys.executable, "-m", "intake", "triage", str(zip_path), "--json"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)["summary"]
+    want = {k: v.isoformat() if isinstance(v, date) else v for k, v in tool.truth.items()}
+    assert summary["tool"] == want
+    assert summary["tool_sources"]["wcb_account"] == {"document": "SECOR Evaluation Tool 2026.docx",
+                                                      "where": "table 1, row 3, cell 2"}
