@@ -8,12 +8,9 @@ from typing import Callable
 
 from fetchers.fetch import fetch_links
 from intake.config import Config
-from triage.engine import triage_path
+from triage.engine import empty_summary, triage_path
 from triage.findings import apply_severities
 from triage.report import Report, Source
-
-EMPTY_SUMMARY = {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}}
-
 
 @dataclass(frozen=True)
 class Assessed:
@@ -29,7 +26,7 @@ def assess_links(urls: list[str], config: Config, workdir: Path,
     fetched = fetch_links(urls, config.link_settings, config.limits, workdir / "download", progress)
     source = Source(kind="link", name=fetched.name, url=urls[0])
     if fetched.path is None:
-        report = Report(source=source, findings=list(fetched.findings), summary=dict(EMPTY_SUMMARY))
+        report = Report(source=source, findings=list(fetched.findings), summary=empty_summary(config.triage.vocabulary))
     else:
         triage_dir = workdir / "triage"
         triage_dir.mkdir(exist_ok=True)

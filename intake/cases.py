@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from sqlalchemy import Select, String, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from intake.company import company_record
 from intake.db import QA_STATES, Decision, Document, Message, Submission, User, Version
 
 MESSAGE_STATUSES = ("failed", "abandoned")
@@ -117,6 +118,7 @@ def show_document(session: Session, submission: Submission) -> dict[str, Any]:
         "findings": [{"code": f.code, "severity": f.severity, "path": f.path, "message": f.message}
                      for f in v.findings],
     } for v in submission.versions]
+    document["company"] = company_record(submission)
     document["replies"] = [{
         "recipient": r.recipient, "subject": r.subject, "status": r.status, "message_id": r.message_id,
         "attempts": r.attempts, "sent_at": r.sent_at.isoformat() if r.sent_at else None,

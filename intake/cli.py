@@ -10,6 +10,7 @@ import sys
 from typing import Sequence
 
 from intake.commands import add_parsers
+from intake.company_cli import add_parsers as add_company_parsers
 from intake.config import Config, ConfigError, load_config
 from intake.logs import setup_logging
 from intake.web.cli import add_parsers as add_web_parsers
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     triage.add_argument("--json", action="store_true", help="print the report as one JSON document")
     COMMANDS.update(add_parsers(commands))
     COMMANDS.update(add_web_parsers(commands))
+    COMMANDS.update(add_company_parsers(commands))
     return parser
 
 

@@ -13,6 +13,7 @@ Tables, in the order a message flows through them:
 - `tracking_counter`: the last tracking number handed out per year;
 - the QA workbench's: `web_user`, `web_session`, `sign_in_attempt`, `decision` (QA's decision beside
   the triage verdict, never over it), `case_note`, and the append-only `audit_entry`.
+- `company` and `company_case`: cases of one WCB account form one company (intake.company).
 """
 
 from __future__ import annotations
@@ -414,6 +415,40 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None]
 
     user: Mapped[User | None] = relationship()
+
+
+COMPANY_LINKS = ("tool", "analyst")
+
+
+class Company(Base):
+    """One employer, known by its WCB account number: its cases across the years (intake.company)."""
+
+    __tablename__ = "company"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wcb_account: Mapped[str] = mapped_column(String(20), unique=True)
+    legal_name: Mapped[str | None] = mapped_column(String(500))  # as the latest tool states it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    cases: Mapped[list[CompanyCase]] = relationship(back_populates="company", order_by="CompanyCase.year")
+
+
+class CompanyCase(Base):
+    """A case's place in a company's record: linked from the tool's WCB account, or by an analyst."""
+
+    __tablename__ = "company_case"
+    __table_args__ = (CheckConstraint(_check_in("linked_by", COMPANY_LINKS), name="linked_by"),)
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), primary_key=True, autoincrement=False)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)  # the evaluation's year (tool dates, else received)
+    purpose: Mapped[str | None] = mapped_column(String(16))  # certification | maintenance | renewal | action_plan
+    linked_by: Mapped[str] = mapped_column(String(16))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    company: Mapped[Company] = relationship(back_populates="cases")
+    submission: Mapped[Submission] = relationship()
 
 
 def _configure_sqlite(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:

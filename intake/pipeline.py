@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import disposition
+from intake import company, disposition
 from intake import message as email_parser
 from intake import outcomes
 from intake.assess import assess_links
@@ -443,6 +443,7 @@ class Pipeline:
         else:
             mark_resubmitted(case, row.received_at)
         report.tracking_number = case.tracking_number
+        company.file_version(session, case, report, self.config.triage.severities)  # may add history findings
         version = record_version(session, case, row, report)
         session.flush()
         version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))

@@ -29,7 +29,7 @@ from intake.faults import crash_point
 from intake.db import Message, Reply, Submission, Version, utcnow
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
 from intake.tracking import find_tracking_numbers
-from triage.findings import REJECT, WARN, Finding
+from triage.findings import REJECT, WARN, Finding, for_submitter, verdict_for
 from triage.report import Report
 
 log = logging.getLogger(__name__)
@@ -115,9 +115,9 @@ def render_acknowledgement(submission: Submission, version: Version, report: Rep
     `in_reply_to` is the submitter's Message-ID and `references` their message's References header;
     our References is theirs followed by their Message-ID.
     """
-    findings: list[Finding] = report.findings
+    findings: list[Finding] = for_submitter(report.findings)  # company history stays with QA
     context = _common(config, submission.submitter_name, submission.tracking_number) | {
-        "verdict": report.verdict,
+        "verdict": verdict_for(findings),  # as the submitter's findings make it: no point they cannot see
         "rejects": [f for f in findings if f.severity == REJECT],
         "warns": [f for f in findings if f.severity == WARN],
         "source_name": report.source.name or report.source.url,

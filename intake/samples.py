@@ -51,7 +51,7 @@ ELEMENT_DOCUMENTS: dict[int, tuple[str, ...]] = {
 # PDF
 
 
-def _pdf_string(text: str) -> bytes:
+def pdf_string(text: str) -> bytes:
     """A PDF literal string in WinAnsi (cp1252); characters outside it become '?'."""
     raw = text.encode("cp1252", "replace")
     return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
@@ -73,12 +73,17 @@ def minimal_pdf(lines: list[str], lines_per_page: int = 48) -> bytes:
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     for i, page_lines in enumerate(pages):
         stream = b"BT /F1 11 Tf 14 TL 72 756 Td\n" + b"".join(
-            _pdf_string(line) + b" Tj T*\n" for line in page_lines) + b"ET\n"
+            pdf_string(line) + b" Tj T*\n" for line in page_lines) + b"ET\n"
         objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
                        f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode())
         objects.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream")
+    return pdf_file(objects)
+
+
+def pdf_file(objects: list[bytes], version: str = "1.4") -> bytes:
+    """A PDF of numbered `objects` (1 is the catalog) with a cross-reference table of correct offsets."""
     out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    out.write(f"%PDF-{version}\n".encode() + b"%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(out.tell())
@@ -291,4 +296,4 @@ def build_sample_zip(zip_path: Path, **kwargs) -> Path:
 
 
 __all__ = ["ALBERTA_8", "build_sample_zip", "evaluation_tool_lines", "minimal_docx", "minimal_pdf",
-           "minimal_xlsx", "write_sample_submission"]
+           "minimal_xlsx", "pdf_file", "pdf_string", "write_sample_submission"]

@@ -95,3 +95,11 @@ def body_text(message: email.message.Message) -> str:
         if part.get_content_type() == "text/plain":
             return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
     return ""
+
+
+def deliver(config: Config, raw: bytes, folder: str = "INBOX", when=None) -> None:
+    """Put one email in the configuration's Maildir, as a mail server would."""
+    from intake.mailbox.maildir import MaildirSource
+
+    with MaildirSource(config.resolve_path(config.mailbox.path)) as source:
+        source.append(folder, raw, when=when)

@@ -37,7 +37,9 @@ def test_clean_zip_json_is_the_contract_shape_and_exits_0(tmp_path):
     assert summary["employees_stated"] == 7
     assert report["findings"] == []
     assert len(report["documents"]) == 25
-    assert set(report["documents"][0]) == {"path", "size", "sha256", "mime", "element"}
+    assert set(report["documents"][0]) == {"path", "size", "sha256", "mime", "element", "date", "dated_by"}
+    assert summary["tool"]["wcb_account"] == "1234567" and summary["tool"]["evaluation_end"] == "2026-09-19"
+    assert (summary["documentation"]["earliest"], summary["documentation"]["months"]) == ("2026-02-03", 5.8)
 
 
 def test_returned_folder_exits_1_with_findings_in_contract_shape(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from triage.elements import (BY_NAME, BY_NUMBER, BY_NUMBER_AND_NAME, UnknownVocabulary, load_vocabulary,
                              match_folder)
-from triage.submission import unclear_name
+from triage.names import unclear_name
 
 
 def test_vocabularies_load_with_their_elements_in_order():

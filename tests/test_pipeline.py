@@ -16,21 +16,8 @@ from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
 from triage.engine import triage_path
-from tests.pipeline_helpers import (body_text, count, maildir_config, outbox_messages, replies, states, tracking_numbers,
+from tests.pipeline_helpers import (deliver, body_text, count, maildir_config, outbox_messages, replies, states, tracking_numbers,
                                     with_section)
-
-
-@pytest.fixture
-def setup(tmp_path: Path, db_url: str):
-    config = maildir_config(tmp_path, db_url)
-    services = open_services(config)
-    yield config, services
-    services.close()
-
-
-def deliver(config, raw: bytes, folder: str = "INBOX", when=None) -> None:
-    with MaildirSource(config.resolve_path(config.mailbox.path)) as source:
-        source.append(folder, raw, when=when)
 
 
 def folder_count(config, folder: str) -> int:

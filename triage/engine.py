@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from triage.archive import ExtractResult, extract_zip, has_zip_signature, is_zip_file, not_zip_finding, read_zip
+from triage.documentation import documentation_summary
 from triage.elements import load_vocabulary
 from triage.evaluation_tool import tool_folders
 from triage.findings import SEVERITIES, Finding, apply_severities, finding
@@ -23,6 +24,7 @@ from triage.report import DocumentInfo, Report, Source
 from triage.rules import RULES, employees_stated
 from triage.settings import ArchiveLimits, RuleSettings
 from triage.submission import Document, Submission, Tree, scan_tree
+from triage.tool_facts import ToolFacts
 
 
 def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir: Path,
@@ -44,19 +46,20 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
         result, files = _read_zip(path, limits, workdir, keep_files)
         findings = list(result.findings)
         if result.fatal:
-            return _report(source, findings, rules, {"files": 0, "bytes": 0, "evaluation_tool": None,
-                                                     "elements": {}, "vocabulary": vocabulary.name}, [])
+            return _report(source, findings, rules, empty_summary(vocabulary.name), [])
         tree = _zip_tree(result, files)
     else:
         source = source or Source(kind="zip", name=path.name)
         return _report(source, [not_zip_finding(with_article(sniff(path).label), path.name)], rules,
-                       {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {},
-                        "vocabulary": vocabulary.name}, [])
+                       empty_summary(vocabulary.name), [])
     submission = Submission(tree, vocabulary)
     for rule in RULES:
         findings.extend(rule.check(submission, rules))
+    dates = {d.path: d for d in submission.documentation}
     documents = [DocumentInfo(path=d.path, size=d.size, sha256=d.sha256, mime=d.ftype.mime,
-                              element=_element_str(submission.element_of(d.path)))
+                              element=_element_str(submission.element_of(d.path)),
+                              date=dates[d.path].date.isoformat() if d.path in dates else None,
+                              dated_by=dates[d.path].how if d.path in dates else None)
                  for d in submission.documents]
     return _report(source, findings, rules, summarize(submission), documents)
 
@@ -89,6 +92,12 @@ def _zip_tree(result: ExtractResult, extracted: Path | None, prefix: str = "") -
             document = Document(prefix + file.path, file.size, member=file, ftype=ftype, sha256=file.sha256)
         tree.documents.append(document)
     return tree
+
+
+def empty_summary(vocabulary: str) -> dict[str, Any]:
+    """The summary of a submission that could not be opened or downloaded: nothing read, every fact null."""
+    return {"files": 0, "bytes": 0, "evaluation_tool": None, "elements": {}, "vocabulary": vocabulary,
+            "tool": ToolFacts().summary()}
 
 
 def _element_str(number: int | None) -> str | None:
@@ -176,5 +185,8 @@ def summarize(submission: Submission) -> dict[str, Any]:
         "wrapper": submission.wrapper,
         "unknown_folders": unknown,
         "employees_stated": employees_stated(submission),
+        "tool": submission.tool_facts.summary(),
+        "tool_sources": submission.tool_facts.sources,
+        "documentation": documentation_summary(submission),
         "vocabulary": submission.vocabulary.name,
     }

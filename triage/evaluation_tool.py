@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from triage.elements import normalize
 from triage.paths import name_of, stem
-from triage.submission import unclear_name
+from triage.names import unclear_name
 
 if TYPE_CHECKING:
     from triage.submission import Document, Submission

@@ -24,6 +24,7 @@ class CodeInfo:
     code: str
     severity: str
     description: str
+    audience: str = "submitter"  # "qa": internal (company history), never quoted to the submitter
 
 
 @lru_cache(maxsize=1)
@@ -32,7 +33,8 @@ def known_codes() -> Mapping[str, CodeInfo]:
     text = resources.files("secor_config").joinpath("severities.toml").read_text(encoding="utf-8")
     codes = tomllib.loads(text)["codes"]
     return {
-        code: CodeInfo(code=code, severity=entry["severity"], description=entry["description"])
+        code: CodeInfo(code=code, severity=entry["severity"], description=entry["description"],
+                       audience=entry.get("audience", "submitter"))
         for code, entry in codes.items()
     }
 
@@ -75,6 +77,12 @@ def validate_severity_overrides(overrides: Mapping[str, str]) -> None:
             raise ValueError(f"unknown finding code {code!r}")
         if severity not in SEVERITIES:
             raise ValueError(f"severity for {code!r} must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+
+
+def for_submitter(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings a submitter may read (replies, report.txt): internal ones (audience "qa") left out."""
+    codes = known_codes()
+    return [f for f in findings if codes.get(f.code) is None or codes[f.code].audience != "qa"]
 
 
 def verdict_for(findings: Iterable[Finding]) -> str:

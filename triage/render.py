@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from triage.findings import SEVERITIES
+from triage.findings import SEVERITIES, for_submitter
 from triage.report import Report
 
 _HEADINGS = {"reject": "Must fix (reject)", "warn": "Should look (warn)", "info": "Noted (info)"}
@@ -34,18 +34,35 @@ def _tool_lines(s: dict) -> list[str]:
     lines += [f"  also: {part}" for part in (s.get("evaluation_tool_parts") or [])[1:]]
     employees = s.get("employees_stated")
     lines.append(f"Employees stated: {employees if employees is not None else 'could not be read'}")
+    facts = s.get("tool") or {}
+    for key, label in _FACT_LABELS:
+        if facts.get(key) is not None:
+            lines.append(f"  {label}: {facts[key]}")
+    docs = s.get("documentation") or {}
+    if docs.get("dated"):
+        lines.append(f"Documentation dated {docs['earliest']} to {docs['latest']} ({docs['months']} months; "
+                     f"{docs['dated']} of {docs['documents']} documents dated)")
+    elif docs:
+        lines.append("Documentation: no document carries a date we could read")
     return lines
 
 
+_FACT_LABELS = (("legal_name", "Legal name"), ("trade_name", "Trade name"), ("wcb_account", "WCB account"),
+                ("purpose", "Purpose"), ("evaluation_start", "Evaluation start"), ("evaluation_end", "Evaluation end"),
+                ("submitted_on", "Submitted on"), ("assessor", "Assessor"))
+
+
 def render_text(report: Report) -> str:
-    """The report as plain text, ending with a newline."""
+    """The report as plain text, ending with a newline. Internal findings (company history) are left
+    out: this report is filed with the case and may be shown to the submitter."""
     s = report.summary
+    findings = for_submitter(report.findings)
     source = report.source.name or report.source.url or report.source.kind
     lines = [f"Verdict: {report.verdict}", f"Source: {source} ({report.source.kind})", ""]
-    if not report.findings:
+    if not findings:
         lines += ["No findings.", ""]
     for severity in SEVERITIES:
-        group = [f for f in report.findings if f.severity == severity]
+        group = [f for f in findings if f.severity == severity]
         if not group:
             continue
         lines.append(f"{_HEADINGS[severity]}: {len(group)}")

@@ -27,10 +27,12 @@ class DocumentInfo:
     sha256: str
     mime: str  # sniffed from content
     element: str | None  # element number it is filed under, or None
+    date: str | None = None  # ISO date of the document (triage.documentation), or None
+    dated_by: str | None = None  # "name" | "text" | "metadata"
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "size": self.size, "sha256": self.sha256, "mime": self.mime,
-                "element": self.element}
+                "element": self.element, "date": self.date, "dated_by": self.dated_by}
 
 
 @dataclass

@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Callable, Iterable, Iterator
 
+from datetime import timedelta
+
+from triage.dates import months_between
 from triage.evaluation_tool import read_employees, tool_folders
 from triage.findings import Finding, finding
 from triage.formats import extension_mismatch, with_article
 from triage.paths import name_of
 from triage.settings import RuleSettings
-from triage.submission import Submission, unclear_name
+from triage.names import unclear_name
+from triage.submission import Submission
 
 CheckFn = Callable[[Submission, RuleSettings], Iterable[Finding]]
 
@@ -262,7 +266,8 @@ def employees_stated(sub: Submission) -> int | None:
     """The number of employees the evaluation tool states, or None (no tool, or not readable)."""
     if not sub.evaluation_tool.found:
         return None
-    return read_employees(sub.evaluation_text)
+    stated = sub.tool_facts.values["employees"]
+    return stated if stated is not None else read_employees(sub.evaluation_text)
 
 
 @rule("employees", "The employer has no more than the SECOR maximum of employees.",
@@ -281,3 +286,76 @@ def _employees(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
                       f"The evaluation tool states {count} employees. SECOR is for employers with no more "
                       f"than {settings.max_employees} employees (everyone on the WCB account in the past 12 "
                       "months); an employer with more must apply for COR instead.", tool.path)
+
+
+@rule("wcb-account", "The evaluation tool states the employer's WCB account number.", ("tool.wcb_account_missing",))
+def _wcb_account(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
+    tool = sub.evaluation_tool.primary
+    if tool is not None and sub.tool_facts.values["wcb_account"] is None:
+        yield finding("tool.wcb_account_missing",
+                      "We could not read the employer's WCB-Alberta account number from the evaluation tool. "
+                      "Please make sure the tool states it (for example 'WCB Account #: 1234567'), in a "
+                      "document with text rather than a scan.", tool.path)
+
+
+# -- documentation and timing --------------------------------------------------------------------
+
+MIN_DOCUMENTATION_MONTHS = 3  # SECOR: at least three months of HSMS documentation before the evaluation
+EVALUATION_LOOKBACK = timedelta(days=365)  # documents older than this before the evaluation end are out of period
+DATED_EXAMPLES = 10  # more documents out of period than this make one finding
+
+
+@rule("documentation-span", "The dated documentation covers at least three months.",
+      ("eligibility.documentation_too_short",))
+def _documentation_span(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
+    dates = [d.date for d in sub.documentation]
+    if not dates:
+        return
+    earliest, latest = min(dates), max(dates)
+    months = months_between(earliest, latest)
+    if months < MIN_DOCUMENTATION_MONTHS:
+        yield finding("eligibility.documentation_too_short",
+                      f"The dated documents in your submission cover only {months:.1f} months (from "
+                      f"{earliest:%B %-d, %Y} to {latest:%B %-d, %Y}). SECOR asks for at least three months of "
+                      "health and safety documentation before the evaluation. Please include records that "
+                      "cover at least three months, with the date in each file name (for example "
+                      "'2026-03-14 Site Inspection.pdf').")
+
+
+@rule("evaluation-period", "Documents are dated within the 12 months before the evaluation end.",
+      ("timing.outside_evaluation_period",))
+def _evaluation_period(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
+    end = sub.tool_facts.values["evaluation_end"]
+    if end is None:
+        return
+    start = end - EVALUATION_LOOKBACK
+    outside = [d for d in sub.documentation if d.date > end or d.date < start]
+    period = f"the 12 months before the evaluation end ({end:%B %-d, %Y})"
+    if len(outside) > DATED_EXAMPLES:
+        examples = ", ".join(_quoted(d.path) for d in outside[:3])
+        yield finding("timing.outside_evaluation_period",
+                      f"{len(outside)} documents are dated outside {period}, for example {examples}. "
+                      "Please check that they belong to this evaluation.")
+        return
+    for d in outside:
+        when = "after the evaluation ended" if d.date > end else "more than 12 months before the evaluation ended"
+        yield finding("timing.outside_evaluation_period",
+                      f"{_quoted(name_of(d.path))} is dated {d.date:%B %-d, %Y}, {when} ({end:%B %-d, %Y}). "
+                      "Please check that it belongs to this evaluation.", d.path)
+
+
+@rule("late-submission", "The tool was submitted within the allowed days after the evaluation end.",
+      ("timing.late_submission",))
+def _late_submission(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
+    facts = sub.tool_facts.values
+    end, submitted = facts["evaluation_end"], facts["submitted_on"]
+    if end is None or submitted is None:
+        return
+    days = (submitted - end).days
+    if days > settings.late_submission_days:
+        yield finding("timing.late_submission",
+                      f"The evaluation tool gives {submitted:%B %-d, %Y} as the submission date, {days} days "
+                      f"after the evaluation ended ({end:%B %-d, %Y}); evaluations are due within "
+                      f"{settings.late_submission_days} days of the end. If that date is wrong, please correct "
+                      "it in the tool; if it is right, QA will contact you.",
+                      sub.evaluation_tool.primary.path if sub.evaluation_tool.primary else None)

@@ -26,4 +26,5 @@ class RuleSettings:
     vocabulary: str = "alberta-8"  # a file name in config/vocabularies/ without .toml
     max_employees: int = 10  # SECOR is for employers with at most 10 workers
     max_documents_per_folder: int = 26  # sampling guide: two a week for the busiest three months
+    late_submission_days: int = 21  # days after the evaluation end a submission is on time (timing.late_submission)
     severities: dict[str, str] = field(default_factory=dict)  # code -> reject | warn | info

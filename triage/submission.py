@@ -13,49 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from triage import paths
 from triage.archive import ExtractedFile
+from triage.documentation import Dated, date_documents
 from triage.elements import ElementMatch, Vocabulary, match_folder
+from triage.evaluation_tool import EvaluationTool, find_evaluation_tool, is_tool_folder_name
 from triage.formats import FileType, sniff_file
 from triage.text import extract_text
-
-if TYPE_CHECKING:
-    from triage.evaluation_tool import EvaluationTool
+from triage.tool_facts import ToolFacts, read_tool_facts
 
 TEXT_MAX_CHARS = 100_000
 
 
-# Words that say nothing about a document: camera, scanner and application defaults, filler.
-_GENERIC_WORDS = frozenset("""
-    scan scans scanned scanner img image images pic pics picture pictures photo photos dsc dscn dscf dcim
-    pxl vid mov gopr wa whatsapp screenshot screen shot capture fax document documents doc docs file files
-    new folder untitled copy of page pg att attachment attachments unnamed noname temp tmp misc
-    miscellaneous stuff other others various final draft version rev ver skm ccf mx epson canon hp brother
-    xerox ricoh sharp kyocera konica minolta microsoft word excel powerpoint book sheet worksheet
-    spreadsheet presentation text rich format adobe acrobat default pdf jpg jpeg png tif tiff docx xlsx
-    at am pm
-""".split())
-
-
-def unclear_name(name: str, folder: bool = False) -> bool:
-    """Whether a file or folder name says nothing about what it holds.
-
-    Names made only of numbers, dates, single letters and default words (`scan0001.pdf`,
-    `IMG_2231.jpg`, `Document1.docx`, `New folder`, `Untitled`, `file(3).pdf`, `DSC_0001`,
-    `image.png`, `2023-05-01`, `Book1.xlsx`). `Copy of X` and `X (1)` are judged by X. A folder
-    named only by numbers (`2026-03`, `1.2`) is clear: it sorts documents by period or question.
-    """
-    stem = name if folder else paths.stem(name)
-    tokens = re.findall(r"[a-z]+|[0-9]+", stem.lower())
-    if folder and tokens and all(t.isdigit() for t in tokens):
-        return False  # `2026`, `2026-03`, `1.2`: subfolders by period or by question number are fine
-    return not any(len(t) > 1 and not t.isdigit() and t not in _GENERIC_WORDS for t in tokens)
 
 
 class Document:
@@ -178,8 +152,6 @@ class Submission:
     @cached_property
     def wrapper(self) -> str | None:
         """The one folder that wraps everything (`Acme SECOR 2026/`), if any; only one is tolerated."""
-        from triage.evaluation_tool import is_tool_folder_name  # it imports this module
-
         top_folders = [f for f in self.folders if "/" not in f]
         if len(top_folders) != 1 or any(d.folder == "" for d in self.documents):
             return None
@@ -262,8 +234,6 @@ class Submission:
 
     @cached_property
     def evaluation_tool(self) -> EvaluationTool:
-        from triage.evaluation_tool import find_evaluation_tool  # it imports this module
-
         return find_evaluation_tool(self)
 
     def text_of(self, document: Document) -> str:
@@ -276,6 +246,16 @@ class Submission:
                 text = ""
             self._texts[document.path] = text or ""
         return self._texts[document.path]
+
+    @cached_property
+    def tool_facts(self) -> ToolFacts:
+        """What the evaluation tool states (employer, WCB account, purpose, dates...), read from it alone."""
+        return read_tool_facts(self.evaluation_tool.parts)
+
+    @cached_property
+    def documentation(self) -> list[Dated]:
+        """The supporting documents that carry a date (in the name, else on the first page or in metadata)."""
+        return date_documents(self)
 
     @property
     def texts_read(self) -> int:

@@ -226,13 +226,18 @@ class _SharedStringsWalker(_Collector):
 
 
 class _SheetWalker(_Collector):
-    """xl/worksheets/sheetN.xml: each row a tab-separated line; shared strings resolved."""
+    """xl/worksheets/sheetN.xml: each row a tab-separated line; shared strings resolved.
+
+    Each cell's text goes to `cell` (its reference, type and style are at hand in `ref`, `kind`,
+    `style`) and each row's end to `row_end`: the evaluation tool's reader keeps cells apart instead."""
 
     def __init__(self, max_chars: int, shared: list[str]) -> None:
         super().__init__(max_chars)
         self.shared = shared
         self.cells: list[str] = []
         self.kind: str | None = None
+        self.ref = ""
+        self.style = 0
         self.value: list[str] = []
         self.value_chars = 0
         self.capture = False
@@ -242,6 +247,8 @@ class _SheetWalker(_Collector):
             self.cells = []
         elif name == f"{_S}c":
             self.kind, self.value, self.value_chars = attrs.get("t"), [], 0
+            self.ref, style = attrs.get("r", "?"), attrs.get("s", "0")
+            self.style = int(style) if style.isdigit() else 0
         elif name == f"{_S}v" or (name == f"{_S}t" and self.kind == "inlineStr"):
             self.capture = True
 
@@ -253,11 +260,17 @@ class _SheetWalker(_Collector):
             if self.kind == "s":
                 index = int(raw) if raw.strip().isdigit() else -1
                 raw = self.shared[index] if 0 <= index < len(self.shared) else ""
-            self.cells.append(raw)
+            self.cell(raw)
         elif name == f"{_S}row":
-            line = "\t".join(self.cells).rstrip("\t")
-            if line:
-                self.emit(line + "\n")
+            self.row_end()
+
+    def cell(self, text: str) -> None:
+        self.cells.append(text)
+
+    def row_end(self) -> None:
+        line = "\t".join(self.cells).rstrip("\t")
+        if line:
+            self.emit(line + "\n")
 
     def data(self, text: str) -> None:
         if self.capture:

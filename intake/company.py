@@ -1,0 +1,205 @@
+"""The company record: the cases of one WCB account across the years, and what they reuse.
+
+A case joins the company of the WCB account its evaluation tool states when a version is recorded
+(`file_version`); a case whose tool states none can be linked by an analyst (`link`, the CLI's
+`company link`), and an analyst's link is never undone by a later version. A case's year is its
+evaluation's (the tool's end, start or submission date), else the year it was received.
+
+`history.reused_documents` needs the database, so it is decided here, when the pipeline records a
+version, not in the pure triage engine: documents byte-identical (SHA-256) to documents of the same
+company's case of an earlier year. It is for QA: replies and report.txt leave it out.
+
+The submission cycle (domain.md): a certification (or renewal) is valid three years; the two years
+between need a maintenance evaluation (or an action plan); the third year after it, a renewal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, object_session
+
+from intake.db import Company, CompanyCase, Document, Submission, Version
+from triage.findings import Finding, apply_severities, finding
+from triage.report import Report
+
+CERTIFICATIONS = ("certification", "renewal")
+VALID_YEARS = 3
+HASH_CHUNK = 500  # SHA-256s per IN (...) list
+REUSED_EXAMPLES = 10  # more reused documents than this make one finding
+
+
+def report_facts(report: dict[str, Any] | Report | None) -> dict[str, Any]:
+    """`summary.tool` of a report (object or stored dict), {} when there is none."""
+    if report is None:
+        return {}
+    summary = report.summary if isinstance(report, Report) else report.get("summary") or {}
+    return summary.get("tool") or {}
+
+
+def case_year(facts: dict[str, Any], received: date) -> int:
+    """The evaluation's year: from the tool's end, start or submission date, else the year received."""
+    for key in ("evaluation_end", "evaluation_start", "submitted_on"):
+        if facts.get(key):
+            return int(str(facts[key])[:4])
+    return received.year
+
+
+def _company(session: Session, wcb_account: str, legal_name: str | None) -> Company:
+    """The company of `wcb_account`, created when new (two daemons creating it at once: one wins)."""
+    company = session.scalar(select(Company).where(Company.wcb_account == wcb_account))
+    if company is None:
+        try:
+            with session.begin_nested():
+                company = Company(wcb_account=wcb_account, legal_name=legal_name)
+                session.add(company)
+        except IntegrityError:
+            company = session.scalar(select(Company).where(Company.wcb_account == wcb_account))
+    if legal_name and company.legal_name != legal_name:
+        company.legal_name = legal_name  # the latest tool's name
+    return company
+
+
+def _place(session: Session, case: Submission, company: Company, facts: dict[str, Any], linked_by: str) -> CompanyCase:
+    link = session.get(CompanyCase, case.id) if case.id is not None else None
+    if link is None:
+        link = CompanyCase(submission=case, company=company, linked_by=linked_by, year=0)
+        session.add(link)
+    link.company, link.linked_by = company, linked_by
+    link.year = case_year(facts, case.received_at.date())
+    link.purpose = facts.get("purpose") or link.purpose
+    return link
+
+
+def file_version(session: Session, case: Submission, report: Report, severities: dict[str, str]) -> None:
+    """Before a version is recorded: join the case to its tool's company, and add
+    `history.reused_documents` to `report` when it resends an earlier year's documents."""
+    facts = report_facts(report)
+    account = facts.get("wcb_account")
+    link = session.get(CompanyCase, case.id) if case.id is not None else None
+    if account and (link is None or link.linked_by == "tool"):
+        link = _place(session, case, _company(session, account, facts.get("legal_name")), facts, "tool")
+    elif link is not None:
+        link.year = case_year(facts, case.received_at.date()) if facts else link.year
+        link.purpose = facts.get("purpose") or link.purpose
+    if link is None:
+        return
+    year = case_year(facts, case.received_at.date())
+    reused = reused_documents(session, link.company, case, year, {d.sha256: d.path for d in report.documents if d.sha256})
+    report.findings += apply_severities(_reused_findings(reused), severities)
+
+
+def link(session: Session, tracking_number: str, wcb_account: str, legal_name: str | None = None) -> CompanyCase:
+    """An analyst's link of a case to a company (`secor-intake company link`); raises LookupError for
+    an unknown tracking number."""
+    case = session.scalar(select(Submission).where(Submission.tracking_number == tracking_number))
+    if case is None:
+        raise LookupError(tracking_number)
+    latest = case.versions[-1].report if case.versions else None
+    facts = report_facts(latest)
+    return _place(session, case, _company(session, wcb_account, legal_name or facts.get("legal_name")), facts,
+                  "analyst")
+
+
+@dataclass(frozen=True)
+class Reused:
+    path: str  # in this case
+    earlier_case: str  # tracking number
+    earlier_year: int
+    earlier_path: str
+
+
+def reused_documents(session: Session, company: Company, case: Submission, year: int,
+                     hashes: dict[str, str]) -> list[Reused]:
+    """This case's documents (sha256 -> path) identical to those of the company's cases of earlier years."""
+    earlier = {c.submission_id: c for c in company.cases if c.year < year and c.submission_id != case.id}
+    if not earlier or not hashes:
+        return []
+    found: dict[str, Reused] = {}
+    keys = sorted(hashes)
+    for i in range(0, len(keys), HASH_CHUNK):
+        rows = session.execute(
+            select(Document.sha256, Document.path, Submission.tracking_number, Version.submission_id)
+            .join(Version, Document.version_id == Version.id).join(Submission, Version.submission_id == Submission.id)
+            .where(Version.submission_id.in_(earlier), Document.sha256.in_(keys[i:i + HASH_CHUNK]))
+            .order_by(Version.submission_id, Version.number, Document.id))
+        for sha, path, tracking, submission_id in rows:
+            found.setdefault(sha, Reused(hashes[sha], tracking, earlier[submission_id].year, path))
+    return sorted(found.values(), key=lambda r: r.path)
+
+
+def _reused_findings(reused: list[Reused]) -> Iterable[Finding]:
+    if len(reused) > REUSED_EXAMPLES:
+        cases = ", ".join(sorted({f"{r.earlier_case} ({r.earlier_year})" for r in reused}))
+        examples = ", ".join(f"'{r.path}'" for r in reused[:3])
+        yield finding("history.reused_documents",
+                      f"{len(reused)} documents are identical to documents of this company's earlier case(s) "
+                      f"{cases}, for example {examples}.")
+        return
+    for r in reused:
+        yield finding("history.reused_documents",
+                      f"'{r.path}' is identical to '{r.earlier_path}' in this company's case {r.earlier_case} "
+                      f"({r.earlier_year}).", r.path)
+
+
+# -- reading the record ---------------------------------------------------------------------------
+
+
+def _case_row(link: CompanyCase) -> dict[str, Any]:
+    return {"tracking_number": link.submission.tracking_number, "year": link.year, "purpose": link.purpose,
+            "verdict": link.submission.verdict, "linked_by": link.linked_by}
+
+
+def company_record(submission: Submission) -> dict[str, Any] | None:
+    """`company` in `show --json`: the case's company with all its cases, and what this case reuses."""
+    session = object_session(submission)
+    link = session.get(CompanyCase, submission.id) if session is not None else None
+    if link is None:
+        return None
+    company = link.company
+    latest = submission.versions[-1] if submission.versions else None
+    hashes = {d.sha256: d.path for d in latest.documents} if latest is not None else {}
+    reused = reused_documents(session, company, submission, link.year, hashes)
+    return {"wcb_account": company.wcb_account, "legal_name": company.legal_name, "linked_by": link.linked_by,
+            "cases": [_case_row(c) for c in sorted(company.cases, key=lambda c: (c.year, c.submission_id))],
+            "reused_documents": [{"path": r.path, "earlier_case": r.earlier_case, "earlier_year": r.earlier_year,
+                                  "earlier_path": r.earlier_path} for r in reused]}
+
+
+def next_due(cases: list[tuple[int, str | None]], this_year: int) -> dict[str, Any]:
+    """What the company submits next and when, from its (year, purpose) cases, and whether it is late.
+
+    After a certification or renewal in year C: maintenance in C+1 and C+2, renewal in C+3. Without a
+    known certification, only the year is known (the one after the last case)."""
+    last_year = max(year for year, _ in cases)
+    certified = [year for year, purpose in cases if purpose in CERTIFICATIONS]
+    if certified:
+        c = max(certified)
+        due_year = max(last_year + 1, c + 1)
+        purpose = "renewal" if due_year >= c + VALID_YEARS else "maintenance"
+        due_year = min(due_year, c + VALID_YEARS)
+    else:
+        due_year, purpose = last_year + 1, None
+    status = "overdue" if due_year < this_year else ("due" if due_year == this_year else "not_due")
+    return {"year": due_year, "purpose": purpose, "status": status}
+
+
+def companies(session: Session, this_year: int) -> list[dict[str, Any]]:
+    """`secor-intake companies --json`: each company, its cases by year, last purpose, next due."""
+    out = []
+    for company in session.scalars(select(Company).order_by(Company.legal_name, Company.wcb_account)):
+        cases = sorted(company.cases, key=lambda c: (c.year, c.submission_id))
+        if not cases:
+            continue
+        by_year: dict[str, list[dict[str, Any]]] = {}
+        for c in cases:
+            by_year.setdefault(str(c.year), []).append(_case_row(c))
+        last = cases[-1]
+        out.append({"wcb_account": company.wcb_account, "legal_name": company.legal_name, "cases": by_year,
+                    "last_year": last.year, "last_purpose": last.purpose,
+                    "next_due": next_due([(c.year, c.purpose) for c in cases], this_year)})
+    return out
