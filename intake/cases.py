@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from intake.company import company_record
 from intake.db import QA_STATES, Decision, Document, Message, Submission, User, Version
+from intake.states import UNPROCESSED_STATES
 
-MESSAGE_STATUSES = ("failed", "abandoned")
 OPEN_QA_STATES = ("resubmitted", "new", "in_review", "awaiting_documents")
 # The queue's order: a submitter's answer first, then new work, then work in hand.
 _STATE_RANK = {state: rank for rank, state in enumerate(OPEN_QA_STATES + ("accepted", "returned"))}
@@ -86,15 +86,15 @@ def submission_list(session: Session, status: str | None = None) -> list[dict[st
     Each kind is sorted by SQL; the two sorted streams are merged.
     """
     streams: list[Iterator[tuple[datetime, dict[str, Any]]]] = []
-    if status not in MESSAGE_STATUSES:
+    if status not in UNPROCESSED_STATES:
         query = (select(Submission).order_by(Submission.received_at.desc(), Submission.id.desc())
                  .options(selectinload(Submission.versions).selectinload(Version.message),
                           selectinload(Submission.assignee)))
         if status:
             query = query.where(Submission.verdict == status)
         streams.append((s.received_at, submission_summary(s)) for s in session.scalars(query))
-    if status is None or status in MESSAGE_STATUSES:
-        states = [status] if status else list(MESSAGE_STATUSES)
+    if status is None or status in UNPROCESSED_STATES:
+        states = [status] if status else list(UNPROCESSED_STATES)
         query = select(Message).where(Message.state.in_(states)).order_by(Message.received_at.desc())
         streams.append((m.received_at, message_summary(m)) for m in session.scalars(query))
     merged = heapq.merge(*streams, key=lambda pair: pair[0], reverse=True)

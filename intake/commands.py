@@ -13,6 +13,7 @@ import sys
 from typing import Any, Callable
 
 from intake.config import Config
+from intake.states import UNPROCESSED_STATES
 
 log = logging.getLogger("secor_intake")
 
@@ -20,7 +21,6 @@ EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_CANNOT_RUN = 2
 
-MESSAGE_STATUSES = ("failed", "abandoned")  # also in intake.cases, which this module imports lazily
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Config, argparse.Namespace], int]]:
@@ -28,7 +28,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
     commands.add_parser("run", help="the daemon: poll, send replies and keep house until SIGTERM/SIGINT")
     commands.add_parser("poll", help="one full cycle now: take new mail, process it, send pending replies")
     listing = commands.add_parser("submissions", help="list tracked submissions, newest first")
-    listing.add_argument("--status", choices=("accepted", "needs_review", "returned") + MESSAGE_STATUSES,
+    listing.add_argument("--status", choices=("accepted", "needs_review", "returned") + tuple(UNPROCESSED_STATES),
                          help="a verdict, or failed | abandoned for emails that could not be processed")
     listing.add_argument("--json", action="store_true")
     show = commands.add_parser("show", help="one submission: its report, files, findings and replies")
@@ -73,9 +73,9 @@ def cmd_db(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_poll(config: Config, args: argparse.Namespace) -> int:
-    from intake.mailbox.base import MailboxError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from intake.mailbox.base import MailboxError
     from intake.outbound import SendError
     from intake.service import poll_cycle
 

@@ -19,7 +19,6 @@ Tables, in the order a message flows through them:
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -43,40 +42,22 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 from sqlalchemy.types import JSON
 
+from intake.states import MessageOutcome, MessageState, ReplyStatus
 from triage.report import Report
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_PATH = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_ID = 0x5EC0_1A7E  # pg_advisory_xact_lock key held while migrating
-
-class MessageState(StrEnum):
-    """Where a message row is in its life (see intake.pipeline)."""
-
-    CLAIMED = "claimed"  # a worker is on it
-    DONE = "done"  # its outcome is recorded
-    FAILED = "failed"  # waiting for a retry
-    ABANDONED = "abandoned"  # out of attempts: left for a person
-
-
-class MessageOutcome(StrEnum):
-    """What a recorded message came to; it decides the outcome folder."""
-
-    PROCESSED = "processed"
-    RETURNED = "returned"
-    IGNORED = "ignored"
-    TOO_LARGE = "too_large"
-
-
-class ReplyStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    SUPPRESSED = "suppressed"
-
 
 MESSAGE_STATES = tuple(MessageState)
 MESSAGE_OUTCOMES = tuple(MessageOutcome)

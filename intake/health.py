@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.config import Config
 from intake.db import Message, Reply, utcnow
+from intake.states import MessageState, ReplyStatus
 
 
 def counts(sessions: sessionmaker[Session], stuck_after: timedelta, overdue_after: timedelta,
@@ -34,15 +35,15 @@ def counts(sessions: sessionmaker[Session], stuck_after: timedelta, overdue_afte
 
         overdue = now - overdue_after
         return {
-            "failed_messages": count(select(func.count(Message.id)).where(Message.state == "failed")),
-            "abandoned_messages": count(select(func.count(Message.id)).where(Message.state == "abandoned")),
+            "failed_messages": count(select(func.count(Message.id)).where(Message.state == MessageState.FAILED)),
+            "abandoned_messages": count(select(func.count(Message.id)).where(Message.state == MessageState.ABANDONED)),
             "stuck_messages": count(select(func.count(Message.id)).where(
-                Message.state == "claimed", Message.claimed_at < now - stuck_after)),
-            "unsent_replies": count(select(func.count(Reply.id)).where(Reply.status.in_(("pending", "sending")))),
+                Message.state == MessageState.CLAIMED, Message.claimed_at < now - stuck_after)),
+            "unsent_replies": count(select(func.count(Reply.id)).where(Reply.status.in_((ReplyStatus.PENDING, ReplyStatus.SENDING)))),
             "overdue_replies": count(select(func.count(Reply.id)).where(or_(
-                and_(Reply.status == "pending", func.coalesce(Reply.next_attempt_at, Reply.created_at) < overdue),
-                and_(Reply.status == "sending", Reply.claimed_at < overdue)))),
-            "failed_replies": count(select(func.count(Reply.id)).where(Reply.status == "failed")),
+                and_(Reply.status == ReplyStatus.PENDING, func.coalesce(Reply.next_attempt_at, Reply.created_at) < overdue),
+                and_(Reply.status == ReplyStatus.SENDING, Reply.claimed_at < overdue)))),
+            "failed_replies": count(select(func.count(Reply.id)).where(Reply.status == ReplyStatus.FAILED)),
         }
 
 

@@ -7,6 +7,7 @@ import shutil
 
 from intake.db import Message
 from intake.service import Services
+from intake.states import MessageState
 
 log = logging.getLogger("secor_intake.housekeeping")
 
@@ -23,7 +24,7 @@ def housekeep(services: Services) -> int:
                 continue
             row = session.get(Message, int(folder.name))
             # Only a moved row is fully finished: filing happens before the move.
-            if row is None or (row.state in ("done", "abandoned") and row.moved):
+            if row is None or (row.state in (MessageState.DONE, MessageState.ABANDONED) and row.moved):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
     if removed:

@@ -20,9 +20,15 @@ from sqlalchemy.orm import Session
 
 from intake import disposition
 from intake import message as email_parser
-from intake.db import Message, MessageOutcome, Submission
+from intake.db import Message, Submission
 from intake.mailbox.base import MessageRef
-from intake.replies import queue_reply, render_acknowledgement, render_no_submission, render_too_large
+from intake.replies import (
+    queue_reply,
+    render_acknowledgement,
+    render_no_submission,
+    render_too_large,
+)
+from intake.states import MessageOutcome
 from triage.findings import RETURNED, apply_severities, finding
 from triage.report import Report, Source
 

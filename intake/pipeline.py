@@ -35,17 +35,17 @@ from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import company, disposition
+from intake import company, disposition, outcomes
 from intake import message as email_parser
-from intake import outcomes
 from intake.assess import assess_links
 from intake.backoff import backoff
 from intake.case_commands import mark_resubmitted
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.config import Config
-from intake.db import FolderState, Message, MessageOutcome, MessageState, Submission, Version, record_version, utcnow
+from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
+from intake.states import MessageOutcome, MessageState
 from intake.storage import Storage
 from intake.tracking import allocate_tracking_number
 from triage.engine import triage_path

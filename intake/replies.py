@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.backoff import backoff
 from intake.claims import claim_is_stale, hold, let_go, worker_identity
 from intake.config import OutboundConfig
-from intake.faults import crash_point
 from intake.db import Message, Reply, Submission, Version, utcnow
+from intake.faults import crash_point
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
+from intake.states import ReplyStatus
 from intake.tracking import find_tracking_numbers
 from triage.findings import REJECT, WARN, Finding, for_submitter, verdict_for
 from triage.report import Report
@@ -172,7 +173,7 @@ def _suppression(session: Session, address: str, config: OutboundConfig, now: da
     if address == config.from_address.lower():
         return "recipient is our own address"
     recent = session.scalar(select(func.count(Reply.id)).where(
-        Reply.recipient == address, Reply.created_at > now - timedelta(hours=24), Reply.status != "suppressed"))
+        Reply.recipient == address, Reply.created_at > now - timedelta(hours=24), Reply.status != ReplyStatus.SUPPRESSED))
     if automatic and recent >= config.max_replies_per_sender_per_day:
         return f"{recent} replies to this address in the last 24 hours (limit {config.max_replies_per_sender_per_day})"
     return None
@@ -205,7 +206,7 @@ def queue_reply(session: Session, submission: Submission | None, version: Versio
         version_id=version.id if version is not None else None,
         source_message_id=source.id if source is not None else None, recipient=address,
         subject=str(msg["Subject"]), message_id=str(msg["Message-ID"]), raw=msg.as_bytes(policy=policy.SMTP),
-        status="suppressed" if reason else "pending", suppressed_reason=reason,
+        status=ReplyStatus.SUPPRESSED if reason else ReplyStatus.PENDING, suppressed_reason=reason,
         next_attempt_at=None if reason else now, created_at=now,
     )
     try:
@@ -240,14 +241,14 @@ class _Claimed:
 def _due(now: datetime, stale_ids: list[int]) -> Any:
     """Rows ready to send: pending and due, or left "sending" by a sender that is gone."""
     return or_(
-        and_(Reply.status == "pending", or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now)),
-        and_(Reply.status == "sending", Reply.id.in_(stale_ids)),
+        and_(Reply.status == ReplyStatus.PENDING, or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now)),
+        and_(Reply.status == ReplyStatus.SENDING, Reply.id.in_(stale_ids)),
     )
 
 
 def _abandoned_sends(session: Session, now: datetime) -> list[int]:
     """Rows left "sending" by a process that died here, or by any sender past STALE_SENDING."""
-    rows = session.execute(select(Reply.id, Reply.claimed_by, Reply.claimed_at).where(Reply.status == "sending")).all()
+    rows = session.execute(select(Reply.id, Reply.claimed_by, Reply.claimed_at).where(Reply.status == ReplyStatus.SENDING)).all()
     return [r.id for r in rows if claim_is_stale(r.claimed_by, r.claimed_at, now, STALE_SENDING, ("reply", r.id))]
 
 
@@ -272,7 +273,7 @@ def _claim_one(sessions: sessionmaker[Session], now: datetime, worker_id: str) -
         if row is None:
             return None
         session.execute(update(Reply).where(Reply.id == row.id).values(
-            status="sending", claimed_at=now, claimed_by=worker_id, attempts=Reply.attempts + 1))
+            status=ReplyStatus.SENDING, claimed_at=now, claimed_by=worker_id, attempts=Reply.attempts + 1))
         hold("reply", row.id)  # before the commit: no thread here may see our claim unheld
     crash_point("reply_claimed")
     return _Claimed(row.id, row.recipient, bytes(row.raw), row.attempts + 1)
@@ -281,7 +282,7 @@ def _claim_one(sessions: sessionmaker[Session], now: datetime, worker_id: str) -
 def _finish(sessions: sessionmaker[Session], reply_id: int, **values: Any) -> None:
     """Record the outcome of a claimed row (only if it is still ours to finish)."""
     with sessions.begin() as session:
-        session.execute(update(Reply).where(Reply.id == reply_id, Reply.status == "sending").values(**values))
+        session.execute(update(Reply).where(Reply.id == reply_id, Reply.status == ReplyStatus.SENDING).values(**values))
 
 
 
@@ -291,11 +292,11 @@ def _retry_later(sessions: sessionmaker[Session], row: _Claimed, config: Outboun
     """Back to "pending" with backoff, or "failed" once `config.max_attempts` tries are spent."""
     if row.attempts >= config.max_attempts:
         log.error("reply %d to %s failed after %d attempts: %s", row.id, row.recipient, row.attempts, error)
-        _finish(sessions, row.id, status="failed", last_error=error, claimed_at=None)
+        _finish(sessions, row.id, status=ReplyStatus.FAILED, last_error=error, claimed_at=None)
         stats.failed += 1
     else:
         log.warning("reply %d to %s deferred (attempt %d): %s", row.id, row.recipient, row.attempts, error)
-        _finish(sessions, row.id, status="pending", last_error=error, claimed_at=None,
+        _finish(sessions, row.id, status=ReplyStatus.PENDING, last_error=error, claimed_at=None,
                 next_attempt_at=now + backoff(config.retry_base_seconds, row.attempts, MAX_BACKOFF))
         stats.deferred += 1
 
@@ -344,7 +345,7 @@ def _send_one(sessions: sessionmaker[Session], transport: Transport, config: Out
         transport.send(row.raw, "", [row.recipient])  # MAIL FROM:<> for auto-replies (RFC 3834)
     except PermanentSendError as exc:
         log.error("reply %d to %s failed for good: %s", row.id, row.recipient, exc)
-        _finish(sessions, row.id, status="failed", last_error=str(exc), claimed_at=None)
+        _finish(sessions, row.id, status=ReplyStatus.FAILED, last_error=str(exc), claimed_at=None)
         stats.failed += 1
         stats.last_error = str(exc)
     except Exception as exc:  # TransientSendError, or a bug: retried with backoff, never lost
@@ -354,6 +355,6 @@ def _send_one(sessions: sessionmaker[Session], transport: Transport, config: Out
         stats.last_error = str(exc)
         return not (isinstance(exc, TransientSendError) and exc.server_down)
     else:
-        _finish(sessions, row.id, status="sent", sent_at=utcnow(), last_error=None, claimed_at=None)
+        _finish(sessions, row.id, status=ReplyStatus.SENT, sent_at=utcnow(), last_error=None, claimed_at=None)
         stats.sent += 1
     return True
