@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from intake.company import company_record
 from intake.db import QA_STATES, Decision, Document, Message, Submission, User, Version
 from intake.states import UNPROCESSED_STATES
+from intake.storage import Storage
 
 OPEN_QA_STATES = ("resubmitted", "new", "in_review", "awaiting_documents")
 # The queue's order: a submitter's answer first, then new work, then work in hand.
@@ -101,8 +102,11 @@ def submission_list(session: Session, status: str | None = None) -> list[dict[st
     return [item for _, item in merged]
 
 
-def show_document(session: Session, submission: Submission) -> dict[str, Any]:
-    """`show --json`: the latest report in the contract's shape, plus every version, reply and QA."""
+def show_document(session: Session, submission: Submission, storage: Storage | None = None) -> dict[str, Any]:
+    """`show --json`: the latest report in the contract's shape, plus every version, reply and QA.
+
+    With `storage`, each version's `storage_path` is the folder on disk (the database keeps it
+    relative to the storage root)."""
     latest = latest_version(submission)
     document = dict(latest.report) if latest is not None and latest.report else {
         "tracking_number": submission.tracking_number, "verdict": submission.verdict, "source": None,
@@ -112,7 +116,8 @@ def show_document(session: Session, submission: Submission) -> dict[str, Any]:
     document["versions"] = [{
         "number": v.number, "verdict": v.verdict, "received_at": v.created_at.isoformat(),
         "message_id": v.message.message_id if v.message is not None else None,
-        "storage_path": v.storage_path, "source": v.report["source"] if v.report else None,
+        "storage_path": str(storage.path_of(v.storage_path)) if storage and v.storage_path else v.storage_path,
+        "source": v.report["source"] if v.report else None,
         "files": [{"path": d.path, "size": d.size, "sha256": d.sha256, "mime": d.mime, "element": d.element}
                   for d in v.documents],
         "findings": [{"code": f.code, "severity": f.severity, "path": f.path, "message": f.message}

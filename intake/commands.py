@@ -148,7 +148,7 @@ def _show(services: Any, args: argparse.Namespace) -> int:
         submission = find_case(session, args.tracking_number)
         if submission is None:
             return _fail(f"show: no submission {args.tracking_number}")
-        document = show_document(session, submission)
+        document = show_document(session, submission, services.storage)
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -117,7 +117,7 @@ class Correspondence(Handler):
                prepared: Any) -> tuple[MessageOutcome, str]:
         case = session.scalar(select(Submission).where(Submission.tracking_number == email.case_number))
         row.submission_id = case.id
-        row.raw_path = str(self._raw_target(pipeline, email, row))
+        row.raw_path = pipeline.storage.stored_path(self._raw_target(pipeline, email, row))
         return MessageOutcome.PROCESSED, (f"{email.case_number}: message without files from {email.parsed.sender} "
                                           "joined the case (no reply)")
 

@@ -446,7 +446,7 @@ class Pipeline:
         company.file_version(session, case, report, self.config.triage.severities)  # may add history findings
         version = record_version(session, case, row, report)
         session.flush()
-        version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
+        version.storage_path = self.storage.stored_path(self.storage.version_dir(case.tracking_number, version.number))
         return case, version
 
     @staticmethod
@@ -559,7 +559,7 @@ class Pipeline:
         if not workdir.exists():
             return  # filed by an earlier run, which removes the scratch folder last
         files = _kept_files(workdir)
-        self.storage.file_version(Path(version.storage_path), workdir / "message.eml",
+        self.storage.file_version(self.storage.path_of(version.storage_path), workdir / "message.eml",
                                   files if files.is_dir() else None, Report.from_dict(version.report))
         self.storage.discard_workdir(row_id)
 

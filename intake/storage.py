@@ -25,6 +25,15 @@ class Storage:
         self.root = root
         self.work_root = root / "work"
 
+    def stored_path(self, path: Path) -> str:
+        """How a path under the storage root is recorded in the database: relative to the root, so the
+        storage can move (a new mount, a restored backup) without rewriting a row."""
+        return path.relative_to(self.root).as_posix()
+
+    def path_of(self, stored: str) -> Path:
+        """The path a recorded one stands for; rows from before 0.2 hold absolute paths, kept as they are."""
+        return self.root / stored
+
     def scratch(self, message_row_id: int) -> Path:
         """Where one message's scratch folder is (it may not exist)."""
         return self.work_root / str(message_row_id)

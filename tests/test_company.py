@@ -53,7 +53,7 @@ def deliver_and_poll(config, services, raw: bytes) -> None:
 def show(services, tracking_number: str) -> dict:
     with services.sessions() as session:
         case = session.scalar(select(Submission).where(Submission.tracking_number == tracking_number))
-        return show_document(session, case)
+        return show_document(session, case, services.storage)
 
 
 def latest_tracking(services) -> str:

@@ -68,6 +68,8 @@ def test_files_report_and_raw_email_are_stored_by_tracking_number(setup):
     assert report["summary"]["files"] == len(list(p for p in (version_dir / "files").rglob("*") if p.is_file()))
     assert (version_dir / "report.txt").read_text().startswith("Verdict: ")
     assert not (services.storage.root / "work").exists() or not any((services.storage.root / "work").iterdir())
+    with services.sessions() as session:  # recorded relative to the storage root, so storage can move
+        assert session.query(Submission).one().versions[0].storage_path == f"{number}/1"
 
 
 def test_a_second_poll_takes_nothing_again(setup):

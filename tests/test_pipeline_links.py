@@ -48,7 +48,7 @@ def test_an_email_with_a_link_is_downloaded_triaged_and_filed(services_for):
         assert version.source_url.startswith("https://www.dropbox.com/s/plain/")
         assert version.documents  # the downloaded zip was extracted and listed
         assert not any(f.code.startswith("link.") for f in version.findings)
-        files = Path(version.storage_path) / "files"
+        files = services.storage.path_of(version.storage_path) / "files"
     assert files.is_dir() and any(files.rglob("*"))
     [reply] = outbox_messages(config.resolve_path(config.outbound.path))
     assert "We received: Acme SECOR 2026.zip" in body_text(reply)  # the name the provider gave
