@@ -8,9 +8,9 @@ from typing import Callable
 
 from fetchers.fetch import fetch_links
 from intake.config import Config
-from triage.engine import empty_summary, triage_path
-from triage.findings import apply_severities
+from triage.engine import empty_summary, finish_report, triage_path
 from triage.report import Report, Source
+
 
 @dataclass(frozen=True)
 class Assessed:
@@ -26,13 +26,13 @@ def assess_links(urls: list[str], config: Config, workdir: Path,
     fetched = fetch_links(urls, config.link_settings, config.limits, workdir / "download", progress)
     source = Source(kind="link", name=fetched.name, url=urls[0])
     if fetched.path is None:
-        report = Report(source=source, findings=list(fetched.findings), summary=empty_summary(config.triage.vocabulary))
+        report = finish_report(source, fetched.findings, config.triage.severities,
+                               empty_summary(config.triage.vocabulary))
     else:
         triage_dir = workdir / "triage"
         triage_dir.mkdir(exist_ok=True)
-        report = triage(fetched.path, config.limits, config.triage, triage_dir, source=source, keep_files=keep_files)
-        report.findings[:0] = fetched.findings
-    report.findings = apply_severities(report.findings, config.triage.severities)
+        report = triage(fetched.path, config.limits, config.triage, triage_dir, source=source, keep_files=keep_files,
+                        prior_findings=fetched.findings)
     kept = None
     if keep_files:  # a zip's files, else what was downloaded as it is
         kept = next((p for p in (workdir / "triage" / "files", workdir / "download") if p.is_dir()), None)

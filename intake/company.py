@@ -75,9 +75,10 @@ def _place(session: Session, case: Submission, company: Company, facts: dict[str
     return link
 
 
-def file_version(session: Session, case: Submission, report: Report, severities: dict[str, str]) -> None:
-    """Before a version is recorded: join the case to its tool's company, and add
-    `history.reused_documents` to `report` when it resends an earlier year's documents."""
+def file_version(session: Session, case: Submission, report: Report, severities: dict[str, str]) -> list[Finding]:
+    """Before a version is recorded: join the case to its tool's company; the findings the version's
+    report gains from the company's history (`history.reused_documents` when it resends an earlier
+    year's documents)."""
     facts = report_facts(report)
     account = facts.get("wcb_account")
     link = session.get(CompanyCase, case.id) if case.id is not None else None
@@ -87,10 +88,10 @@ def file_version(session: Session, case: Submission, report: Report, severities:
         link.year = case_year(facts, case.received_at.date()) if facts else link.year
         link.purpose = facts.get("purpose") or link.purpose
     if link is None:
-        return
+        return []
     year = case_year(facts, case.received_at.date())
     reused = reused_documents(session, link.company, case, year, {d.sha256: d.path for d in report.documents if d.sha256})
-    report.findings += apply_severities(_reused_findings(reused), severities)
+    return apply_severities(list(reused_findings(reused)), severities)
 
 
 def link(session: Session, tracking_number: str, wcb_account: str, legal_name: str | None = None) -> CompanyCase:
@@ -132,12 +133,14 @@ def reused_documents(session: Session, company: Company, case: Submission, year:
     return sorted(found.values(), key=lambda r: r.path)
 
 
-def _reused_findings(reused: list[Reused]) -> Iterable[Finding]:
+def reused_findings(reused: list[Reused]) -> Iterable[Finding]:
+    """history.reused_documents: one finding per document, or one for them all when there are many."""
     if len(reused) > REUSED_EXAMPLES:
-        cases = ", ".join(sorted({f"{r.earlier_case} ({r.earlier_year})" for r in reused}))
+        earlier = sorted({f"{r.earlier_case} ({r.earlier_year})" for r in reused})
+        cases = f"case {earlier[0]}" if len(earlier) == 1 else f"cases {', '.join(earlier)}"
         examples = ", ".join(f"'{r.path}'" for r in reused[:3])
         yield finding("history.reused_documents",
-                      f"{len(reused)} documents are identical to documents of this company's earlier case(s) "
+                      f"This case has {len(reused)} documents identical to documents of this company's earlier "
                       f"{cases}, for example {examples}.")
         return
     for r in reused:

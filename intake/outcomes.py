@@ -29,7 +29,8 @@ from intake.replies import (
     render_too_large,
 )
 from intake.states import MessageOutcome
-from triage.findings import RETURNED, apply_severities, finding
+from triage.engine import empty_summary, finish_report
+from triage.findings import RETURNED, finding
 from triage.report import Report, Source
 
 if TYPE_CHECKING:
@@ -89,12 +90,12 @@ class TooLarge(Handler):
                prepared: Any) -> tuple[MessageOutcome, str]:
         config = pipeline.config
         limit, parsed = config.limits.max_message_bytes, email.parsed
-        report = Report(source=Source(kind="attachment", name=parsed.subject or None), findings=apply_severities([
+        report = finish_report(Source(kind="attachment", name=parsed.subject or None), [
             finding("message.too_large",
                     f"Your email is {email.ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:g} MB limit, so "
                     "we could not open it. Please send a Dropbox, OneDrive or Google Drive download link to the "
-                    "zipped folder instead.")], config.triage.severities))
-        case, version = pipeline.add_version(session, row, parsed, report, None)
+                    "zipped folder instead.")], config.triage.severities, empty_summary(config.triage.vocabulary))
+        case, version, report = pipeline.add_version(session, row, parsed, report, None)
         if parsed.sender and not email.backlog:
             msg = render_too_large(config.outbound, parsed.sender, parsed.sender_name, parsed.subject,
                                    parsed.message_id, parsed.references, email.ref.size, limit, case.tracking_number)
@@ -160,7 +161,7 @@ class NewVersion(Handler):
     def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
                prepared: Report) -> tuple[MessageOutcome, str]:
         report, parsed, outbound = prepared, email.parsed, pipeline.config.outbound
-        case, version = pipeline.add_version(session, row, parsed, report, email.case_number)
+        case, version, report = pipeline.add_version(session, row, parsed, report, email.case_number)
         if email.backlog:
             log.info("%s: mail from before the daemon's first look at the inbox: filed without a reply",
                               case.tracking_number)

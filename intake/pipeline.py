@@ -21,6 +21,7 @@ outbox (intake.replies.send_pending), never from here.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import logging
@@ -48,8 +49,8 @@ from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.states import MessageOutcome, MessageState
 from intake.storage import Storage
 from intake.tracking import allocate_tracking_number
-from triage.engine import triage_path
-from triage.findings import apply_severities, finding
+from triage.engine import empty_summary, finish_report, triage_path
+from triage.findings import finding
 from triage.report import Report, Source
 
 log = logging.getLogger("secor_intake.pipeline")
@@ -355,11 +356,12 @@ class Pipeline:
             if assessed.kept is not None:
                 self._keep_files(assessed.kept, workdir)
         else:
-            report = Report(source=Source(kind="message", name=parsed.subject or None), findings=apply_severities([
+            report = finish_report(Source(kind="message", name=parsed.subject or None), [
                 finding("message.no_submission",
                         "Your email did not include a submission. Please send your SECOR evaluation as a zipped "
                         "folder attached to an email, or as a Dropbox, OneDrive or Google Drive download link "
-                        "shared with 'anyone with the link'.")], config.triage.severities))
+                        "shared with 'anyone with the link'.")], config.triage.severities,
+                empty_summary(config.triage.vocabulary))
         return report
 
     @staticmethod
@@ -430,8 +432,9 @@ class Pipeline:
         return session.scalars(query.order_by(Message.id).limit(1)).first()
 
     def add_version(self, session: Session, row: Message, parsed: email_parser.ParsedMessage, report: Report,
-                    case_number: str | None) -> tuple[Submission, Version]:
-        """The next version of the case `case_number`, or version 1 of a new case with a new tracking number."""
+                    case_number: str | None) -> tuple[Submission, Version, Report]:
+        """The next version of the case `case_number`, or version 1 of a new case with a new tracking number;
+        also the report as recorded: with its tracking number and what the company's history adds."""
         case = None
         if case_number is not None:
             case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
@@ -442,12 +445,13 @@ class Pipeline:
             session.add(case)
         else:
             mark_resubmitted(case, row.received_at)
-        report.tracking_number = case.tracking_number
-        company.file_version(session, case, report, self.config.triage.severities)  # may add history findings
+        history = company.file_version(session, case, report, self.config.triage.severities)
+        report = dataclasses.replace(report, tracking_number=case.tracking_number,
+                                     findings=[*report.findings, *history])
         version = record_version(session, case, row, report)
         session.flush()
         version.storage_path = self.storage.stored_path(self.storage.version_dir(case.tracking_number, version.number))
-        return case, version
+        return case, version, report
 
     @staticmethod
     def _describe(row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:

@@ -21,7 +21,8 @@ from fetchers.fetch import unsupported
 from fetchers.net import not_found, sign_in_required, unavailable
 from intake.db import FindingRow
 from intake.mailbox.maildir import MaildirSource
-from intake.samples import minimal_docx, minimal_pdf, write_sample_submission
+from intake.company import Reused, reused_findings
+from intake.samples import evaluation_tool_lines, minimal_docx, minimal_pdf, write_sample_submission
 from intake.service import open_services, poll_cycle
 from tests import mailfactory as mf
 from tests import zipfactory as zf
@@ -126,6 +127,25 @@ def _link_cases() -> list[tuple[str, str]]:
     return [(p.code, p.message) for p in problems] + [(f.code, f.message) for f in found]
 
 
+def _tool_cases(tmp: Path) -> list[tuple[str, str]]:
+    """What the evaluation tool's dates and the company's history say: a late tool, two months of
+    documentation, documents resent from earlier years (one, and many)."""
+    root = write_sample_submission(tmp / "late", wrapper=None)
+    (root / TOOL).write_bytes(minimal_pdf(evaluation_tool_lines(end="2026-09-19", submitted="2026-10-30")))
+    out = _triage(root, tmp / "w-late")
+    short = tmp / "short"
+    (short / E[4]).mkdir(parents=True)
+    (short / TOOL).write_bytes(minimal_pdf(evaluation_tool_lines()))
+    (short / E[4] / "Monthly Inspection 2026-06.pdf").write_bytes(minimal_pdf(["Inspection"]))
+    (short / E[4] / "FLHA_20260702.pdf").write_bytes(minimal_pdf(["Field level hazard assessment"]))
+    out += _triage(short, tmp / "w-short")
+    resent = [Reused(f"{E[4]}/Inspection {n}.pdf", "SECOR-2025-000017", 2025, f"{E[4]}/Inspection {n}.pdf")
+              for n in range(1, 12)]
+    for reused in (resent[:1], resent):
+        out += [(f.code, f.message) for f in reused_findings(reused)]
+    return out
+
+
 def _message_cases(tmp: Path) -> list[tuple[str, str]]:
     """message.no_submission and message.too_large, from a real poll."""
     config = with_section(maildir_config(tmp, f"sqlite:///{tmp / 'db.sqlite3'}"), "limits", max_message_bytes=200_000)
@@ -145,7 +165,7 @@ def _message_cases(tmp: Path) -> list[tuple[str, str]]:
 def messages(tmp_path_factory) -> list[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("messages")
     return (_folder_cases(tmp / "folders") + _zip_cases(tmp / "zips") + _link_cases()
-            + _message_cases(tmp / "mail"))
+            + _tool_cases(tmp / "tool") + _message_cases(tmp / "mail"))
 
 
 def test_every_configured_code_is_rendered(messages):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Sequence
 
 from triage.archive import ExtractResult, extract_zip, has_zip_signature, is_zip_file, not_zip_finding, read_zip
 from triage.documentation import documentation_summary
@@ -28,10 +28,12 @@ from triage.tool_facts import ToolFacts
 
 
 def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir: Path,
-                source: Source | None = None, keep_files: bool = False) -> Report:
+                source: Source | None = None, keep_files: bool = False,
+                prior_findings: Sequence[Finding] = ()) -> Report:
     """Triage a zip file or a folder, using `workdir` (an existing folder) for scratch space.
 
     With `keep_files`, a zip's files are left in `workdir/files` (nothing there when it is unusable).
+    `prior_findings` (what went wrong before triage, e.g. one of several links) join the report's.
     Raises FileNotFoundError when `path` does not exist and triage.elements.UnknownVocabulary when
     the configured vocabulary does not exist."""
     path = Path(path)
@@ -41,17 +43,18 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
     if path.is_dir():
         source = source or Source(kind="folder", name=path.name)
         tree, findings = _folder_tree(path, limits, workdir)
+        findings = [*prior_findings, *findings]
     elif has_zip_signature(path):  # the reader tells a truncated or corrupt zip from a good one
         source = source or Source(kind="zip", name=path.name)
         result, files = _read_zip(path, limits, workdir, keep_files)
-        findings = list(result.findings)
+        findings = [*prior_findings, *result.findings]
         if result.fatal:
-            return _report(source, findings, rules, empty_summary(vocabulary.name), [])
+            return finish_report(source, findings, rules.severities, empty_summary(vocabulary.name))
         tree = _zip_tree(result, files)
     else:
         source = source or Source(kind="zip", name=path.name)
-        return _report(source, [not_zip_finding(with_article(sniff(path).label), path.name)], rules,
-                       empty_summary(vocabulary.name), [])
+        return finish_report(source, [*prior_findings, not_zip_finding(with_article(sniff(path).label), path.name)],
+                             rules.severities, empty_summary(vocabulary.name))
     submission = Submission(tree, vocabulary)
     for rule in RULES:
         findings.extend(rule.check(submission, rules))
@@ -61,7 +64,7 @@ def triage_path(path: Path, limits: ArchiveLimits, rules: RuleSettings, workdir:
                               date=dates[d.path].date.isoformat() if d.path in dates else None,
                               dated_by=dates[d.path].how if d.path in dates else None)
                  for d in submission.documents]
-    return _report(source, findings, rules, summarize(submission), documents)
+    return finish_report(source, findings, rules.severities, summarize(submission), documents)
 
 
 def _read_zip(path: Path, limits: ArchiveLimits, workdir: Path,
@@ -104,11 +107,12 @@ def _element_str(number: int | None) -> str | None:
     return None if number is None else str(number)
 
 
-def _report(source: Source, findings: list[Finding], rules: RuleSettings, summary: dict[str, Any],
-            documents: list[DocumentInfo]) -> Report:
-    """The report with the operator's severities applied and findings in a stable order."""
-    ordered = sorted(apply_severities(findings, rules.severities), key=_finding_order)
-    return Report(source=source, findings=ordered, summary=summary, documents=documents)
+def finish_report(source: Source, findings: Sequence[Finding], severities: dict[str, str], summary: dict[str, Any],
+                  documents: Sequence[DocumentInfo] = ()) -> Report:
+    """The one place a report is finished: the operator's severities applied, findings in a stable order.
+    Every report (triage, a failed download, a message with nothing to triage) is built here."""
+    ordered = sorted(apply_severities(list(findings), severities), key=_finding_order)
+    return Report(source=source, findings=ordered, summary=summary, documents=list(documents))
 
 
 def _finding_order(f: Finding) -> tuple[int, str, str]:

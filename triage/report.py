@@ -35,7 +35,7 @@ class DocumentInfo:
                 "element": self.element, "date": self.date, "dated_by": self.dated_by}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
     source: Source
     findings: list[Finding]
