@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from fetchers.providers import supported_services_phrase
 from intake import message as email_parser
 from intake.assess import assess_links
 from intake.backoff import backoff
@@ -327,7 +328,7 @@ class Pipeline:
             report = Report(source=Source(kind="message", name=parsed.subject or None), findings=[finding(
                 "message.no_submission",
                 "Your email did not include a submission. Please send your SECOR evaluation as a zipped "
-                "folder attached to an email, or as a Dropbox, OneDrive or Google Drive download link "
+                f"folder attached to an email, or as a {supported_services_phrase()} download link "
                 "shared with 'anyone with the link'.")])
         report.findings = apply_severities(report.findings, config.triage.severities)
         return report
@@ -452,7 +453,7 @@ class Pipeline:
         report = Report(source=Source(kind="attachment", name=parsed.subject or None), findings=apply_severities([finding(
             "message.too_large",
             f"Your email is {ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:.0f} MB limit, so we could not "
-            "open it. Please send a Dropbox, OneDrive or Google Drive download link to the zipped folder instead.")],
+            f"open it. Please send a {supported_services_phrase()} download link to the zipped folder instead.")],
             self.config.triage.severities))
         backlog = self._is_backlog(ref, progress)
         recorded: list[str] = []
