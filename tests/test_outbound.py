@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from intake.config import OutboundConfig
-from intake.outbound import (FileTransport, PermanentSendError, SmtpTransport, TransientSendError,
-                             open_transport)
+from intake.outbound import PermanentSendError, TransientSendError, open_transport
+from intake.outbound.file import FileTransport
+from intake.outbound.smtp import SmtpTransport
 from tests.servers.smtp import PASSWORD, USERNAME, SmtpServer
 
 RECIPIENT = "jane.doe@acme-roofing.ca"

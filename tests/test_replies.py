@@ -15,7 +15,9 @@ from fetchers.providers import supported_services_phrase
 from intake.backoff import backoff
 from intake.config import OutboundConfig
 from intake.db import Message, Reply, Submission, Version, record_version
-from intake.outbound import FileTransport, SmtpTransport, Transport
+from intake.outbound import Transport
+from intake.outbound.file import FileTransport
+from intake.outbound.smtp import SmtpTransport
 from intake.replies import (MAX_BACKOFF, SendStats, queue_reply, render_acknowledgement, render_no_submission,
                             render_too_large, reply_subject, send_pending)
 from intake.tracking import allocate_tracking_number

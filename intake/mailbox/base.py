@@ -11,9 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
+if TYPE_CHECKING:
+    from intake.config import MailboxConfig
 
 HEADER_MAX_BYTES = 256 * 1024  # more header than this is not mail we need to read
 
@@ -54,6 +57,15 @@ class MailSource(ABC):
     """A mailbox: use as `with source:`; every method may raise MailboxError."""
 
     account: str  # stable identity for database keys: "imap://user@host:port", "maildir:/abs/path"
+
+    @classmethod
+    def validate(cls, config: MailboxConfig) -> None:
+        """Raise ConfigError, naming the key, for `[mailbox]` settings this backend cannot work with."""
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> MailSource:
+        """The source `[mailbox]` describes, not yet connected; `resolve_path` makes paths absolute."""
 
     def __enter__(self) -> MailSource:
         self.open()

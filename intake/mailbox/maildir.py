@@ -23,9 +23,7 @@ import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
-
-from imapclient import imap_utf7
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from intake.mailbox.base import (
     HEADER_MAX_BYTES,
@@ -37,6 +35,9 @@ from intake.mailbox.base import (
     split_folder,
 )
 
+if TYPE_CHECKING:
+    from intake.config import MailboxConfig
+
 UIDVALIDITY_FILE = "secor-uidvalidity"
 POLL_SECONDS = 0.2  # wait_for_mail's look at new/ and cur/
 COPY_CHUNK = 1 << 20
@@ -47,6 +48,8 @@ def folder_dir_name(folder: str) -> str:
     parts = split_folder(folder)
     if any("." in p for p in parts):
         raise MailboxError(f"folder {folder!r}: '.' is the Maildir++ separator and cannot be in a name")
+    from imapclient import imap_utf7  # imported on use: reading the configuration imports this module
+
     return "." + ".".join(imap_utf7.encode(p).decode("ascii") for p in parts)
 
 
@@ -73,6 +76,10 @@ class MaildirSource(MailSource):
         self.account = f"maildir:{self.root}"
         self.poll_seconds = poll_seconds
         self._box: mailbox.Maildir | None = None
+
+    @classmethod
+    def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> MaildirSource:
+        return cls(resolve_path(config.path))
 
     def open(self) -> None:
         """Open the root (INBOX), creating it (and missing parents) when missing."""

@@ -8,8 +8,12 @@ import tempfile
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from intake.outbound.base import TransientSendError, Transport
+
+if TYPE_CHECKING:
+    from intake.config import OutboundConfig
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
 
@@ -34,6 +38,10 @@ class FileTransport(Transport):
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+
+    @classmethod
+    def from_config(cls, config: OutboundConfig, resolve_path: Callable[[str], Path]) -> FileTransport:
+        return cls(resolve_path(config.path))
 
     def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
         target = self.folder / eml_name(raw)
