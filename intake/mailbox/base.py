@@ -109,10 +109,6 @@ class MailSource(ABC):
         """Move one message to `target_folder`, creating the folder (and its parents) if missing."""
 
     @abstractmethod
-    def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
-        """Store a raw message in `folder` (tests and demo seeding); creates the folder if missing."""
-
-    @abstractmethod
     def wait_for_mail(self, folder: str, timeout: float) -> bool:
         """Block up to `timeout` seconds; True when the store reported new mail in `folder`."""
 

@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import ssl
 import time
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -345,12 +345,6 @@ class ImapSource(MailSource):
             else:  # a plain EXPUNGE could remove other clients' deleted mail: leave it flagged
                 log.warning("server lacks UIDPLUS: message %s copied to %s and flagged \\Deleted, "
                             "not expunged", ref.uid, target_folder)
-
-    def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
-        """APPEND, creating the folder when missing."""
-        name = self._ensure_folder(folder)
-        with imap_errors(f"append to {folder}"):
-            self.client.append(name, raw, flags=(), msg_time=when)
 
     def wait_for_mail(self, folder: str, timeout: float) -> bool:
         """IDLE until EXISTS/RECENT (True) or time-out (False), renewed every 25 minutes.

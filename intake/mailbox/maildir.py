@@ -225,7 +225,7 @@ class MaildirSource(MailSource):
             raise MailboxError(f"cannot move message {ref.uid} to {target_folder}: {exc}") from exc
 
     def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
-        """Deliver `raw` (bytes unchanged) to the folder's new/; `when` becomes the mtime."""
+        """Deliver `raw` (bytes unchanged) to the folder's new/; `when` becomes the mtime (demo and tests)."""
         path = self._ensure_folder(folder)
         box = self.box if path == self.root else mailbox.Maildir(path, factory=None, create=False)
         try:
