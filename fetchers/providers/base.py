@@ -22,7 +22,6 @@ from fetchers.net import (Downloader, Fetched, LinkProblem, TooLarge, check_url,
 class Link:
     """A URL taken apart once, for every provider's `recognises`."""
 
-    url: str
     host: str  # lower-case, no trailing dot
     path: str
     query: dict[str, list[str]]
@@ -30,7 +29,7 @@ class Link:
     @classmethod
     def parse(cls, url: str) -> Link:
         parts = urlsplit(url)
-        return cls(url, (parts.hostname or "").lower().rstrip("."), parts.path, parse_qs(parts.query))
+        return cls((parts.hostname or "").lower().rstrip("."), parts.path, parse_qs(parts.query))
 
 
 @dataclass
