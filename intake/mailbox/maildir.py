@@ -11,15 +11,15 @@ given), and sizes are file sizes. UIDs are Maildir message keys (the file name b
 internal date is the file's mtime (Dovecot sets it to the INTERNALDATE), and each folder keeps a
 random UIDVALIDITY in `secor-uidvalidity`. Messages are moved by rename, so their bytes and mtime
 never change; fetching never touches flags. Folders are created mode 0700 (Python's mailbox).
+
+The configuration imports this module to validate `[mailbox]` (intake.mailbox.MAIL_SOURCES), and every
+command reads the configuration: the email and mailbox libraries are imported where they are used.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.parser
-import mailbox
 import os
-import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +36,8 @@ from intake.mailbox.base import (
 )
 
 if TYPE_CHECKING:
+    import mailbox
+
     from intake.config import MailboxConfig
 
 UIDVALIDITY_FILE = "secor-uidvalidity"
@@ -63,7 +65,9 @@ def read_header(path: Path, max_bytes: int = HEADER_MAX_BYTES) -> bytes:
 
 def read_message_id(path: Path) -> str | None:
     """The Message-ID from the file's header block, without reading the body."""
-    value = email.parser.BytesHeaderParser().parsebytes(read_header(path)).get("Message-ID")
+    from email.parser import BytesHeaderParser
+
+    value = BytesHeaderParser().parsebytes(read_header(path)).get("Message-ID")
     value = " ".join(str(value).split()) if value is not None else ""
     return value or None
 
@@ -83,6 +87,8 @@ class MaildirSource(MailSource):
 
     def open(self) -> None:
         """Open the root (INBOX), creating it (and missing parents) when missing."""
+        import mailbox
+
         try:
             for sub in ("cur", "new", "tmp"):  # mailbox.Maildir would not create parents
                 (self.root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -131,6 +137,8 @@ class MaildirSource(MailSource):
         try:
             with contextlib.suppress(FileNotFoundError):
                 return file.read_text(encoding="ascii").strip()
+            import secrets
+
             tmp = path / f".{UIDVALIDITY_FILE}.{secrets.token_hex(6)}"
             tmp.write_text(f"{secrets.randbelow(2**31 - 1) + 1}\n", encoding="ascii")
             try:
@@ -226,6 +234,8 @@ class MaildirSource(MailSource):
 
     def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
         """Deliver `raw` (bytes unchanged) to the folder's new/; `when` becomes the mtime (demo and tests)."""
+        import mailbox
+
         path = self._ensure_folder(folder)
         box = self.box if path == self.root else mailbox.Maildir(path, factory=None, create=False)
         try:
