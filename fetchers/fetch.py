@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 
 from fetchers.links import classify, normalize
 from fetchers.net import Budget, Downloader, LinkProblem, Progress, TooLarge
-from fetchers.providers import PROVIDERS, Got, Job
+from fetchers.providers import Got, Job, provider_named, supported_services_phrase
 from fetchers.settings import LinkSettings
 from triage.findings import Finding, finding
 from triage.settings import ArchiveLimits
 
-WHAT_WORKS = ("Attach the zip to your email, or share it with a Dropbox, Google Drive, OneDrive or SharePoint "
+WHAT_WORKS = (f"Attach the zip to your email, or share it with a {supported_services_phrase()} "
               "link set to 'anyone with the link'.")
 
 
@@ -41,7 +41,7 @@ def fetch_one(url: str, dl: Downloader, dest: Path, max_entries: int) -> Got:
     dl.label = url
     before = set(dest.iterdir())
     try:
-        return PROVIDERS[kind.provider](job, url)
+        return provider_named(kind.provider).fetch(job, url)
     except BaseException:
         for created in set(dest.iterdir()) - before:
             shutil.rmtree(created, ignore_errors=True) if created.is_dir() else created.unlink(missing_ok=True)

@@ -1,32 +1,10 @@
-"""Which hosts we download from, and which URLs are a provider's sign-in page."""
+"""Which hosts we download from, and which URLs are a sign-in page: both read from the provider registry."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Iterable
 from urllib.parse import urlsplit
-
-# Hosts a supported provider serves share links, previews and downloads from (redirect chains
-# included). A leading dot admits every sub-domain: uc<hash>.dl.dropboxusercontent.com,
-# <tenant>.sharepoint.com, <shard>.files.1drv.com, doc-0s-<x>-docs.googleusercontent.com.
-PROVIDER_HOSTS = frozenset({
-    "www.dropbox.com", "dropbox.com", "dl.dropbox.com", "db.tt", "dl.dropboxusercontent.com",
-    ".dropboxusercontent.com",
-    "drive.google.com", "docs.google.com", "drive.usercontent.google.com", ".googleusercontent.com",
-    "1drv.ms", "onedrive.live.com", "api.onedrive.com", ".files.1drv.com",
-    ".microsoftpersonalcontent.com",  # where OneDrive personal serves downloads since 2024
-    ".sharepoint.com",
-})
-
-# A redirect to one of these means "sign in first": we never fetch them.
-LOGIN_HOSTS = frozenset({
-    "accounts.google.com", "login.microsoftonline.com", "login.live.com", "login.windows.net",
-    "account.live.com", "account.box.com",
-})
-LOGIN_PATHS = (
-    ("www.dropbox.com", "/login"), ("dropbox.com", "/login"),
-    (".sharepoint.com", "/_forms/"), (".sharepoint.com", "/_layouts/15/authenticate.aspx"),
-    ("drive.google.com", "/accounts/"), ("docs.google.com", "/accounts/"),
-)
 
 
 def host_matches(host: str, pattern: str) -> bool:
@@ -37,18 +15,33 @@ def host_matches(host: str, pattern: str) -> bool:
     return host == pattern
 
 
+@cache
+def _tables() -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str], ...]]:
+    """(provider hosts, sign-in hosts, sign-in (host, path prefix) pairs) of every registered provider."""
+    # Imported on first use, not at the top: the providers download through fetchers.net, which imports this module.
+    from fetchers.providers import PROVIDERS
+    from fetchers.providers.unsupported import SIGN_IN_HOSTS
+
+    hosts = frozenset().union(*(p.hosts for p in PROVIDERS))
+    sign_in_hosts = SIGN_IN_HOSTS.union(*(p.sign_in_hosts for p in PROVIDERS))
+    sign_in_paths = tuple(dict.fromkeys(pair for p in PROVIDERS for pair in p.sign_in_paths))
+    return hosts, sign_in_hosts, sign_in_paths
+
+
 def is_provider_host(host: str, extra_hosts: Iterable[str] = ()) -> bool:
     """A supported provider's host, or one the operator added in links.extra_hosts."""
-    return any(host_matches(host, p) for p in (*PROVIDER_HOSTS, *extra_hosts))
+    provider_hosts, _, _ = _tables()
+    return any(host_matches(host, p) for p in (*provider_hosts, *extra_hosts))
 
 
 def is_login_url(url: str) -> bool:
     """A provider's sign-in page (where private or organisation-only links end)."""
+    _, sign_in_hosts, sign_in_paths = _tables()
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if any(host_matches(host, h) for h in LOGIN_HOSTS):
+    if any(host_matches(host, h) for h in sign_in_hosts):
         return True
     path = parts.path.lower()
-    if "servicelogin" in path:
+    if "servicelogin" in path:  # Google's sign-in, on whichever of its hosts
         return True
-    return any(host_matches(host, h) and path.startswith(p) for h, p in LOGIN_PATHS)
+    return any(host_matches(host, h) and path.startswith(p) for h, p in sign_in_paths)

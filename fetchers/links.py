@@ -9,90 +9,30 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fetchers.hosts import host_matches
-
-DROPBOX = "dropbox"
-GOOGLE_DRIVE = "google_drive"
-GOOGLE_DOCS = "google_docs"
-ONEDRIVE = "onedrive"
-SHAREPOINT = "sharepoint"
-SUPPORTED = (DROPBOX, GOOGLE_DRIVE, GOOGLE_DOCS, ONEDRIVE, SHAREPOINT)
+from fetchers.providers import PROVIDERS, Link
+from fetchers.providers.unsupported import TYPED_HOSTS, UNSUPPORTED
 
 
 @dataclass(frozen=True)
 class LinkKind:
-    provider: str  # one of SUPPORTED, or the display name of an unsupported service
+    provider: str  # a registered provider's name, or the display name of an unsupported service
     supported: bool
-
-
-# File-sharing services we do not download from: host pattern -> (name, path prefixes that are
-# share links; empty = any path other than the home page).
-UNSUPPORTED = {
-    "wetransfer.com": ("WeTransfer", ("/downloads/",)), ".wetransfer.com": ("WeTransfer", ("/downloads/",)),
-    "we.tl": ("WeTransfer", ()),
-    "app.box.com": ("Box", ("/s/", "/v/", "/shared/")), ".app.box.com": ("Box", ("/s/", "/v/", "/shared/")),
-    "box.com": ("Box", ("/s/", "/shared/")), "www.box.com": ("Box", ("/s/", "/shared/")),
-    "www.icloud.com": ("iCloud", ("/iclouddrive/", "/attachment/", "/photos/")), "icloud.com": ("iCloud", ("/iclouddrive/",)),
-    "share.icloud.com": ("iCloud", ()),
-    "mega.nz": ("MEGA", ("/file/", "/folder/", "/#")), "mega.co.nz": ("MEGA", ()),
-    "www.mediafire.com": ("MediaFire", ("/file/", "/folder/", "/?")), "mediafire.com": ("MediaFire", ("/file/", "/folder/")),
-    "www.sendspace.com": ("SendSpace", ("/file/",)),
-    "u.pcloud.link": ("pCloud", ()), "e.pcloud.link": ("pCloud", ()),
-    "www.hightail.com": ("Hightail", ("/download/", "/shared/")), "spaces.hightail.com": ("Hightail", ()),
-    "www.filemail.com": ("Filemail", ("/d/", "/t/")),
-    "fromsmash.com": ("Smash", ()),
-    "www.swisstransfer.com": ("SwissTransfer", ("/d/",)),
-    "www.transfernow.net": ("TransferNow", ("/dl/",)),
-    ".sharefile.com": ("ShareFile", ("/d-", "/d/")),
-    ".egnyte.com": ("Egnyte", ("/fl/", "/dl/")),
-    "www.4shared.com": ("4shared", ()),
-    "jumpshare.com": ("Jumpshare", ("/v/", "/s/")),
-    "send.tresorit.com": ("Tresorit", ()),
-    "www.sync.com": ("Sync.com", ("/dl/",)), "ln5.sync.com": ("Sync.com", ("/dl/",)),
-}
 
 
 def classify(url: str) -> LinkKind | None:
     """The provider of a file-sharing link, or None for an ordinary web link."""
+    link = Link.parse(url)
+    for provider in PROVIDERS:
+        if provider.recognises(link):
+            return LinkKind(provider.name, True)
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower().rstrip(".")
-    path = parts.path
-    query = parse_qs(parts.query)
-    if host in ("www.dropbox.com", "dropbox.com", "dl.dropbox.com", "dl.dropboxusercontent.com"):
-        if path.startswith(("/t/", "/request/")):
-            return LinkKind("Dropbox Transfer", False)
-        if path.startswith(("/s/", "/sh/", "/scl/fi/", "/scl/fo/")):
-            return LinkKind(DROPBOX, True)
-        return None
-    if host == "db.tt":
-        return LinkKind(DROPBOX, True) if len(path) > 1 else None
-    if host == "drive.google.com":
-        if re.match(r"^/(file/(u/\d+/)?d/|drive/(u/\d+/)?(mobile/)?folders/|folderview|embeddedfolderview)", path) \
-                or (path in ("/open", "/uc", "/u/0/uc") and "id" in query):
-            return LinkKind(GOOGLE_DRIVE, True)
-        return None
-    if host == "drive.usercontent.google.com":
-        return LinkKind(GOOGLE_DRIVE, True) if "id" in query else None
-    if host == "docs.google.com":
-        if re.match(r"^/(document|spreadsheets|presentation)/(u/\d+/)?d/", path):
-            return LinkKind(GOOGLE_DOCS, True)
-        if path == "/uc" and "id" in query:
-            return LinkKind(GOOGLE_DRIVE, True)
-        return None
-    if host == "1drv.ms":
-        return LinkKind(ONEDRIVE, True) if len(path) > 1 else None
-    if host == "onedrive.live.com":
-        return LinkKind(ONEDRIVE, True) if ({"resid", "id", "authkey", "redeem", "cid"} & set(query)) else None
-    if host_matches(host, ".sharepoint.com"):
-        lowered = path.lower()
-        if re.match(r"^/:[a-z]:/", lowered) or lowered.endswith(("/download.aspx", "/guestaccess.aspx")):
-            return LinkKind(SHAREPOINT, True)
-        return None
     for pattern, (name, prefixes) in UNSUPPORTED.items():
-        if host_matches(host, pattern):
+        if host_matches(link.host, pattern):
             if prefixes:
-                target = path + ("?" + parts.query if parts.query else "") + ("#" + parts.fragment if parts.fragment else "")
+                target = (parts.path + ("?" + parts.query if parts.query else "")
+                          + ("#" + parts.fragment if parts.fragment else ""))
                 return LinkKind(name, False) if target.startswith(prefixes) else None
-            return LinkKind(name, False) if len(path) > 1 or parts.fragment else None
+            return LinkKind(name, False) if len(parts.path) > 1 or parts.fragment else None
     return None
 
 
@@ -132,9 +72,10 @@ def unwrap(url: str) -> str:
     return url
 
 
+# Scheme-less links are found only for the hosts people type that way ("dropbox.com/s/...").
+_TYPED_HOSTS = (*(h for p in PROVIDERS for h in p.typed_hosts), *TYPED_HOSTS)
 _URL = re.compile(
-    r"(?:https?://|(?<![\w./@-])(?=(?:www\.dropbox\.com|dropbox\.com|db\.tt|1drv\.ms|we\.tl|drive\.google\.com|"
-    r"docs\.google\.com|onedrive\.live\.com|app\.box\.com|wetransfer\.com|mega\.nz)/))[^\s<>\"'`]+",
+    r"(?:https?://|(?<![\w./@-])(?=(?:" + "|".join(map(re.escape, _TYPED_HOSTS)) + r")/))[^\s<>\"'`]+",
     re.IGNORECASE)
 
 

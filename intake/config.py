@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from fetchers.settings import LinkSettings
+from intake.mailbox import MAIL_SOURCES
+from intake.outbound import TRANSPORTS
 from triage.findings import validate_severity_overrides
 from triage.settings import ArchiveLimits, RuleSettings
 
@@ -188,10 +190,10 @@ class Config:
 SECRET_KEYS = {"password", "oauth2_client_secret", "oauth2_refresh_token"}
 
 CHOICES = {
-    ("mailbox", "kind"): ("imap", "maildir"),
+    ("mailbox", "kind"): MAIL_SOURCES.kinds,
     ("mailbox", "security"): ("ssl", "starttls", "none"),
     ("mailbox", "auth"): ("password", "oauth2"),
-    ("outbound", "kind"): ("smtp", "file"),
+    ("outbound", "kind"): TRANSPORTS.kinds,
     ("outbound", "security"): ("ssl", "starttls", "none"),
     ("log", "format"): ("text", "json"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -284,16 +286,8 @@ def _validate(config: Config) -> None:
         validate_severity_overrides(config.triage.severities)
     except ValueError as exc:
         raise ConfigError(f"triage.severities: {exc}") from None
-    if config.mailbox.kind == "imap":
-        for key in ("host", "username"):
-            if not getattr(config.mailbox, key):
-                raise ConfigError(f"mailbox.{key}: required when mailbox.kind = \"imap\"")
-        if config.mailbox.auth == "password" and not config.mailbox.password:
-            raise ConfigError("mailbox.password: required when mailbox.auth = \"password\" (or give mailbox.password_file)")
-        if config.mailbox.auth == "oauth2" and not (config.mailbox.oauth2_token_command or config.mailbox.oauth2_refresh_token):
-            raise ConfigError("mailbox.oauth2_token_command: required (or oauth2_refresh_token) when mailbox.auth = \"oauth2\"")
-    if config.outbound.kind == "smtp" and not config.outbound.host:
-        raise ConfigError("outbound.host: required when outbound.kind = \"smtp\"")
+    MAIL_SOURCES[config.mailbox.kind].validate(config.mailbox)  # each backend checks its own keys
+    TRANSPORTS[config.outbound.kind].validate(config.outbound)
     for host, target in config.links.resolve.items():
         ip, sep, port = target.rpartition(":")
         if not sep or not ip or not port.isdigit():

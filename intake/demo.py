@@ -91,6 +91,7 @@ def _demo_analyst(services: Any) -> str:
 
 def run_demo(config: Config) -> int:
     """Seed, poll once, report. Only on the embedded Maildir and pickup-folder outbox."""
+    from intake.mailbox.maildir import MaildirSource
     from intake.service import open_services, poll_cycle
 
     if config.mailbox.kind != "maildir" or config.outbound.kind != "file":
@@ -100,7 +101,7 @@ def run_demo(config: Config) -> int:
     services = open_services(config)
     workdir = Path(tempfile.mkdtemp(prefix="secor-demo-"))
     try:
-        with services.mail_source() as source:
+        with MaildirSource.from_config(config.mailbox, config.resolve_path) as source:  # seeding is Maildir's own
             emails = demo_emails(workdir)
             for _, raw in emails:
                 source.append(config.mailbox.folder, raw)

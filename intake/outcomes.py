@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fetchers.providers import supported_services_phrase
 from intake import disposition
 from intake import message as email_parser
 from intake.db import Message, Submission
@@ -93,7 +94,7 @@ class TooLarge(Handler):
         report = finish_report(Source(kind="attachment", name=parsed.subject or None), [
             finding("message.too_large",
                     f"Your email is {email.ref.size / 1_000_000:.1f} MB, over our {limit / 1_000_000:g} MB limit, so "
-                    "we could not open it. Please send a Dropbox, OneDrive or Google Drive download link to the "
+                    f"we could not open it. Please send a {supported_services_phrase()} download link to the "
                     "zipped folder instead.")], config.triage.severities, empty_summary(config.triage.vocabulary))
         case, version, report = pipeline.add_version(session, row, parsed, report, None)
         if parsed.sender and not email.backlog:

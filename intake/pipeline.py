@@ -36,6 +36,7 @@ from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from fetchers.providers import supported_services_phrase
 from intake import company, disposition, outcomes
 from intake import message as email_parser
 from intake.assess import assess_links
@@ -359,7 +360,7 @@ class Pipeline:
             report = finish_report(Source(kind="message", name=parsed.subject or None), [
                 finding("message.no_submission",
                         "Your email did not include a submission. Please send your SECOR evaluation as a zipped "
-                        "folder attached to an email, or as a Dropbox, OneDrive or Google Drive download link "
+                        f"folder attached to an email, or as a {supported_services_phrase()} download link "
                         "shared with 'anyone with the link'.")], config.triage.severities,
                 empty_summary(config.triage.vocabulary))
         return report

@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from fetchers.providers import supported_services_phrase
 from intake.backoff import backoff
 from intake.claims import claim_is_stale, hold, let_go, worker_identity
 from intake.config import OutboundConfig
@@ -105,7 +106,7 @@ def _build(config: OutboundConfig, recipient: str, recipient_name: str | None, s
 
 def _common(config: OutboundConfig, name: str | None, tracking_number: str | None) -> dict[str, Any]:
     return {"name": name, "tracking_number": tracking_number, "from_name": config.from_name,
-            "from_address": config.from_address}
+            "from_address": config.from_address, "supported_services": supported_services_phrase()}
 
 
 def render_acknowledgement(submission: Submission, version: Version, report: Report, config: OutboundConfig,

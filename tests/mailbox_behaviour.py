@@ -1,13 +1,18 @@
 """Behaviour every mail source shares, tested once here and run by each backend's test module on its
-own `source` fixture (imported there: pytest collects the imported test functions in each module)."""
+own `source` and `deliver` fixtures (imported there: pytest collects the imported test functions in
+each module). `deliver(folder, raw)` puts a message in the store the way mail arrives there: seeding
+is not part of the MailSource interface."""
 
 from __future__ import annotations
 
 import io
+from typing import Callable
 
 import pytest
 
 from intake.mailbox import MailSource, MessageTooLarge
+
+Deliver = Callable[[str, bytes], None]
 
 
 def make_message(message_id: str, body_bytes: int = 40) -> bytes:
@@ -21,8 +26,8 @@ def make_message(message_id: str, body_bytes: int = 40) -> bytes:
 
 
 
-def test_too_large_raises_before_fetching(source: MailSource) -> None:
-    source.append("INBOX", make_message("huge@acme.example", 5000))
+def test_too_large_raises_before_fetching(source: MailSource, deliver: Deliver) -> None:
+    deliver("INBOX", make_message("huge@acme.example", 5000))
     (ref,) = source.list_messages("INBOX")
     out = io.BytesIO()
     with pytest.raises(MessageTooLarge):
@@ -33,8 +38,8 @@ def test_too_large_raises_before_fetching(source: MailSource) -> None:
     assert b"Message-ID: <huge@acme.example>" in header and b"padding" not in header
 
 
-def test_move_of_a_message_already_gone_is_a_no_op(source: MailSource) -> None:
-    source.append("INBOX", make_message("once@acme.example"))
+def test_move_of_a_message_already_gone_is_a_no_op(source: MailSource, deliver: Deliver) -> None:
+    deliver("INBOX", make_message("once@acme.example"))
     (ref,) = source.list_messages("INBOX")
     source.move(ref, "SECOR/Processed")
     source.move(ref, "SECOR/Processed")

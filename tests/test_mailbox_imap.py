@@ -26,7 +26,7 @@ from intake.mailbox import (
     open_mail_source,
 )
 from intake.mailbox.imap import ImapSource
-from tests.mailbox_behaviour import make_message
+from tests.mailbox_behaviour import Deliver, make_message
 from tests.mailbox_behaviour import test_move_of_a_message_already_gone_is_a_no_op  # noqa: F401 (shared test)
 from tests.mailbox_behaviour import test_too_large_raises_before_fetching  # noqa: F401 (shared test)
 from tests.servers.dovecot import DovecotServer
@@ -51,10 +51,21 @@ def source_for(server: DovecotServer, user: str, **overrides: object) -> MailSou
     return open_mail_source(imap_config(server, user, **overrides), Path)
 
 
+def imap_append(source: MailSource, folder: str, raw: bytes, when: datetime | None = None) -> None:
+    """APPEND a message, creating the folder: how the tests seed a mailbox (the daemon never appends)."""
+    assert isinstance(source, ImapSource)
+    source.client.append(source._ensure_folder(folder), raw, flags=(), msg_time=when)
+
+
 @pytest.fixture
 def source(dovecot_server: DovecotServer, user: str) -> Iterator[MailSource]:
     with source_for(dovecot_server, user) as src:
         yield src
+
+
+@pytest.fixture
+def deliver(source: MailSource) -> Deliver:
+    return lambda folder, raw: imap_append(source, folder, raw)
 
 
 @pytest.fixture
@@ -73,8 +84,8 @@ def test_account_identity(source: MailSource, dovecot_server: DovecotServer, use
 def test_append_list_fetch_move_round_trip(source: MailSource, raw: IMAPClient) -> None:
     first, second = make_message("one@acme.example"), make_message("two@acme.example", 500)
     when = datetime(2026, 11, 20, 14, 30, 5, tzinfo=timezone.utc)
-    source.append("INBOX", first, when=when)
-    source.append("INBOX", second)
+    imap_append(source, "INBOX", first, when=when)
+    imap_append(source, "INBOX", second)
 
     refs = source.list_messages("INBOX")
     assert [r.message_id for r in refs] == ["<one@acme.example>", "<two@acme.example>"]
@@ -98,7 +109,7 @@ def test_append_list_fetch_move_round_trip(source: MailSource, raw: IMAPClient) 
 
 def test_listing_reads_no_body(dovecot_server: DovecotServer, user: str) -> None:
     with source_for(dovecot_server, user) as src:
-        src.append("INBOX", make_message("big@acme.example", 200_000))
+        imap_append(src, "INBOX", make_message("big@acme.example", 200_000))
     with source_for(dovecot_server, user) as src:
         (ref,) = src.list_messages("INBOX")
     assert ref.size > 200_000 and ref.message_id == "<big@acme.example>"
@@ -109,7 +120,7 @@ def test_listing_reads_no_body(dovecot_server: DovecotServer, user: str) -> None
 def test_chunked_fetch_of_3mb_message(dovecot_server: DovecotServer, user: str) -> None:
     message = make_message("large@acme.example", 3 * 1024 * 1024)
     with source_for(dovecot_server, user, fetch_chunk_bytes=256 * 1024) as src:
-        src.append("INBOX", message)
+        imap_append(src, "INBOX", message)
         (ref,) = src.list_messages("INBOX")
         out = io.BytesIO()
         assert src.fetch(ref, out, max_bytes=4 * 1024 * 1024) == len(message)
@@ -117,7 +128,7 @@ def test_chunked_fetch_of_3mb_message(dovecot_server: DovecotServer, user: str) 
 
 
 def test_fetch_does_not_set_seen(source: MailSource, raw: IMAPClient) -> None:
-    source.append("INBOX", make_message("unseen@acme.example"))
+    imap_append(source, "INBOX", make_message("unseen@acme.example"))
     (ref,) = source.list_messages("INBOX")
     source.fetch(ref, io.BytesIO(), max_bytes=10_000)
     raw.select_folder("INBOX", readonly=True)
@@ -127,8 +138,8 @@ def test_fetch_does_not_set_seen(source: MailSource, raw: IMAPClient) -> None:
 def test_move_without_move_capability_expunges_only_that_uid(source: MailSource, raw: IMAPClient) -> None:
     assert isinstance(source, ImapSource)
     source.use_move = False  # take the COPY + \Deleted + UID EXPUNGE path
-    source.append("INBOX", make_message("move-me@acme.example"))
-    source.append("INBOX", make_message("someone-elses@acme.example"))
+    imap_append(source, "INBOX", make_message("move-me@acme.example"))
+    imap_append(source, "INBOX", make_message("someone-elses@acme.example"))
     mine, theirs = source.list_messages("INBOX")
     raw.select_folder("INBOX")
     raw.add_flags([int(theirs.uid)], [b"\\Deleted"])  # another client's pending deletion
@@ -143,7 +154,7 @@ def test_move_without_move_capability_expunges_only_that_uid(source: MailSource,
 
 def test_missing_non_ascii_target_folder_is_created(source: MailSource, raw: IMAPClient,
                                                     dovecot_server: DovecotServer, user: str) -> None:
-    source.append("INBOX", make_message("accent@acme.example"))
+    imap_append(source, "INBOX", make_message("accent@acme.example"))
     (ref,) = source.list_messages("INBOX")
     source.move(ref, "SECOR/Retourné")
     folders = {name for _, _, name in raw.list_folders()}
@@ -155,7 +166,7 @@ def test_missing_non_ascii_target_folder_is_created(source: MailSource, raw: IMA
 
 def test_uidvalidity_change_is_detected(dovecot_server: DovecotServer, user: str) -> None:
     with source_for(dovecot_server, user) as src:
-        src.append("SECOR/Archive", make_message("kept@acme.example"))
+        imap_append(src, "SECOR/Archive", make_message("kept@acme.example"))
         before = src.folder_state("SECOR/Archive")
         (old_ref,) = src.list_messages("SECOR/Archive")
     assert before.uidnext == str(int(old_ref.uid) + 1)
@@ -170,7 +181,7 @@ def test_uidvalidity_change_is_detected(dovecot_server: DovecotServer, user: str
 
 def test_after_uid_filters_including_the_star_trap(source: MailSource) -> None:
     for n in range(3):
-        source.append("INBOX", make_message(f"m{n}@acme.example"))
+        imap_append(source, "INBOX", make_message(f"m{n}@acme.example"))
     refs = source.list_messages("INBOX")
     assert source.list_messages("INBOX", after_uid=refs[1].uid) == [refs[2]]
     # "UID n+1:*" matches the last message even when n is the highest UID: it must not come back.
@@ -182,7 +193,7 @@ def test_after_uid_filters_including_the_star_trap(source: MailSource) -> None:
 def test_dropped_connection_mid_fetch_then_reconnect(dovecot_server: DovecotServer, user: str) -> None:
     message = make_message("dropped@acme.example", 2 * 1024 * 1024)
     with source_for(dovecot_server, user) as src:
-        src.append("INBOX", message)
+        imap_append(src, "INBOX", message)
     with dovecot_server.dropping_proxy(server_bytes_limit=300_000) as proxy:
         with source_for(dovecot_server, user, port=proxy.port, fetch_chunk_bytes=128 * 1024) as src:
             (ref,) = src.list_messages("INBOX")
@@ -198,7 +209,7 @@ def test_dropped_connection_mid_fetch_then_reconnect(dovecot_server: DovecotServ
 
 def test_server_side_disconnect_is_mailbox_error(dovecot_server: DovecotServer, user: str) -> None:
     with source_for(dovecot_server, user) as src:
-        src.append("INBOX", make_message("kicked@acme.example"))
+        imap_append(src, "INBOX", make_message("kicked@acme.example"))
         dovecot_server.kick(user)
         with pytest.raises(MailboxError) as caught:
             src.list_messages("INBOX")
@@ -230,7 +241,7 @@ def test_idle_returns_true_when_mail_arrives(dovecot_server: DovecotServer, user
         with source_for(dovecot_server, user) as other:
             n = 0
             while not stop.wait(0.3):
-                other.append("INBOX", make_message(f"idle{n}@acme.example"))
+                imap_append(other, "INBOX", make_message(f"idle{n}@acme.example"))
                 n += 1
 
     with source_for(dovecot_server, user) as src:
@@ -248,7 +259,7 @@ def test_idle_returns_true_when_mail_arrives(dovecot_server: DovecotServer, user
 
 def test_idle_returns_false_on_short_timeout(source: MailSource) -> None:
     assert source.wait_for_mail("INBOX", timeout=0.3) is False
-    source.append("INBOX", make_message("after-idle@acme.example"))
+    imap_append(source, "INBOX", make_message("after-idle@acme.example"))
     assert len(source.list_messages("INBOX")) == 1
 
 
@@ -264,7 +275,7 @@ def test_tls_modes_verify_the_server_certificate(dovecot_server: DovecotServer, 
     port = dovecot_server.ssl_port if security == "ssl" else dovecot_server.port
     with source_for(dovecot_server, user, security=security, port=port,
                     ca_bundle=str(dovecot_server.ca_file)) as src:
-        src.append("INBOX", make_message("tls@acme.example"))
+        imap_append(src, "INBOX", make_message("tls@acme.example"))
         assert [r.message_id for r in src.list_messages("INBOX")] == ["<tls@acme.example>"]
     with pytest.raises(MailboxError, match="(?i)certificate"):  # the test CA is not trusted by default
         with source_for(dovecot_server, user, security=security, port=port):
@@ -291,7 +302,7 @@ def test_xoauth2_with_token_command(dovecot_server: DovecotServer, user: str, tm
     token_file.write_text(dovecot_server.issue_oauth2_token(user) + "\n")
     command = f"{shlex.quote(sys.executable)} -c 'import sys; print(open(sys.argv[1]).read())' {token_file}"
     with open_mail_source(oauth_config(dovecot_server, user, oauth2_token_command=command), Path) as src:
-        src.append("INBOX", make_message("oauth@acme.example"))
+        imap_append(src, "INBOX", make_message("oauth@acme.example"))
         assert len(src.list_messages("INBOX")) == 1
 
     token_file.write_text("expired-token\n")
@@ -382,7 +393,7 @@ def test_maildir_source_reads_the_tree_dovecot_writes(dovecot_server: DovecotSer
 
     message = make_message("shared@acme.example", 300)
     with source_for(dovecot_server, user) as src:
-        src.append("SECOR/Retourné", message)
+        imap_append(src, "SECOR/Retourné", message)
     with MaildirSource(dovecot_server.maildir(user)) as local:
         (ref,) = local.list_messages("SECOR/Retourné")
         out = io.BytesIO()
@@ -393,7 +404,7 @@ def test_maildir_source_reads_the_tree_dovecot_writes(dovecot_server: DovecotSer
 
 
 def test_fetch_header_does_not_set_seen(source: MailSource, raw: IMAPClient) -> None:
-    source.append("INBOX", make_message("header@acme.example", 1000))
+    imap_append(source, "INBOX", make_message("header@acme.example", 1000))
     (ref,) = source.list_messages("INBOX")
     assert b"Subject: SECOR 2026" in source.fetch_header(ref)
     raw.select_folder("INBOX", readonly=True)

@@ -13,9 +13,9 @@ from typing import Iterator
 import pytest
 
 from intake.config import MailboxConfig
-from intake.mailbox import MailboxError, MailSource, open_mail_source
+from intake.mailbox import MailboxError, open_mail_source
 from intake.mailbox.maildir import MaildirSource
-from tests.mailbox_behaviour import make_message
+from tests.mailbox_behaviour import Deliver, make_message
 from tests.mailbox_behaviour import test_move_of_a_message_already_gone_is_a_no_op  # noqa: F401 (shared test)
 from tests.mailbox_behaviour import test_too_large_raises_before_fetching  # noqa: F401 (shared test)
 
@@ -26,10 +26,16 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def source(root: Path, tmp_path: Path) -> Iterator[MailSource]:
+def source(root: Path, tmp_path: Path) -> Iterator[MaildirSource]:
     config = MailboxConfig(kind="maildir", path="var/maildir")
     with open_mail_source(config, lambda p: tmp_path / p) as src:
+        assert isinstance(src, MaildirSource)
         yield src
+
+
+@pytest.fixture
+def deliver(source: MaildirSource) -> Deliver:
+    return source.append
 
 
 def all_files(root: Path) -> dict[str, bytes]:
@@ -38,12 +44,12 @@ def all_files(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.parent.name in ("new", "cur")}
 
 
-def test_account_is_the_absolute_path(source: MailSource, root: Path) -> None:
+def test_account_is_the_absolute_path(source: MaildirSource, root: Path) -> None:
     assert source.account == f"maildir:{root.resolve()}"
     assert all((root / sub).is_dir() for sub in ("cur", "new", "tmp"))  # created, with parents, on open
 
 
-def test_append_list_fetch_move_round_trip(source: MailSource, root: Path) -> None:
+def test_append_list_fetch_move_round_trip(source: MaildirSource, root: Path) -> None:
     first, second = make_message("one@acme.example"), make_message("two@acme.example", 500)
     when = datetime(2026, 11, 20, 14, 30, 5, tzinfo=timezone.utc)
     source.append("INBOX", first, when=when)
@@ -71,7 +77,7 @@ def test_append_list_fetch_move_round_trip(source: MailSource, root: Path) -> No
     assert out.getvalue() == first
 
 
-def test_listing_reads_headers_only(source: MailSource, root: Path) -> None:
+def test_listing_reads_headers_only(source: MaildirSource, root: Path) -> None:
     source.append("INBOX", make_message("folded@acme.example", 100).replace(
         b"Message-ID: <folded@acme.example>", b"Message-ID:\r\n <folded@acme.example>"))
     (path,) = (root / "new").iterdir()
@@ -80,13 +86,13 @@ def test_listing_reads_headers_only(source: MailSource, root: Path) -> None:
     assert ref.size == path.stat().st_size
 
 
-def test_message_without_message_id(source: MailSource) -> None:
+def test_message_without_message_id(source: MaildirSource) -> None:
     source.append("INBOX", b"From: a@b.example\nSubject: no id\n\nbody\n")
     (ref,) = source.list_messages("INBOX")
     assert ref.message_id is None
 
 
-def test_chunked_fetch_of_3mb_message(source: MailSource) -> None:
+def test_chunked_fetch_of_3mb_message(source: MaildirSource) -> None:
     message = make_message("large@acme.example", 3 * 1024 * 1024)
     source.append("INBOX", message)
     (ref,) = source.list_messages("INBOX")
@@ -95,7 +101,7 @@ def test_chunked_fetch_of_3mb_message(source: MailSource) -> None:
     assert out.getvalue() == message
 
 
-def test_fetch_changes_no_flags(source: MailSource, root: Path) -> None:
+def test_fetch_changes_no_flags(source: MaildirSource, root: Path) -> None:
     source.append("INBOX", make_message("unseen@acme.example"))
     before = all_files(root)
     (ref,) = source.list_messages("INBOX")
@@ -103,7 +109,7 @@ def test_fetch_changes_no_flags(source: MailSource, root: Path) -> None:
     assert all_files(root) == before  # still in new/, no ":2,S" info added
 
 
-def test_non_ascii_folder_uses_modified_utf7(source: MailSource, root: Path) -> None:
+def test_non_ascii_folder_uses_modified_utf7(source: MaildirSource, root: Path) -> None:
     source.append("INBOX", make_message("accent@acme.example"))
     (ref,) = source.list_messages("INBOX")
     source.move(ref, "SECOR/Retourné")
@@ -111,17 +117,17 @@ def test_non_ascii_folder_uses_modified_utf7(source: MailSource, root: Path) -> 
     assert [r.message_id for r in source.list_messages("SECOR/Retourné")] == ["<accent@acme.example>"]
 
 
-def test_dot_in_folder_name_is_refused(source: MailSource) -> None:
+def test_dot_in_folder_name_is_refused(source: MaildirSource) -> None:
     with pytest.raises(MailboxError, match="separator"):
         source.append("SECOR/v1.2", make_message("dot@acme.example"))
 
 
-def test_listing_a_missing_folder_is_an_error(source: MailSource) -> None:
+def test_listing_a_missing_folder_is_an_error(source: MaildirSource) -> None:
     with pytest.raises(MailboxError, match="no folder"):
         source.list_messages("SECOR/Nowhere")
 
 
-def test_uidvalidity_is_stable_and_changes_when_the_folder_is_recreated(source: MailSource, root: Path) -> None:
+def test_uidvalidity_is_stable_and_changes_when_the_folder_is_recreated(source: MaildirSource, root: Path) -> None:
     source.append("SECOR/Archive", make_message("kept@acme.example"))
     before = source.folder_state("SECOR/Archive")
     assert source.folder_state("SECOR/Archive") == before  # kept in the folder, not made up per call
@@ -137,7 +143,7 @@ def test_uidvalidity_is_stable_and_changes_when_the_folder_is_recreated(source: 
         source.fetch(old_ref, io.BytesIO(), max_bytes=10_000)
 
 
-def test_after_uid_is_ignored(source: MailSource) -> None:
+def test_after_uid_is_ignored(source: MaildirSource) -> None:
     for n in range(3):
         source.append("INBOX", make_message(f"m{n}@acme.example"))
     refs = source.list_messages("INBOX")
@@ -145,7 +151,7 @@ def test_after_uid_is_ignored(source: MailSource) -> None:
     assert source.list_messages("INBOX", after_uid=refs[-1].uid) == refs  # keys are not ordered
 
 
-def test_fetch_of_a_message_moved_elsewhere_is_an_error(source: MailSource, root: Path) -> None:
+def test_fetch_of_a_message_moved_elsewhere_is_an_error(source: MaildirSource, root: Path) -> None:
     source.append("INBOX", make_message("gone@acme.example"))
     (ref,) = source.list_messages("INBOX")
     for path in (root / "new").iterdir():
@@ -154,7 +160,7 @@ def test_fetch_of_a_message_moved_elsewhere_is_an_error(source: MailSource, root
         source.fetch(ref, io.BytesIO(), max_bytes=10_000)
 
 
-def test_wait_for_mail_true_when_another_source_delivers(source: MailSource, root: Path) -> None:
+def test_wait_for_mail_true_when_another_source_delivers(source: MaildirSource, root: Path) -> None:
     stop = threading.Event()
 
     def deliver() -> None:
@@ -174,7 +180,7 @@ def test_wait_for_mail_true_when_another_source_delivers(source: MailSource, roo
     assert arrived is True
 
 
-def test_wait_for_mail_false_on_short_timeout(source: MailSource) -> None:
+def test_wait_for_mail_false_on_short_timeout(source: MaildirSource) -> None:
     source.append("INBOX", make_message("old@acme.example"))  # mail already there is not news
     assert source.wait_for_mail("INBOX", timeout=0.3) is False
 

@@ -1,16 +1,16 @@
 """Mail sources: where submissions are read from (IMAP, or a local Maildir), behind one interface.
 
 `open_mail_source(config.mailbox, config.resolve_path)` gives a `MailSource` to use as a context
-manager; see `intake.mailbox.base` for the interface and the errors.
+manager; see `intake.mailbox.base` for the interface and the errors. A backend is a `MailSource`
+subclass in its own module, registered in MAIL_SOURCES under its `mailbox.kind`.
 """
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from intake.config import MailboxConfig
+from intake.backends import Backends
 from intake.mailbox.base import (
     FolderState,
     LoginRefused,
@@ -20,8 +20,16 @@ from intake.mailbox.base import (
     MessageTooLarge,
 )
 
-__all__ = ["FolderState", "LoginRefused", "MailboxError", "MailSource", "MessageRef",
+if TYPE_CHECKING:
+    from intake.config import MailboxConfig
+
+__all__ = ["MAIL_SOURCES", "FolderState", "LoginRefused", "MailboxError", "MailSource", "MessageRef",
            "MessageTooLarge", "open_mail_source"]
+
+MAIL_SOURCES: Backends[MailSource] = Backends({
+    "imap": "intake.mailbox.imap:ImapSource",
+    "maildir": "intake.mailbox.maildir:MaildirSource",
+})
 
 
 def open_mail_source(config: MailboxConfig, base_dir_resolver: Callable[[str], Path]) -> MailSource:
@@ -30,27 +38,6 @@ def open_mail_source(config: MailboxConfig, base_dir_resolver: Callable[[str], P
     `base_dir_resolver` makes configured relative paths absolute (`Config.resolve_path`).
     Raises MailboxError for settings that cannot work (plaintext to a remote host, no credentials).
     """
-    if config.kind == "maildir":
-        from intake.mailbox.maildir import MaildirSource
-
-        return MaildirSource(base_dir_resolver(config.path))
-    if config.kind != "imap":
+    if config.kind not in MAIL_SOURCES.kinds:
         raise MailboxError(f"unknown mailbox kind {config.kind!r}")
-    from intake.mailbox.imap import ImapSource
-
-    context = ssl.create_default_context()
-    if config.ca_bundle:
-        try:
-            context.load_verify_locations(cafile=str(base_dir_resolver(config.ca_bundle)))
-        except (OSError, ssl.SSLError) as exc:
-            raise MailboxError(f"mailbox.ca_bundle: cannot load {config.ca_bundle}: {exc}") from exc
-    token = None
-    if config.auth == "oauth2":
-        from intake.mailbox.oauth2 import token_source
-
-        token = token_source(config, base_dir_resolver)
-    return ImapSource(config.host, config.port, config.username, security=config.security,
-                      password=None if token else config.password, token_source=token,
-                      timeout=config.timeout_seconds, ssl_context=context,
-                      chunk_bytes=config.fetch_chunk_bytes,
-                      allow_plaintext_remote=config.allow_plaintext_remote)
+    return MAIL_SOURCES[config.kind].from_config(config, base_dir_resolver)

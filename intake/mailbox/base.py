@@ -11,9 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
+if TYPE_CHECKING:
+    from intake.config import MailboxConfig
 
 HEADER_MAX_BYTES = 256 * 1024  # more header than this is not mail we need to read
 
@@ -55,6 +58,15 @@ class MailSource(ABC):
 
     account: str  # stable identity for database keys: "imap://user@host:port", "maildir:/abs/path"
 
+    @classmethod
+    def validate(cls, config: MailboxConfig) -> None:
+        """Raise ConfigError, naming the key, for `[mailbox]` settings this backend cannot work with."""
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> MailSource:
+        """The source `[mailbox]` describes, not yet connected; `resolve_path` makes paths absolute."""
+
     def __enter__(self) -> MailSource:
         self.open()
         return self
@@ -95,10 +107,6 @@ class MailSource(ABC):
     @abstractmethod
     def move(self, ref: MessageRef, target_folder: str) -> None:
         """Move one message to `target_folder`, creating the folder (and its parents) if missing."""
-
-    @abstractmethod
-    def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
-        """Store a raw message in `folder` (tests and demo seeding); creates the folder if missing."""
 
     @abstractmethod
     def wait_for_mail(self, folder: str, timeout: float) -> bool:

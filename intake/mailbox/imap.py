@@ -15,12 +15,14 @@ import ipaddress
 import logging
 import ssl
 import time
-from datetime import datetime, timezone
+from datetime import timezone
+from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+from intake.config import ConfigError, MailboxConfig
 from intake.mailbox.base import (
     HEADER_MAX_BYTES,
     FolderState,
@@ -108,6 +110,38 @@ class ImapSource(MailSource):
         self._selected: str | None = None  # server name of the selected folder
         self._selected_uidvalidity = ""
         self._known_folders: set[str] = set()
+
+    @classmethod
+    def validate(cls, config: MailboxConfig) -> None:
+        """A host, a user name, and the password or the OAuth2 token source `auth` asks for."""
+        for key in ("host", "username"):
+            if not getattr(config, key):
+                raise ConfigError(f"mailbox.{key}: required when mailbox.kind = \"imap\"")
+        if config.auth == "password" and not config.password:
+            raise ConfigError("mailbox.password: required when mailbox.auth = \"password\" "
+                              "(or give mailbox.password_file)")
+        if config.auth == "oauth2" and not (config.oauth2_token_command or config.oauth2_refresh_token):
+            raise ConfigError("mailbox.oauth2_token_command: required (or oauth2_refresh_token) "
+                              "when mailbox.auth = \"oauth2\"")
+
+    @classmethod
+    def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> ImapSource:
+        """TLS checked against the system's roots plus `ca_bundle`; a password, or an OAuth2 token source."""
+        context = ssl.create_default_context()
+        if config.ca_bundle:
+            try:
+                context.load_verify_locations(cafile=str(resolve_path(config.ca_bundle)))
+            except (OSError, ssl.SSLError) as exc:
+                raise MailboxError(f"mailbox.ca_bundle: cannot load {config.ca_bundle}: {exc}") from exc
+        token = None
+        if config.auth == "oauth2":
+            from intake.mailbox.oauth2 import token_source  # requests, only for OAuth2 accounts
+
+            token = token_source(config, resolve_path)
+        return cls(config.host, config.port, config.username, security=config.security,
+                   password=None if token else config.password, token_source=token,
+                   timeout=config.timeout_seconds, ssl_context=context, chunk_bytes=config.fetch_chunk_bytes,
+                   allow_plaintext_remote=config.allow_plaintext_remote)
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -311,12 +345,6 @@ class ImapSource(MailSource):
             else:  # a plain EXPUNGE could remove other clients' deleted mail: leave it flagged
                 log.warning("server lacks UIDPLUS: message %s copied to %s and flagged \\Deleted, "
                             "not expunged", ref.uid, target_folder)
-
-    def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
-        """APPEND, creating the folder when missing."""
-        name = self._ensure_folder(folder)
-        with imap_errors(f"append to {folder}"):
-            self.client.append(name, raw, flags=(), msg_time=when)
 
     def wait_for_mail(self, folder: str, timeout: float) -> bool:
         """IDLE until EXISTS/RECENT (True) or time-out (False), renewed every 25 minutes.

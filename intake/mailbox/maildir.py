@@ -11,21 +11,19 @@ given), and sizes are file sizes. UIDs are Maildir message keys (the file name b
 internal date is the file's mtime (Dovecot sets it to the INTERNALDATE), and each folder keeps a
 random UIDVALIDITY in `secor-uidvalidity`. Messages are moved by rename, so their bytes and mtime
 never change; fetching never touches flags. Folders are created mode 0700 (Python's mailbox).
+
+The configuration imports this module to validate `[mailbox]` (intake.mailbox.MAIL_SOURCES), and every
+command reads the configuration: the email and mailbox libraries are imported where they are used.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.parser
-import mailbox
 import os
-import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
-
-from imapclient import imap_utf7
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from intake.mailbox.base import (
     HEADER_MAX_BYTES,
@@ -37,6 +35,11 @@ from intake.mailbox.base import (
     split_folder,
 )
 
+if TYPE_CHECKING:
+    import mailbox
+
+    from intake.config import MailboxConfig
+
 UIDVALIDITY_FILE = "secor-uidvalidity"
 POLL_SECONDS = 0.2  # wait_for_mail's look at new/ and cur/
 COPY_CHUNK = 1 << 20
@@ -47,6 +50,8 @@ def folder_dir_name(folder: str) -> str:
     parts = split_folder(folder)
     if any("." in p for p in parts):
         raise MailboxError(f"folder {folder!r}: '.' is the Maildir++ separator and cannot be in a name")
+    from imapclient import imap_utf7  # imported on use: reading the configuration imports this module
+
     return "." + ".".join(imap_utf7.encode(p).decode("ascii") for p in parts)
 
 
@@ -60,7 +65,9 @@ def read_header(path: Path, max_bytes: int = HEADER_MAX_BYTES) -> bytes:
 
 def read_message_id(path: Path) -> str | None:
     """The Message-ID from the file's header block, without reading the body."""
-    value = email.parser.BytesHeaderParser().parsebytes(read_header(path)).get("Message-ID")
+    from email.parser import BytesHeaderParser
+
+    value = BytesHeaderParser().parsebytes(read_header(path)).get("Message-ID")
     value = " ".join(str(value).split()) if value is not None else ""
     return value or None
 
@@ -74,8 +81,14 @@ class MaildirSource(MailSource):
         self.poll_seconds = poll_seconds
         self._box: mailbox.Maildir | None = None
 
+    @classmethod
+    def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> MaildirSource:
+        return cls(resolve_path(config.path))
+
     def open(self) -> None:
         """Open the root (INBOX), creating it (and missing parents) when missing."""
+        import mailbox
+
         try:
             for sub in ("cur", "new", "tmp"):  # mailbox.Maildir would not create parents
                 (self.root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -124,6 +137,8 @@ class MaildirSource(MailSource):
         try:
             with contextlib.suppress(FileNotFoundError):
                 return file.read_text(encoding="ascii").strip()
+            import secrets
+
             tmp = path / f".{UIDVALIDITY_FILE}.{secrets.token_hex(6)}"
             tmp.write_text(f"{secrets.randbelow(2**31 - 1) + 1}\n", encoding="ascii")
             try:
@@ -218,7 +233,9 @@ class MaildirSource(MailSource):
             raise MailboxError(f"cannot move message {ref.uid} to {target_folder}: {exc}") from exc
 
     def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
-        """Deliver `raw` (bytes unchanged) to the folder's new/; `when` becomes the mtime."""
+        """Deliver `raw` (bytes unchanged) to the folder's new/; `when` becomes the mtime (demo and tests)."""
+        import mailbox
+
         path = self._ensure_folder(folder)
         box = self.box if path == self.root else mailbox.Maildir(path, factory=None, create=False)
         try:

@@ -1,29 +1,31 @@
-"""Outbound transports for replies: one interface (`Transport`), two backends (SMTP, pickup folder)."""
+"""Outbound transports for replies: one interface (`Transport`), two backends (SMTP, pickup folder).
+
+A backend is a `Transport` subclass in its own module, registered in TRANSPORTS under its
+`outbound.kind`.
+"""
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from intake.config import OutboundConfig
+from intake.backends import Backends
 from intake.outbound.base import PermanentSendError, SendError, TransientSendError, Transport
-from intake.outbound.file import FileTransport
-from intake.outbound.smtp import SmtpTransport
 
-__all__ = ["FileTransport", "PermanentSendError", "SendError", "SmtpTransport", "TransientSendError",
-           "Transport", "open_transport"]
+if TYPE_CHECKING:
+    from intake.config import OutboundConfig
+
+__all__ = ["TRANSPORTS", "PermanentSendError", "SendError", "TransientSendError", "Transport", "open_transport"]
+
+TRANSPORTS: Backends[Transport] = Backends({
+    "smtp": "intake.outbound.smtp:SmtpTransport",
+    "file": "intake.outbound.file:FileTransport",
+})
 
 
 def open_transport(config: OutboundConfig, resolve_path: Callable[[str], Path] = Path) -> Transport:
     """The transport `config.kind` names; `resolve_path` makes configured paths absolute
     (pass `Config.resolve_path`)."""
-    if config.kind == "file":
-        return FileTransport(resolve_path(config.path))
-    if config.kind == "smtp":
-        context = ssl.create_default_context()
-        if config.ca_bundle:
-            context.load_verify_locations(cafile=str(resolve_path(config.ca_bundle)))
-        return SmtpTransport(config.host, config.port, config.security, config.username, config.password,
-                             config.timeout_seconds, context)
-    raise ValueError(f"outbound.kind must be smtp or file, not {config.kind!r}")
+    if config.kind not in TRANSPORTS.kinds:
+        raise ValueError(f"outbound.kind must be {' or '.join(TRANSPORTS.kinds)}, not {config.kind!r}")
+    return TRANSPORTS[config.kind].from_config(config, resolve_path)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from intake.config import OutboundConfig
 
 
 class SendError(Exception):
@@ -27,6 +32,15 @@ class PermanentSendError(SendError):
 
 class Transport(ABC):
     """One way out for replies; like a Django email backend."""
+
+    @classmethod
+    def validate(cls, config: OutboundConfig) -> None:
+        """Raise ConfigError, naming the key, for `[outbound]` settings this backend cannot work with."""
+
+    @classmethod
+    def from_config(cls, config: OutboundConfig, resolve_path: Callable[[str], Path]) -> Transport:
+        """The transport `[outbound]` describes; `resolve_path` makes paths absolute."""
+        raise NotImplementedError(f"{cls.__name__} is not built from the configuration")
 
     @abstractmethod
     def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:

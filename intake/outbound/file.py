@@ -1,21 +1,30 @@
-"""FileTransport: a pickup folder with one `.eml` file per reply (the embedded default)."""
+"""FileTransport: a pickup folder with one `.eml` file per reply (the embedded default).
+
+The configuration imports this module to validate `[outbound]` (intake.outbound.TRANSPORTS), and
+every command reads the configuration: the email library is imported where it is used.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import tempfile
-from email.parser import BytesHeaderParser
-from email.policy import default as default_policy
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from intake.outbound.base import TransientSendError, Transport
+
+if TYPE_CHECKING:
+    from intake.config import OutboundConfig
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
 
 
 def eml_name(raw: bytes) -> str:
     """The file name for a message: its Message-ID made safe (`SECOR-2026-000042.x7f@acsa.ca.eml`)."""
+    from email.parser import BytesHeaderParser
+    from email.policy import default as default_policy
+
     headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
     message_id = str(headers.get("Message-ID", "")).strip().strip("<>")
     name = _UNSAFE.sub("_", message_id).strip("._")[:200]
@@ -34,6 +43,10 @@ class FileTransport(Transport):
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+
+    @classmethod
+    def from_config(cls, config: OutboundConfig, resolve_path: Callable[[str], Path]) -> FileTransport:
+        return cls(resolve_path(config.path))
 
     def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
         target = self.folder / eml_name(raw)

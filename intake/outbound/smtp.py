@@ -5,7 +5,10 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from pathlib import Path
+from typing import Callable
 
+from intake.config import ConfigError, OutboundConfig
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
 
 
@@ -41,6 +44,20 @@ class SmtpTransport(Transport):
         self.timeout = timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
         self._client: smtplib.SMTP | None = None
+
+    @classmethod
+    def validate(cls, config: OutboundConfig) -> None:
+        if not config.host:
+            raise ConfigError("outbound.host: required when outbound.kind = \"smtp\"")
+
+    @classmethod
+    def from_config(cls, config: OutboundConfig, resolve_path: Callable[[str], Path]) -> SmtpTransport:
+        """Certificates checked against the system's roots plus `ca_bundle`."""
+        context = ssl.create_default_context()
+        if config.ca_bundle:
+            context.load_verify_locations(cafile=str(resolve_path(config.ca_bundle)))
+        return cls(config.host, config.port, config.security, config.username, config.password,
+                   config.timeout_seconds, context)
 
     def _connect(self) -> smtplib.SMTP:
         """A connected, secured and authenticated client."""

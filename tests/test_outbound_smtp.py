@@ -1,30 +1,22 @@
-"""Outbound transports against a real SMTP server on loopback and a real pickup folder."""
+"""SmtpTransport against a real SMTP server on loopback: the transport contract, TLS, AUTH and refusals."""
 
 from __future__ import annotations
 
+import socket
 from email import message_from_bytes, policy
-from email.message import EmailMessage
-from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from intake.config import OutboundConfig
-from intake.outbound import (FileTransport, PermanentSendError, SmtpTransport, TransientSendError,
-                             open_transport)
+from intake.config import ConfigError, OutboundConfig
+from intake.outbound import PermanentSendError, TransientSendError, Transport, open_transport
+from intake.outbound.smtp import SmtpTransport
 from tests.servers.smtp import PASSWORD, USERNAME, SmtpServer
-
-RECIPIENT = "jane.doe@acme-roofing.ca"
-
-
-def _raw(message_id: str = "<SECOR-2026-000042.0a1b2c3d4e5f6789@youracsa.ca>") -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "ACSA COR Department <COR@youracsa.ca>"
-    msg["To"] = RECIPIENT
-    msg["Subject"] = "Re: SECOR submission [SECOR-2026-000042]"
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-replied"
-    msg.set_content("Your tracking number is SECOR-2026-000042.\n.\nA line with a lone dot above.\n")
-    return msg.as_bytes(policy=policy.SMTP)
+from tests.transport_behaviour import RECIPIENT, Outbox
+from tests.transport_behaviour import make_reply as _raw
+from tests.transport_behaviour import test_close_ends_a_run_and_the_next_send_starts_another  # noqa: F401 (shared test)
+from tests.transport_behaviour import test_each_message_arrives_once_with_its_bytes_unchanged  # noqa: F401 (shared test)
+from tests.transport_behaviour import test_unreachable_is_transient_and_marks_the_server_down  # noqa: F401 (shared test)
 
 
 def _smtp_config(server: SmtpServer, **overrides: object) -> OutboundConfig:
@@ -32,6 +24,31 @@ def _smtp_config(server: SmtpServer, **overrides: object) -> OutboundConfig:
                                      timeout_seconds=10.0)
     values.update(overrides)
     return OutboundConfig(**values)
+
+
+@pytest.fixture
+def transport(smtp_server: SmtpServer) -> Iterator[Transport]:
+    transport = open_transport(_smtp_config(smtp_server))
+    yield transport
+    transport.close()
+
+
+@pytest.fixture
+def outbox(smtp_server: SmtpServer) -> Outbox:
+    return lambda: [received.raw for received in smtp_server.messages()]
+
+
+@pytest.fixture
+def unreachable() -> Transport:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return SmtpTransport("127.0.0.1", port, "none", timeout=5.0)
+
+
+def test_smtp_needs_a_host() -> None:
+    with pytest.raises(ConfigError, match="outbound.host: required"):
+        SmtpTransport.validate(OutboundConfig(kind="smtp"))
 
 
 def test_smtp_delivers_the_exact_bytes_from_the_null_sender(smtp_server: SmtpServer) -> None:
@@ -101,30 +118,3 @@ def test_smtp_session_dropped_between_two_sends_is_replaced_before_sending(smtp_
     transport.send(_raw("<SECOR-2026-000043.1111@youracsa.ca>"), "", [RECIPIENT])
     transport.close()
     assert len(smtp_server.messages()) == 2
-
-
-def test_file_transport_writes_one_eml_per_reply_named_after_its_message_id(tmp_path: Path) -> None:
-    outbox = tmp_path / "outbox"
-    transport = open_transport(OutboundConfig(kind="file", path="outbox"), resolve_path=lambda p: tmp_path / p)
-    assert isinstance(transport, FileTransport)
-    first, second = _raw(), _raw("<SECOR-2026-000043.1111@youracsa.ca>")
-    transport.send(first, "", [RECIPIENT])
-    transport.send(second, "", [RECIPIENT])
-    transport.send(first, "", [RECIPIENT])  # a resend replaces the file with the same bytes
-    files = sorted(p.name for p in outbox.iterdir())
-    assert files == ["SECOR-2026-000042.0a1b2c3d4e5f6789@youracsa.ca.eml", "SECOR-2026-000043.1111@youracsa.ca.eml"]
-    assert (outbox / files[0]).read_bytes() == first  # no temporary file left behind either
-
-
-def test_file_transport_failure_is_transient_and_leaves_no_partial_file(tmp_path: Path) -> None:
-    blocker = tmp_path / "outbox"
-    blocker.write_text("a file where the folder should be")
-    with pytest.raises(TransientSendError):
-        FileTransport(blocker).send(_raw(), "", [RECIPIENT])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["outbox"]
-
-
-def test_file_transport_names_are_safe(tmp_path: Path) -> None:
-    FileTransport(tmp_path).send(_raw("<../../etc/passwd@evil>"), "", [RECIPIENT])
-    [written] = list(tmp_path.iterdir())
-    assert written.parent == tmp_path and "/" not in written.name and written.name.endswith(".eml")
