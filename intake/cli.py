@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from typing import Sequence
 
-from intake.commands import add_parsers
+from intake.commands import add_parsers, print_json
 from intake.company_cli import add_parsers as add_company_parsers
 from intake.config import Config, ConfigError, load_config
 from intake.logs import setup_logging
@@ -94,8 +93,7 @@ def _print_report(report, as_json: bool) -> None:
     from triage.render import render_text
 
     if as_json:
-        json.dump(report.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(report.to_dict())
     else:
         sys.stdout.write(render_text(report))
 

@@ -43,6 +43,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
             "db": cmd_db, "health": cmd_health, "demo": cmd_demo}
 
 
+def print_json(document: Any) -> None:
+    """`--json` output: one JSON document on stdout."""
+    json.dump(document, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
 def with_services(config: Config, work: Callable[[Any], int], upgrade: bool | None = None) -> int:
     """Run `work(services)` on opened services, closing them after; an unreachable database is exit 2."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -105,8 +111,7 @@ def cmd_health(config: Config, args: argparse.Namespace) -> int:
     data = Health(config.resolve_path(config.health.path)).read()
     found = problems(data, config.schedule.poll_seconds)
     if args.json:
-        json.dump(data | {"problems": found}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(data | {"problems": found})
     else:
         for key, value in data.items():
             print(f"{key}: {value}")
@@ -124,8 +129,7 @@ def _list_submissions(services: Any, args: argparse.Namespace) -> int:
     with services.sessions() as session:
         rows = submission_list(session, args.status)
     if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(rows)
         return EXIT_OK
     if not rows:
         print("no submissions")
@@ -150,8 +154,7 @@ def _show(services: Any, args: argparse.Namespace) -> int:
             return _fail(f"show: no submission {args.tracking_number}")
         document = show_document(session, submission, services.storage)
     if args.json:
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(document)
         return EXIT_OK
     print(f"{document['tracking_number']}  from {document['submitter']}  received {document['received_at']}")
     print(f"subject: {document['subject']}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
 from typing import Any, Callable
 
-from intake.commands import EXIT_OK, _fail, with_services
+from intake.commands import EXIT_OK, _fail, print_json, with_services
 from intake.config import Config
 
 
@@ -33,8 +32,7 @@ def cmd_companies(config: Config, args: argparse.Namespace) -> int:
         with services.sessions() as session:
             rows = companies(session, args.year or date.today().year)
         if args.json:
-            json.dump(rows, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            print_json(rows)
             return EXIT_OK
         if not rows:
             print("no companies")

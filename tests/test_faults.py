@@ -31,6 +31,16 @@ def answered(setup: Setup, replies: int) -> bool:
     return len(setup.smtp.messages()) >= replies and setup.folder_counts()["INBOX"] == 0
 
 
+def recovery(daemon: RunningDaemon, setup: Setup, replies: int, since: float) -> float:
+    """Seconds from `since` (the fault cleared) until `replies` replies went out and the inbox is empty;
+    the daemon must still be running. Printed, for the README's table (pytest -rP)."""
+    daemon.wait_for(lambda: answered(setup, replies), 60)
+    seconds = time.monotonic() - since
+    print(f"recovered in {seconds:.1f} s")
+    assert daemon.alive()
+    return seconds
+
+
 def assert_each_filed_and_answered_once(setup: Setup, emails: int) -> None:
     sessions = setup.sessions()
     assert len(tracking_numbers(sessions)) == emails
@@ -69,11 +79,7 @@ def test_database_stopped_mid_message_then_started_files_and_answers_it_within_s
         time.sleep(3)  # it fails, and the daemon keeps looking for the database
         assert daemon.alive()
         private_postgres.start()
-        back = time.monotonic()
-        daemon.wait_for(lambda: answered(setup, 1), 60)
-        recovered_in = time.monotonic() - back
-        print(f"recovered in {recovered_in:.1f} s")  # the README's table quotes these (pytest -rP)
-        assert daemon.alive()
+        recovered_in = recovery(daemon, setup, 1, since=time.monotonic())
     assert daemon.returncode == 0, daemon.stderr.decode()
     assert b"database" in daemon.stderr
     assert recovered_in < RECOVERY_SECONDS, daemon.stderr.decode()[-3000:]
@@ -103,11 +109,7 @@ def test_storage_disk_full_holds_the_email_then_files_and_answers_it_once_space_
                 row = session.scalars(select(Message)).one()
                 assert row.state in ("failed", "claimed") and "No space left" in (row.last_error or "")
             assert subprocess.run(["mount", "-o", "remount,size=64m", str(storage)]).returncode == 0
-            back = time.monotonic()
-            daemon.wait_for(lambda: answered(setup, 1), 60)
-            recovered_in = time.monotonic() - back
-            print(f"recovered in {recovered_in:.1f} s")
-            assert daemon.alive()
+            recovered_in = recovery(daemon, setup, 1, since=time.monotonic())
         assert daemon.returncode == 0, daemon.stderr.decode()
         assert recovered_in < RECOVERY_SECONDS
         assert_each_filed_and_answered_once(setup, 1)
@@ -127,10 +129,7 @@ def test_dovecot_restarted_under_the_daemon_then_new_mail_is_taken_once(tmp_path
         private_dovecot.start()
         back = time.monotonic()
         setup.append(submission(2))
-        daemon.wait_for(lambda: answered(setup, 2), 60)
-        recovered_in = time.monotonic() - back
-        print(f"recovered in {recovered_in:.1f} s")
-        assert daemon.alive()
+        recovered_in = recovery(daemon, setup, 2, since=back)
     assert daemon.returncode == 0, daemon.stderr.decode()
     assert recovered_in < RECOVERY_SECONDS
     assert_each_filed_and_answered_once(setup, 2)
@@ -146,10 +145,7 @@ def test_smtp_down_is_reported_by_health_and_the_reply_goes_once_it_is_back(tmp_
         assert status == 1 and "Connection refused" in said, said
         assert setup.folder_counts()["INBOX"] == 0  # filed meanwhile: only the reply waits
         smtp_server.start()
-        back = time.monotonic()
-        daemon.wait_for(lambda: answered(setup, 1), 60)
-        recovered_in = time.monotonic() - back
-        print(f"recovered in {recovered_in:.1f} s")
+        recovered_in = recovery(daemon, setup, 1, since=time.monotonic())
         daemon.wait_for(lambda: health(setup)[0] == 0, 30)
         assert health(setup)[0] == 0, health(setup)[1]
         assert daemon.alive()

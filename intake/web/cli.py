@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 from typing import Any, Callable, Iterator
@@ -56,6 +55,7 @@ def _user(services: Any, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from intake import users
+    from intake.commands import print_json
     from intake.db import User
 
     try:
@@ -74,8 +74,7 @@ def _user(services: Any, args: argparse.Namespace) -> int:
                          "created_at": u.created_at.isoformat()}
                         for u in session.scalars(select(User).order_by(User.username))]
                 if args.json:
-                    json.dump(rows, sys.stdout, indent=2)
-                    sys.stdout.write("\n")
+                    print_json(rows)
                 for row in rows if not args.json else []:
                     print(f"{row['username']:<24} {row['role']:<8} {'disabled' if row['disabled'] else 'active'}")
     except users.UserError as exc:
