@@ -4,6 +4,7 @@ real emails taken by a real poll cycle. Each security test fails when its defenc
 from __future__ import annotations
 
 import email
+import html
 import re
 import sqlite3
 import time
@@ -15,14 +16,22 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
+from intake import users
 from intake.cases import find_case, show_document
 from intake.db import AuditEntry, Decision, Document, Reply, WebSession, utcnow
 from intake.service import poll_cycle, send_replies
-from intake import users
 from intake.web.app import create_app
 from tests import mailfactory
 from tests.pipeline_helpers import outbox_messages
-from tests.web_helpers import PASSWORD, RTL_NAME, XSS_NAME, Bench, form_fields, seed, sign_in
+from tests.web_helpers import (
+    PASSWORD,
+    RTL_NAME,
+    XSS_NAME,
+    Bench,
+    form_fields,
+    seed,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -203,6 +212,21 @@ def test_case_page_lists_every_document_by_path_linking_to_its_bytes(bench: Benc
         assert served.status_code == 200 and served.content == (folder / document.path).read_bytes()
     assert page.text.index(tool) < page.text.index("Element 1 - ")  # the evaluation tool first
     assert "Record decision" in page.text and "Note to submitter" in page.text
+
+
+def test_case_page_shows_the_tools_facts_with_where_each_was_read_and_the_company(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    with bench.services.sessions() as session:
+        summary = find_case(session, bench.clean).versions[-1].report["summary"]
+    facts = ana.get(f"/cases/{bench.clean}").text
+    section = facts[facts.index('<section id="tool-facts">'):facts.index("</section>", facts.index('id="tool-facts"'))]
+    assert summary["tool"]["wcb_account"] and summary["tool"]["legal_name"]
+    for key in ("legal_name", "wcb_account", "employees"):
+        value, source = str(summary["tool"][key]), summary["tool_sources"][key]
+        assert f"<td>{html.escape(value)}</td>" in section
+        assert f"{html.escape(source['document'])}, {html.escape(source['where'])}" in section
+    assert f"WCB account <strong>{summary['tool']['wcb_account']}</strong>" in section  # the company record
+    assert f"<strong>{bench.clean}</strong> (this case)" in section
 
 
 def test_pdfs_and_images_are_inline_everything_else_is_a_download(bench: Bench) -> None:

@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from intake import case_commands, cases, users
+from intake.company import company_record
 from intake.config import Config
 from intake.db import (AuditEntry, CaseNote, Decision, Document, FindingRow, Message, Reply, Submission, User,
                        Version, make_engine, session_factory, utcnow)
@@ -40,6 +41,10 @@ STATIC = Path(__file__).parent / "static"
 QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
                    "resubmitted": "Resubmitted", "accepted": "Accepted", "returned": "Returned"}
 DECISION_LABELS = {"accept": "Accept", "return": "Return", "request_documents": "Request documents"}
+# What the case page shows of the evaluation tool (summary.tool), in a QA analyst's words.
+TOOL_FIELDS = (("legal_name", "Legal name"), ("trade_name", "Trade name"), ("wcb_account", "WCB account"),
+               ("employees", "Employees"), ("purpose", "Purpose"), ("evaluation_start", "Evaluation start"),
+               ("evaluation_end", "Evaluation end"), ("submitted_on", "Submitted on"), ("assessor", "Assessor"))
 
 
 @dataclass
@@ -395,6 +400,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         correspondence = _correspondence(wb, session, submission)
         previous_case, next_case = cases.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
+        company = company_record(submission)
     preview = None
     if "preview" in request.query_params and view["version"] is not None:
         wanted = request.query_params["preview"]
@@ -406,7 +412,8 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
     return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
                    trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
-                   back=_query(filters), analysts=analysts, preview=preview, due=due,
+                   back=_query(filters), analysts=analysts, preview=preview, due=due, company=company,
+                   tool_fields=TOOL_FIELDS,
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
                    sequence=len(decisions) + 1, error=request.query_params.get("error"),
                    notice=request.query_params.get("notice"),
