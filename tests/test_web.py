@@ -15,10 +15,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
+from intake import users
 from intake.cases import find_case, show_document
 from intake.db import AuditEntry, Decision, Document, Reply, WebSession, utcnow
 from intake.service import poll_cycle, send_replies
-from intake import users
 from intake.web.app import create_app
 from tests import mailfactory
 from tests.pipeline_helpers import outbox_messages

@@ -45,6 +45,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, NamedTuple
 
@@ -405,10 +406,10 @@ def _drop_redundant_folder(entries: list[_Entry], prefix: str) -> list[_Entry]:
     folder = prefix.rstrip("/").rsplit("/", 1)[-1]
     inner = (prefix + folder).casefold()
     inside = [e.path.casefold() == inner or e.path.casefold().startswith(inner + "/") for e in entries]
-    if not any(inside) or not all(ok for ok, e in zip(inside, entries) if not e.junk):
+    if not any(inside) or not all(ok for ok, e in zip(inside, entries, strict=True) if not e.junk):
         return entries
     return [replace(e, path=(prefix + e.path[len(prefix):].partition("/")[2]).rstrip("/"))
-            if ok else e for ok, e in zip(inside, entries)]
+            if ok else e for ok, e in zip(inside, entries, strict=True)]
 
 
 def _is_nested_zip_name(path: str) -> bool:
@@ -420,7 +421,7 @@ def _is_nested_zip_name(path: str) -> bool:
 def _overlaps(entries: list[_Entry], cd_start: int) -> list[Finding]:
     """Entries whose data ranges share bytes (the overlapping-file zip bomb), or run into the directory."""
     spans = sorted((e.info.header_offset, e.data_start + e.info.compress_size, e.raw_name) for e in entries)
-    for (_, end, name), (next_start, _, next_name) in zip(spans, spans[1:]):
+    for (_, end, name), (next_start, _, next_name) in pairwise(spans):
         if next_start < end:
             return [finding(
                 "archive.bomb",

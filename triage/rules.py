@@ -9,18 +9,17 @@ what to do. `RULES` is the ordered registry the engine runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Callable, Iterable, Iterator
-
-from datetime import timedelta
 
 from triage.dates import months_between
 from triage.evaluation_tool import read_employees, tool_folders
 from triage.findings import Finding, finding
 from triage.formats import extension_mismatch, with_article
+from triage.names import unclear_name
 from triage.paths import name_of
 from triage.settings import RuleSettings
-from triage.names import unclear_name
 from triage.submission import Submission
 
 CheckFn = Callable[[Submission, RuleSettings], Iterable[Finding]]

@@ -58,7 +58,7 @@ class MailSource(ABC):
 
     account: str  # stable identity for database keys: "imap://user@host:port", "maildir:/abs/path"
 
-    @classmethod
+    @classmethod  # noqa: B027 - an optional hook: most backends accept any settings
     def validate(cls, config: MailboxConfig) -> None:
         """Raise ConfigError, naming the key, for `[mailbox]` settings this backend cannot work with."""
 

@@ -29,12 +29,32 @@ from starlette.staticfiles import StaticFiles
 
 from intake import case_commands, cases, users
 from intake.config import Config
-from intake.db import (AuditEntry, CaseNote, Decision, Document, FindingRow, Message, Reply, Submission, User,
-                       Version, make_engine, session_factory, utcnow)
+from intake.db import (
+    AuditEntry,
+    CaseNote,
+    Decision,
+    Document,
+    FindingRow,
+    Message,
+    Reply,
+    Submission,
+    User,
+    Version,
+    make_engine,
+    session_factory,
+    utcnow,
+)
 from intake.storage import Storage
 from intake.web import auth, stats
-from intake.web.security import (FILE_CSP, INLINE_TYPES, SecurityHeaders, content_disposition, cross_site,
-                                 display_name, tokens_match)
+from intake.web.security import (
+    FILE_CSP,
+    INLINE_TYPES,
+    SecurityHeaders,
+    content_disposition,
+    cross_site,
+    display_name,
+    tokens_match,
+)
 
 STATIC = Path(__file__).parent / "static"
 QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
