@@ -728,7 +728,7 @@ def _decompress(method: int, chunks: Iterator[bytes], entry: _Entry) -> Iterator
         raise _Fatal([finding(
             "archive.corrupt",
             f"The file '{entry.raw_name}' is compressed with a method we cannot read "
-            f"({zipfile.compressor_names.get(method, f'method {method}')}). "
+            f"({zipfile.compressor_names.get(method, f'method {method}')}). "  # type: ignore[attr-defined]  # not in typeshed
             "Please make the zip with Windows' 'Send to > Compressed (zipped) folder' or your system's "
             "standard zip tool and send it again.", entry.path)])
 
@@ -796,7 +796,8 @@ def _zip_lzma(chunks: Iterator[bytes], entry: _Entry) -> Iterator[bytes]:
         raise _Fatal([_corrupt(entry.path)])
     props_len = struct.unpack_from("<H", head, 2)[0]
     props = head[4:4 + props_len]
-    filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # as zipfile itself does
+    # as zipfile itself does; a private helper typeshed leaves out
+    filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # type: ignore[attr-defined]
     rest = head[4 + props_len:]
     yield from _bounded_stream(lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters),
                                _prepend(rest, chunks), entry.info.file_size)
@@ -908,6 +909,7 @@ def _new_file_path(state: _State, rel: str) -> Path:
     The name is a single component (no "/"); when it is an ordinary one, nothing exists there yet
     and its folder's real path is its own inside dest (checked once per folder), the file's real
     path is that folder plus the name: the full check below is only needed otherwise."""
+    assert state.dest is not None, "only called when files are written"
     parts = rel.split("/")
     parent = _make_dirs(state, parts[:-1])
     name = parts[-1]
@@ -924,6 +926,7 @@ def _safe_parent(state: _State, parent: Path) -> bool:
     """Whether the folder's real path is itself, inside dest (remembered once true)."""
     if parent in state.safe_parents:
         return True
+    assert state.dest is not None, "only called when files are written"
     resolved = parent.resolve()
     if resolved == parent and resolved.is_relative_to(state.dest):
         state.safe_parents.add(parent)
