@@ -1,9 +1,9 @@
 # Two set-up commands (see README): `make demo` runs the main job on the embedded defaults,
-# `make test` runs the whole test suite. Both create .venv and install what they need.
+# `make test` runs the linters (`make lint`) then the whole test suite. Both create .venv and install what they need.
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench servers screenshots clean
+.PHONY: demo test lint bench servers screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +17,12 @@ demo: $(BIN)/.installed
 servers:
 	bash scripts/install-test-servers.sh
 
-test: $(BIN)/.installed servers
+# ruff and mypy, configured in pyproject.toml and installed by its `test` extra.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check intake triage fetchers tests
+	$(BIN)/mypy
+
+test: lint servers
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed servers

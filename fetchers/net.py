@@ -164,7 +164,7 @@ def resolve_host(host: str, settings: LinkSettings) -> tuple[str, int]:
         infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise unavailable(f"https://{host}/", f"the name {host} could not be resolved: {exc}") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]  # an IPv4 or IPv6 address: always a str
     if not settings.allow_private_networks:
         for address in addresses:
             if not is_public_address(address):

@@ -105,8 +105,9 @@ def record_decision(session: Session, submission: Submission, user: User, reques
     if request.sequence != count + 1:
         raise DecidedMeanwhile(latest_decision(session, submission.id))
     now = utcnow()
+    due = request.due.isoformat() if request.due else None
     reasons = {"findings": request.finding_reasons, "qa": request.qa_reasons, "elements": request.elements,
-               "due": request.due.isoformat() if request.due else None}
+               "due": due}
     decision = Decision(submission_id=submission.id, version_id=latest_version.id, sequence=request.sequence,
                         idempotency_key=request.idempotency_key, decision=request.decision,
                         note=request.note.strip() or None, reasons=reasons, decided_by=user.id, decided_at=now)
@@ -122,7 +123,7 @@ def record_decision(session: Session, submission: Submission, user: User, reques
         in_reply_to, references = _thread(session, submission)
         lines = [_reason_line(r) for r in request.finding_reasons] + list(request.qa_reasons)
         msg = render_decision(outbound, submission, request.decision, decision.note, lines, request.elements,
-                              reasons["due"], in_reply_to, references)
+                              due, in_reply_to, references)
         reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
                             automatic=False)  # an analyst's decision is not held back by the loop limit
         decision.reply_id = reply.id if reply is not None else None

@@ -88,16 +88,16 @@ def submission_list(session: Session, status: str | None = None) -> list[dict[st
     """
     streams: list[Iterator[tuple[datetime, dict[str, Any]]]] = []
     if status not in UNPROCESSED_STATES:
-        query = (select(Submission).order_by(Submission.received_at.desc(), Submission.id.desc())
-                 .options(selectinload(Submission.versions).selectinload(Version.message),
-                          selectinload(Submission.assignee)))
+        submissions = (select(Submission).order_by(Submission.received_at.desc(), Submission.id.desc())
+                       .options(selectinload(Submission.versions).selectinload(Version.message),
+                                selectinload(Submission.assignee)))
         if status:
-            query = query.where(Submission.verdict == status)
-        streams.append((s.received_at, submission_summary(s)) for s in session.scalars(query))
+            submissions = submissions.where(Submission.verdict == status)
+        streams.append((s.received_at, submission_summary(s)) for s in session.scalars(submissions))
     if status is None or status in UNPROCESSED_STATES:
         states = [status] if status else list(UNPROCESSED_STATES)
-        query = select(Message).where(Message.state.in_(states)).order_by(Message.received_at.desc())
-        streams.append((m.received_at, message_summary(m)) for m in session.scalars(query))
+        messages = select(Message).where(Message.state.in_(states)).order_by(Message.received_at.desc())
+        streams.append((m.received_at, message_summary(m)) for m in session.scalars(messages))
     merged = heapq.merge(*streams, key=lambda pair: pair[0], reverse=True)
     return [item for _, item in merged]
 

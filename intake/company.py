@@ -57,8 +57,8 @@ def _company(session: Session, wcb_account: str, legal_name: str | None) -> Comp
             with session.begin_nested():
                 company = Company(wcb_account=wcb_account, legal_name=legal_name)
                 session.add(company)
-        except IntegrityError:
-            company = session.scalar(select(Company).where(Company.wcb_account == wcb_account))
+        except IntegrityError:  # the other one's row is committed: read it
+            company = session.scalars(select(Company).where(Company.wcb_account == wcb_account)).one()
     if legal_name and company.legal_name != legal_name:
         company.legal_name = legal_name  # the latest tool's name
     return company
@@ -160,7 +160,9 @@ def _case_row(link: CompanyCase) -> dict[str, Any]:
 def company_record(submission: Submission) -> dict[str, Any] | None:
     """`company` in `show --json`: the case's company with all its cases, and what this case reuses."""
     session = object_session(submission)
-    link = session.get(CompanyCase, submission.id) if session is not None else None
+    if session is None:
+        return None
+    link = session.get(CompanyCase, submission.id)
     if link is None:
         return None
     company = link.company

@@ -117,7 +117,8 @@ class Correspondence(Handler):
 
     def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
                prepared: Any) -> tuple[MessageOutcome, str]:
-        case = session.scalar(select(Submission).where(Submission.tracking_number == email.case_number))
+        # case_number is only set for a case that exists (Pipeline._known_case), and cases are never deleted
+        case = session.scalars(select(Submission).where(Submission.tracking_number == email.case_number)).one()
         row.submission_id = case.id
         row.raw_path = pipeline.storage.stored_path(self._raw_target(pipeline, email, row))
         return MessageOutcome.PROCESSED, (f"{email.case_number}: message without files from {email.parsed.sender} "

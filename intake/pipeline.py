@@ -30,9 +30,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, TypeVar
 
-from sqlalchemy import ColumnElement, and_, false, select, text, update
+from sqlalchemy import ColumnElement, CursorResult, Result, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -166,7 +166,7 @@ class Pipeline:
         if not uid.isdigit():
             return  # Maildir keys have no order; every listing is complete anyway
         with self.sessions.begin() as session:
-            row = session.get(FolderState, progress_id)
+            row = _row(session, FolderState, progress_id)
             if row.last_uid is None or int(uid) > int(row.last_uid):
                 row.last_uid = uid
 
@@ -197,7 +197,7 @@ class Pipeline:
             return
         try:
             with self.sessions() as session:
-                attempts = session.get(Message, row_id).attempts
+                attempts = _row(session, Message, row_id).attempts
             if attempts > self.config.processing.max_attempts:
                 self._abandon(row_id, "gave up after %d attempts" % (attempts - 1))
                 stats.abandoned += 1
@@ -248,7 +248,7 @@ class Pipeline:
                 Message.id == row.id, Message.state == row.state,
                 Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                 state=MessageState.CLAIMED, attempts=Message.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
-            if taken.rowcount != 1:
+            if _rowcount(taken) != 1:
                 session.rollback()
                 return None
             if row.state == MessageState.CLAIMED:
@@ -286,6 +286,7 @@ class Pipeline:
             return
         crash_point("recorded")
         handler.finish(self, row, email)
+        assert row.outcome is not None, "record() sets the outcome"
         stats.count(row.outcome)
         log.info("%s", summaries[0])
 
@@ -475,7 +476,7 @@ class Pipeline:
     def _retry_later(self, row_id: int, error: str, count_attempt: bool) -> None:
         processing = self.config.processing
         with self.sessions.begin() as session:
-            row = session.get(Message, row_id)
+            row = _row(session, Message, row_id)
             if not self._still_ours(row, error):
                 return
             self.storage.discard_workdir(row_id)  # a retry starts afresh: nothing in it is reused
@@ -498,7 +499,7 @@ class Pipeline:
     def _release(self, row_id: int) -> None:
         """Give a claim back untouched (the mailbox failed, or a stop was requested)."""
         with self.sessions.begin() as session:
-            row = session.get(Message, row_id)
+            row = _row(session, Message, row_id)
             if row.state == MessageState.CLAIMED and row.claimed_by == self.worker_id:
                 row.state, row.claimed_by, row.next_attempt_at = MessageState.FAILED, None, self.clock()
                 row.attempts -= 1
@@ -506,7 +507,7 @@ class Pipeline:
 
     def _abandon(self, row_id: int, reason: str) -> None:
         with self.sessions.begin() as session:
-            row = session.get(Message, row_id)
+            row = _row(session, Message, row_id)
             if not self._still_ours(row, reason):
                 return
             row.state = MessageState.ABANDONED
@@ -534,7 +535,7 @@ class Pipeline:
     def _move_to_outcome(self, source: MailSource, ref: MessageRef, row_id: int, stats: CycleStats) -> None:
         now = self.clock()
         with self.sessions() as session:
-            row = session.get(Message, row_id)
+            row = _row(session, Message, row_id)
             if row.moved:
                 return
             if row.claimed_by != self.worker_id:
@@ -545,7 +546,7 @@ class Pipeline:
                     Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                     claimed_by=self.worker_id, claimed_at=now))
                 session.commit()
-                if taken.rowcount != 1:
+                if _rowcount(taken) != 1:
                     return
             version = row.version
             target = self._outcome_folder(row)
@@ -555,7 +556,7 @@ class Pipeline:
         source.move(ref, target)
         crash_point("moved")
         with self.sessions.begin() as session:
-            moved = session.get(Message, row_id)
+            moved = _row(session, Message, row_id)
             moved.moved, moved.claimed_by = True, None
         stats.moved += 1
 
@@ -564,6 +565,8 @@ class Pipeline:
         if not workdir.exists():
             return  # filed by an earlier run, which removes the scratch folder last
         files = _kept_files(workdir)
+        # Only a version with a storage path is filed, and record_version always stores a report.
+        assert version.storage_path is not None and version.report is not None
         self.storage.file_version(self.storage.path_of(version.storage_path), workdir / "message.eml",
                                   files if files.is_dir() else None, Report.from_dict(version.report))
         self.storage.discard_workdir(row_id)
@@ -572,9 +575,28 @@ class Pipeline:
         mailbox = self.config.mailbox
         if row.state == MessageState.ABANDONED:
             return mailbox.failed_folder
+        if row.outcome is None:  # only a superseded row has none, and it is already moved
+            raise ValueError(f"message row {row.id} is done without an outcome")
         return {MessageOutcome.PROCESSED: mailbox.processed_folder, MessageOutcome.RETURNED: mailbox.returned_folder,
                 MessageOutcome.TOO_LARGE: mailbox.returned_folder,
                 MessageOutcome.IGNORED: mailbox.ignored_folder}[MessageOutcome(row.outcome)]
+
+
+_Row = TypeVar("_Row", Message, FolderState)
+
+
+def _row(session: Session, model: type[_Row], row_id: int) -> _Row:
+    """The row `row_id` of `model`, which the caller created or holds: rows are never deleted."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise LookupError(f"{model.__name__} row {row_id} is gone")
+    return row
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed (its result is a CursorResult)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def _kept_files(workdir: Path) -> Path:

@@ -174,7 +174,7 @@ def _suppression(session: Session, address: str, config: OutboundConfig, now: da
     if address == config.from_address.lower():
         return "recipient is our own address"
     recent = session.scalar(select(func.count(Reply.id)).where(
-        Reply.recipient == address, Reply.created_at > now - timedelta(hours=24), Reply.status != ReplyStatus.SUPPRESSED))
+        Reply.recipient == address, Reply.created_at > now - timedelta(hours=24), Reply.status != ReplyStatus.SUPPRESSED)) or 0
     if automatic and recent >= config.max_replies_per_sender_per_day:
         return f"{recent} replies to this address in the last 24 hours (limit {config.max_replies_per_sender_per_day})"
     return None

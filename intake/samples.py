@@ -232,7 +232,7 @@ def evaluation_tool_lines(employer: str = "Acme Roofing Ltd.", employees: int = 
         "Element scores",
     ]
     scores = (92, 88, 90, 85, 94, 87, 83, 90)
-    lines += [f"Element {n} - {name}: {score}%" for n, (name, score) in enumerate(zip(ALBERTA_8, scores), start=1)]
+    lines += [f"Element {n} - {name}: {score}%" for n, (name, score) in enumerate(zip(ALBERTA_8, scores, strict=True), start=1)]
     lines += [f"Overall score: {round(sum(scores) / len(scores))}%", "",
               f"Assessor signature: {assessor}    Date: {submitted}",
               f"Employer representative signature: Pat Morgan, Owner    Date: {submitted}"]

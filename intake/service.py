@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake import db
+from intake.claims import worker_identity
 from intake.config import Config
 from intake.health import Health
 from intake.mailbox import open_mail_source
 from intake.mailbox.base import MailSource
 from intake.outbound import Transport, open_transport
-from intake.claims import worker_identity
 from intake.pipeline import CycleStats, Pipeline
 from intake.replies import SendStats, send_pending
 from intake.storage import Storage

@@ -10,8 +10,19 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from intake.db import (Base, FindingRow, FolderState, Message, Reply, Submission, Version, make_engine,
-                       record_version, session_factory, upgrade)
+from intake.db import (
+    Base,
+    FindingRow,
+    FolderState,
+    Message,
+    Reply,
+    Submission,
+    Version,
+    make_engine,
+    record_version,
+    session_factory,
+    upgrade,
+)
 from tests.concurrency import run_together
 from triage.findings import finding
 from triage.report import DocumentInfo, Report, Source

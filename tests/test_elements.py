@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.elements import (BY_NAME, BY_NUMBER, BY_NUMBER_AND_NAME, UnknownVocabulary, load_vocabulary,
-                             match_folder)
+from triage.elements import BY_NAME, BY_NUMBER, BY_NUMBER_AND_NAME, UnknownVocabulary, load_vocabulary, match_folder
 from triage.names import unclear_name
 
 

@@ -26,9 +26,12 @@ from intake.mailbox import (
     open_mail_source,
 )
 from intake.mailbox.imap import ImapSource
-from tests.mailbox_behaviour import Deliver, make_message
-from tests.mailbox_behaviour import test_move_of_a_message_already_gone_is_a_no_op  # noqa: F401 (shared test)
-from tests.mailbox_behaviour import test_too_large_raises_before_fetching  # noqa: F401 (shared test)
+from tests.mailbox_behaviour import (
+    Deliver,
+    make_message,
+    test_move_of_a_message_already_gone_is_a_no_op,  # noqa: F401 (shared test)
+    test_too_large_raises_before_fetching,  # noqa: F401 (shared test)
+)
 from tests.servers.dovecot import DovecotServer
 
 pytestmark = pytest.mark.server

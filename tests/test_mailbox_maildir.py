@@ -15,9 +15,12 @@ import pytest
 from intake.config import MailboxConfig
 from intake.mailbox import MailboxError, open_mail_source
 from intake.mailbox.maildir import MaildirSource
-from tests.mailbox_behaviour import Deliver, make_message
-from tests.mailbox_behaviour import test_move_of_a_message_already_gone_is_a_no_op  # noqa: F401 (shared test)
-from tests.mailbox_behaviour import test_too_large_raises_before_fetching  # noqa: F401 (shared test)
+from tests.mailbox_behaviour import (
+    Deliver,
+    make_message,
+    test_move_of_a_message_already_gone_is_a_no_op,  # noqa: F401 (shared test)
+    test_too_large_raises_before_fetching,  # noqa: F401 (shared test)
+)
 
 
 @pytest.fixture

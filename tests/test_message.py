@@ -17,8 +17,8 @@ from intake.message import (
     parse_message,
 )
 from intake.tracking import find_tracking_numbers
-from triage.paths import safe_name
 from tests import mailfactory as mf
+from triage.paths import safe_name
 
 CAP = 5_000_000
 

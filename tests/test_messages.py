@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from fetchers.fetch import unsupported
 from fetchers.net import not_found, sign_in_required, unavailable
+from intake.company import Reused, reused_findings
 from intake.db import FindingRow
 from intake.mailbox.maildir import MaildirSource
-from intake.company import Reused, reused_findings
 from intake.samples import evaluation_tool_lines, minimal_docx, minimal_pdf, write_sample_submission
 from intake.service import open_services, poll_cycle
 from tests import mailfactory as mf

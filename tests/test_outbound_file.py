@@ -9,11 +9,14 @@ import pytest
 from intake.config import OutboundConfig
 from intake.outbound import TransientSendError, Transport, open_transport
 from intake.outbound.file import FileTransport
-from tests.transport_behaviour import RECIPIENT, Outbox
+from tests.transport_behaviour import (
+    RECIPIENT,
+    Outbox,
+    test_close_ends_a_run_and_the_next_send_starts_another,  # noqa: F401 (shared test)
+    test_each_message_arrives_once_with_its_bytes_unchanged,  # noqa: F401 (shared test)
+    test_unreachable_is_transient_and_marks_the_server_down,  # noqa: F401 (shared test)
+)
 from tests.transport_behaviour import make_reply as _raw
-from tests.transport_behaviour import test_close_ends_a_run_and_the_next_send_starts_another  # noqa: F401 (shared test)
-from tests.transport_behaviour import test_each_message_arrives_once_with_its_bytes_unchanged  # noqa: F401 (shared test)
-from tests.transport_behaviour import test_unreachable_is_transient_and_marks_the_server_down  # noqa: F401 (shared test)
 
 
 @pytest.fixture

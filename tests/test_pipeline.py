@@ -15,9 +15,18 @@ from intake.db import Message, Reply, Submission, utcnow
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
+from tests.pipeline_helpers import (
+    body_text,
+    count,
+    deliver,
+    maildir_config,
+    outbox_messages,
+    replies,
+    states,
+    tracking_numbers,
+    with_section,
+)
 from triage.engine import triage_path
-from tests.pipeline_helpers import (deliver, body_text, count, maildir_config, outbox_messages, replies, states, tracking_numbers,
-                                    with_section)
 
 
 def folder_count(config, folder: str) -> int:

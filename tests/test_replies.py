@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,16 @@ from intake.db import Message, Reply, Submission, Version, record_version
 from intake.outbound import Transport
 from intake.outbound.file import FileTransport
 from intake.outbound.smtp import SmtpTransport
-from intake.replies import (MAX_BACKOFF, SendStats, queue_reply, render_acknowledgement, render_no_submission,
-                            render_too_large, reply_subject, send_pending)
+from intake.replies import (
+    MAX_BACKOFF,
+    SendStats,
+    queue_reply,
+    render_acknowledgement,
+    render_no_submission,
+    render_too_large,
+    reply_subject,
+    send_pending,
+)
 from intake.tracking import allocate_tracking_number
 from tests.concurrency import run_together
 from tests.servers.smtp import SmtpServer
@@ -310,7 +319,7 @@ def test_reply_fails_after_max_attempts_with_growing_backoff(db_sessions, smtp_s
         assert send_pending(db_sessions, transport, CONFIG, now=now).deferred == 1
         now = _reply(db_sessions).next_attempt_at
         due_times.append(now)
-    assert [b - a for a, b in zip([NOW] + due_times, due_times)] == [timedelta(seconds=60), timedelta(seconds=120)]
+    assert [b - a for a, b in pairwise([NOW] + due_times)] == [timedelta(seconds=60), timedelta(seconds=120)]
     assert send_pending(db_sessions, transport, CONFIG, now=now) == SendStats(failed=1)
     assert (_reply(db_sessions).status, _reply(db_sessions).attempts) == ("failed", CONFIG.max_attempts)
     assert backoff(CONFIG.retry_base_seconds, 30, MAX_BACKOFF) == timedelta(hours=6)  # capped

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from intake.samples import (ALBERTA_8, build_sample_zip, evaluation_tool_lines, minimal_docx, minimal_xlsx,
-                            write_sample_submission)
+from intake.samples import (
+    ALBERTA_8,
+    build_sample_zip,
+    evaluation_tool_lines,
+    minimal_docx,
+    minimal_xlsx,
+    write_sample_submission,
+)
 from triage.formats import extension_mismatch, sniff, sniff_file
 from triage.text import extract_text
 

@@ -45,6 +45,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, NamedTuple
 
@@ -405,10 +406,10 @@ def _drop_redundant_folder(entries: list[_Entry], prefix: str) -> list[_Entry]:
     folder = prefix.rstrip("/").rsplit("/", 1)[-1]
     inner = (prefix + folder).casefold()
     inside = [e.path.casefold() == inner or e.path.casefold().startswith(inner + "/") for e in entries]
-    if not any(inside) or not all(ok for ok, e in zip(inside, entries) if not e.junk):
+    if not any(inside) or not all(ok for ok, e in zip(inside, entries, strict=True) if not e.junk):
         return entries
     return [replace(e, path=(prefix + e.path[len(prefix):].partition("/")[2]).rstrip("/"))
-            if ok else e for ok, e in zip(inside, entries)]
+            if ok else e for ok, e in zip(inside, entries, strict=True)]
 
 
 def _is_nested_zip_name(path: str) -> bool:
@@ -420,7 +421,7 @@ def _is_nested_zip_name(path: str) -> bool:
 def _overlaps(entries: list[_Entry], cd_start: int) -> list[Finding]:
     """Entries whose data ranges share bytes (the overlapping-file zip bomb), or run into the directory."""
     spans = sorted((e.info.header_offset, e.data_start + e.info.compress_size, e.raw_name) for e in entries)
-    for (_, end, name), (next_start, _, next_name) in zip(spans, spans[1:]):
+    for (_, end, name), (next_start, _, next_name) in pairwise(spans):
         if next_start < end:
             return [finding(
                 "archive.bomb",
@@ -727,7 +728,7 @@ def _decompress(method: int, chunks: Iterator[bytes], entry: _Entry) -> Iterator
         raise _Fatal([finding(
             "archive.corrupt",
             f"The file '{entry.raw_name}' is compressed with a method we cannot read "
-            f"({zipfile.compressor_names.get(method, f'method {method}')}). "
+            f"({zipfile.compressor_names.get(method, f'method {method}')}). "  # type: ignore[attr-defined]  # not in typeshed
             "Please make the zip with Windows' 'Send to > Compressed (zipped) folder' or your system's "
             "standard zip tool and send it again.", entry.path)])
 
@@ -795,7 +796,8 @@ def _zip_lzma(chunks: Iterator[bytes], entry: _Entry) -> Iterator[bytes]:
         raise _Fatal([_corrupt(entry.path)])
     props_len = struct.unpack_from("<H", head, 2)[0]
     props = head[4:4 + props_len]
-    filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # as zipfile itself does
+    # as zipfile itself does; a private helper typeshed leaves out
+    filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]  # type: ignore[attr-defined]
     rest = head[4 + props_len:]
     yield from _bounded_stream(lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters),
                                _prepend(rest, chunks), entry.info.file_size)
@@ -907,6 +909,7 @@ def _new_file_path(state: _State, rel: str) -> Path:
     The name is a single component (no "/"); when it is an ordinary one, nothing exists there yet
     and its folder's real path is its own inside dest (checked once per folder), the file's real
     path is that folder plus the name: the full check below is only needed otherwise."""
+    assert state.dest is not None, "only called when files are written"
     parts = rel.split("/")
     parent = _make_dirs(state, parts[:-1])
     name = parts[-1]
@@ -923,6 +926,7 @@ def _safe_parent(state: _State, parent: Path) -> bool:
     """Whether the folder's real path is itself, inside dest (remembered once true)."""
     if parent in state.safe_parents:
         return True
+    assert state.dest is not None, "only called when files are written"
     resolved = parent.resolve()
     if resolved == parent and resolved.is_relative_to(state.dest):
         state.safe_parents.add(parent)

@@ -139,7 +139,7 @@ def _name_score(name_words: list[str], element: Element) -> tuple[int, int, int]
     the element's words; how many words matched; minus the position of the first matched word).
     """
     present = set(name_words)
-    kind, count, matched = 0, 0, frozenset()
+    kind, count, matched = 0, 0, frozenset[str]()
     for phrase in _phrases(element):
         if phrase <= present and len(phrase) > count:
             kind, count, matched = 2, len(phrase), phrase

@@ -132,7 +132,9 @@ def _folder_tree(root: Path, limits: ArchiveLimits, workdir: Path) -> tuple[Tree
         if not document.name.lower().endswith(".zip"):
             tree.documents.append(document)
             continue
-        if limits.max_nesting < 1 and is_zip_file(document.abspath):
+        zip_path = document.abspath
+        assert zip_path is not None  # scan_tree lists files on disk
+        if limits.max_nesting < 1 and is_zip_file(zip_path):
             findings.append(finding("archive.bomb", f"'{document.path}' is a zip inside the submission, and zips "
                                     "inside the submission are not allowed by this inbox's limits. Please "
                                     "unzip it into its folder.", document.path))
@@ -142,7 +144,7 @@ def _folder_tree(root: Path, limits: ArchiveLimits, workdir: Path) -> tuple[Tree
         scratch.mkdir(parents=True, exist_ok=True)
         logical = document.path[: -len(".zip")]
         # the reader also judges a `.zip` that is not one (archive.not_zip) or is damaged (archive.corrupt)
-        result = read_zip(document.abspath, scratch, inner_limits, inspect=sniff_member)
+        result = read_zip(zip_path, scratch, inner_limits, inspect=sniff_member)
         findings.extend(_prefixed(f, logical, document.path) for f in result.findings)
         if result.fatal:  # nothing read: the file stays a document of the submission
             tree.documents.append(document)

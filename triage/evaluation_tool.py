@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from triage.elements import normalize
-from triage.paths import name_of, stem
 from triage.names import unclear_name
+from triage.paths import name_of, stem
 
 if TYPE_CHECKING:
     from triage.submission import Document, Submission

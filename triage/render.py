@@ -21,7 +21,7 @@ def _size(n: int) -> str:
 def _table(rows: list[list[str]]) -> list[str]:
     """Left-aligned columns, two spaces apart."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def _tool_lines(s: dict) -> list[str]:

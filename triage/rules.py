@@ -9,18 +9,17 @@ what to do. `RULES` is the ordered registry the engine runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Callable, Iterable, Iterator
-
-from datetime import timedelta
 
 from triage.dates import months_between
 from triage.evaluation_tool import read_employees, tool_folders
 from triage.findings import Finding, finding
 from triage.formats import extension_mismatch, with_article
+from triage.names import unclear_name
 from triage.paths import name_of
 from triage.settings import RuleSettings
-from triage.names import unclear_name
 from triage.submission import Submission
 
 CheckFn = Callable[[Submission, RuleSettings], Iterable[Finding]]
@@ -266,7 +265,7 @@ def employees_stated(sub: Submission) -> int | None:
     """The number of employees the evaluation tool states, or None (no tool, or not readable)."""
     if not sub.evaluation_tool.found:
         return None
-    stated = sub.tool_facts.values["employees"]
+    stated = sub.tool_facts.int_value("employees")
     return stated if stated is not None else read_employees(sub.evaluation_text)
 
 
@@ -325,7 +324,7 @@ def _documentation_span(sub: Submission, settings: RuleSettings) -> Iterator[Fin
 @rule("evaluation-period", "Documents are dated within the 12 months before the evaluation end.",
       ("timing.outside_evaluation_period",))
 def _evaluation_period(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
-    end = sub.tool_facts.values["evaluation_end"]
+    end = sub.tool_facts.date_value("evaluation_end")
     if end is None:
         return
     start = end - EVALUATION_LOOKBACK
@@ -347,8 +346,8 @@ def _evaluation_period(sub: Submission, settings: RuleSettings) -> Iterator[Find
 @rule("late-submission", "The tool was submitted within the allowed days after the evaluation end.",
       ("timing.late_submission",))
 def _late_submission(sub: Submission, settings: RuleSettings) -> Iterator[Finding]:
-    facts = sub.tool_facts.values
-    end, submitted = facts["evaluation_end"], facts["submitted_on"]
+    facts = sub.tool_facts
+    end, submitted = facts.date_value("evaluation_end"), facts.date_value("submitted_on")
     if end is None or submitted is None:
         return
     days = (submitted - end).days

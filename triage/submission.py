@@ -57,6 +57,7 @@ class Document:
         """The content as a seekable binary file."""
         if self.abspath is not None:
             return open(self.abspath, "rb")
+        assert self.member is not None  # the constructor requires one of the two
         return self.member.open()
 
     @property

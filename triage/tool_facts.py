@@ -68,6 +68,16 @@ class ToolFacts:
         """`summary.tool`: JSON values (dates as ISO strings)."""
         return {k: v.isoformat() if isinstance(v, date) else v for k, v in self.values.items()}
 
+    def date_value(self, name: str) -> date | None:
+        """A date fact (`evaluation_end`, `submitted_on`...), or None when it was not read."""
+        value = self.values[name]
+        return value if isinstance(value, date) else None
+
+    def int_value(self, name: str) -> int | None:
+        """A number fact (`employees`), or None when it was not read."""
+        value = self.values[name]
+        return value if isinstance(value, int) else None
+
 
 # -- reading a document into rows ---------------------------------------------------------------
 
@@ -149,8 +159,9 @@ def _pdf_form_rows(reader) -> list[Row]:
         elif value is not None and str(value).strip():
             rows.append([Cell(label, where), Cell(str(value), where)])
     if boxes:
-        ticked = [c for c in boxes if c.text.startswith("☒")]
-        rows.append([Cell(" ".join(c.text for c in boxes), ticked[0].where if len(ticked) == 1 else boxes[0].where)])
+        ticked_boxes = [c for c in boxes if c.text.startswith("☒")]
+        rows.append([Cell(" ".join(c.text for c in boxes),
+                          ticked_boxes[0].where if len(ticked_boxes) == 1 else boxes[0].where)])
     return rows
 
 
@@ -170,7 +181,7 @@ class _DocxRows(_Collector):
         self.cell: list[str] | None = None
         self.para: list[str] = []
         self.in_text = False
-        self.checkbox: dict[str, bool] = {}
+        self.checkbox: dict[str, bool | None] = {}
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         if name == f"{_W}t":
@@ -372,19 +383,25 @@ _LABEL_RES = {name: re.compile(rf"(?:{regex})\b|(?:{regex})(?=\s*[:#(])", re.I) 
 _ANY_LABEL_WITH_COLON = re.compile("|".join(rf"(?:{r})" for r in _LABELS.values()) + r"[^:\n]{0,50}:", re.I)
 
 
+def _always(m: re.Match[str] | None) -> re.Match[str]:
+    """The match of a pattern whose parts are all optional (_NUMBERING, _TAIL): it matches anywhere."""
+    assert m is not None
+    return m
+
+
 def _label_at(field_name: str, text: str) -> Iterable[tuple[int, bool]]:
     """Where the value after `field_name`'s label starts in `text`, and whether a separator (colon,
     dash, tab, `#`, a wide gap) stood between: at the start of the cell (numbering allowed), or later
     when a colon follows the label."""
     regex = _LABEL_RES[field_name]
-    start = _NUMBERING.match(text).end()
+    start = _always(_NUMBERING.match(text)).end()
     m = regex.match(text, start)
     if m:
-        tail = _TAIL.match(text, m.end())
+        tail = _always(_TAIL.match(text, m.end()))
         yield tail.end(), bool(_SEPARATOR.search(text[m.end() - 1:tail.end()]))
     for m in regex.finditer(text, start + 1):
         if text[m.start() - 1].isspace():
-            tail = _TAIL.match(text, m.end())
+            tail = _always(_TAIL.match(text, m.end()))
             if ":" in tail.group():
                 yield tail.end(), True
 
@@ -465,7 +482,7 @@ def _purpose(value: str) -> str | None:
 
 def _option_name(text: str) -> str:
     m = re.fullmatch(_OPTION.pattern, text.strip(), re.I)
-    return m.lastgroup if m else "certification"
+    return m.lastgroup if m and m.lastgroup else "certification"
 
 
 _PARSERS: dict[str, Callable[[str], object]] = {
@@ -540,9 +557,9 @@ def read_facts(rows: list[Row]) -> tuple[dict[str, object], dict[str, str]]:
                             break
                         continue
                     for text, at in _candidates(rows, r, c, rest, separated, name in _TYPED):
-                        value = _PARSERS[name](text)
-                        if value is not None:
-                            values[name], where[name] = value, at
+                        parsed = _PARSERS[name](text)
+                        if parsed is not None:
+                            values[name], where[name] = parsed, at
                             break
                     if name in values:
                         break

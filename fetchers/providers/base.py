@@ -14,8 +14,18 @@ from pathlib import Path
 from typing import Callable, ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
-from fetchers.net import (Downloader, Fetched, LinkProblem, TooLarge, check_url, looks_like_quota, not_found,
-                          sanitize_name, sign_in_required, unavailable)
+from fetchers.net import (
+    Downloader,
+    Fetched,
+    LinkProblem,
+    TooLarge,
+    check_url,
+    looks_like_quota,
+    not_found,
+    sanitize_name,
+    sign_in_required,
+    unavailable,
+)
 
 
 @dataclass(frozen=True)

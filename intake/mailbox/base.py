@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable, Self
 
 if TYPE_CHECKING:
     from intake.config import MailboxConfig
@@ -58,7 +58,7 @@ class MailSource(ABC):
 
     account: str  # stable identity for database keys: "imap://user@host:port", "maildir:/abs/path"
 
-    @classmethod
+    @classmethod  # noqa: B027 - an optional hook: most backends accept any settings
     def validate(cls, config: MailboxConfig) -> None:
         """Raise ConfigError, naming the key, for `[mailbox]` settings this backend cannot work with."""
 
@@ -67,7 +67,7 @@ class MailSource(ABC):
     def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> MailSource:
         """The source `[mailbox]` describes, not yet connected; `resolve_path` makes paths absolute."""
 
-    def __enter__(self) -> MailSource:
+    def __enter__(self) -> Self:
         self.open()
         return self
 

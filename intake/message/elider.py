@@ -194,7 +194,9 @@ class _Elided:
 
     def restore(self, part: Message) -> str:
         """Put the part's original body back (for the rare text or non-base64 part this large)."""
-        text = "".join(self.pieces(part.get_payload()))
+        payload = part.get_payload()
+        assert isinstance(payload, str), "restore() is for leaf parts, whose payload is text"
+        text = "".join(self.pieces(payload))
         part.set_payload(text)
         return text
 

@@ -119,7 +119,8 @@ class _Collector:
             if content_type == "message/rfc822":
                 children = self._encoded_message(part, children, label) or children
                 if not forwarded and isinstance(children, list):
-                    self.enclosed_fields.update(str(key).lower() for child in children for key in child.keys())
+                    self.enclosed_fields.update(str(key).lower() for child in children
+                                                if isinstance(child, Message) for key in child.keys())
             if isinstance(children, list):
                 for i, child in enumerate(children, 1):
                     self.walk(child, depth + 1, f"{label}.{i}", inner)

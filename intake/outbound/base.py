@@ -33,7 +33,7 @@ class PermanentSendError(SendError):
 class Transport(ABC):
     """One way out for replies; like a Django email backend."""
 
-    @classmethod
+    @classmethod  # noqa: B027 - an optional hook: most backends accept any settings
     def validate(cls, config: OutboundConfig) -> None:
         """Raise ConfigError, naming the key, for `[outbound]` settings this backend cannot work with."""
 
@@ -49,5 +49,5 @@ class Transport(ABC):
         Returns once the message is accepted; raises TransientSendError or PermanentSendError.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: most transports have nothing to end
         """End a run of sends (the reply job calls it once its outcomes are recorded)."""

@@ -30,12 +30,32 @@ from starlette.staticfiles import StaticFiles
 from intake import case_commands, cases, users
 from intake.company import company_record
 from intake.config import Config
-from intake.db import (AuditEntry, CaseNote, Decision, Document, FindingRow, Message, Reply, Submission, User,
-                       Version, make_engine, session_factory, utcnow)
+from intake.db import (
+    AuditEntry,
+    CaseNote,
+    Decision,
+    Document,
+    FindingRow,
+    Message,
+    Reply,
+    Submission,
+    User,
+    Version,
+    make_engine,
+    session_factory,
+    utcnow,
+)
 from intake.storage import Storage
 from intake.web import auth, stats
-from intake.web.security import (FILE_CSP, INLINE_TYPES, SecurityHeaders, content_disposition, cross_site,
-                                 display_name, tokens_match)
+from intake.web.security import (
+    FILE_CSP,
+    INLINE_TYPES,
+    SecurityHeaders,
+    content_disposition,
+    cross_site,
+    display_name,
+    tokens_match,
+)
 
 STATIC = Path(__file__).parent / "static"
 QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
@@ -58,7 +78,13 @@ class Workbench:
     templates: Environment
 
 
-def _size(value: int) -> str:
+def _form_text(form: FormData, name: str) -> str | None:
+    """A text field of a form; None when it is missing or is a file."""
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _size(value: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1000 or unit == "GB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
@@ -164,7 +190,7 @@ def action(handler: Callable[..., Response]) -> Callable[[Request], Awaitable[Re
             return _forbidden(request, "cross-site request refused")
         me = await run_in_threadpool(_signed_in, request)
         form = await request.form()
-        if me is None or not tokens_match(me.csrf_token, form.get("csrf_token")):
+        if me is None or not tokens_match(me.csrf_token, _form_text(form, "csrf_token")):
             return _forbidden(request, "your session has ended or the form is stale: reload the page")
         request.scope["signed_in"] = me
         return _with_new_session(request, await run_in_threadpool(handler, request, me, form))
@@ -206,7 +232,7 @@ async def signin(request: Request) -> Response:
     wb: Workbench = request.app.state.wb
     form = await request.form()
     if cross_site(request.headers) or not tokens_match(request.cookies.get(auth.SIGNIN_COOKIE),
-                                                        form.get("signin_token")):
+                                                        _form_text(form, "signin_token")):
         return _forbidden(request, "the sign-in form is stale: reload the page")
     username, password = str(form.get("username", ""))[:100], str(form.get("password", ""))[:1000]
     address = _address(request)
@@ -232,7 +258,7 @@ async def signin(request: Request) -> Response:
         again = secrets.token_urlsafe(24)
         message = ("Too many failed sign-ins: wait a few minutes and try again." if outcome == "blocked"
                    else "Unknown user name or wrong password.")
-        response = _render(request, "signin.html", status=429 if outcome == "blocked" else 401,
+        response: Response = _render(request, "signin.html", status=429 if outcome == "blocked" else 401,
                            signin_token=again, next=_safe_next(str(form.get("next", ""))), error=message)
         _set_cookie(request, response, auth.SIGNIN_COOKIE, again, max_age=3600)
         return response
@@ -346,7 +372,8 @@ def _correspondence(wb: Workbench, session: Session, submission: Submission) -> 
     for m in session.scalars(select(Message).where(
             Message.submission_id == submission.id, Message.state == "done",
             or_(Message.version_id.is_not(None), Message.raw_path.is_not(None))).order_by(Message.received_at, Message.id)):
-        path = _message_file(wb, submission.tracking_number, m.id, numbers.get(m.version_id))
+        number = numbers.get(m.version_id) if m.version_id is not None else None
+        path = _message_file(wb, submission.tracking_number, m.id, number)
         body = None
         if path is not None:
             body = (_text_body(path.read_bytes()) if path.stat().st_size <= MAX_SHOWN_EMAIL_BYTES
@@ -458,6 +485,8 @@ def message_download(request: Request, me: auth.SignedIn) -> Response:
             return _not_found(request)
         submission = session.get(Submission, message.submission_id)
         version = session.get(Version, message.version_id) if message.version_id else None
+    if submission is None:  # not reached: the message's case is its foreign key, and cases are kept
+        return _not_found(request)
     path = _message_file(wb, submission.tracking_number, message.id, version.number if version else None)
     if path is None:
         return _not_found(request)
@@ -500,7 +529,7 @@ def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitab
 def decide(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = submission.tracking_number
-    chosen = {int(v) for v in form.getlist("finding") if str(v).isdigit()}
+    chosen = {int(v) for v in form.getlist("finding") if isinstance(v, str) and v.isdigit()}
     findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
                 if f.id in chosen]
     try:
@@ -520,7 +549,8 @@ def decide(request: Request, session: Session, submission: Submission, actor: Us
 def _decision_request(form: FormData, configured: list[str],
                       findings: list[dict[str, Any]]) -> case_commands.DecisionRequest:
     choice = str(form.get("decision", ""))
-    qa_reasons = [configured[int(i)] for i in form.getlist("reason") if str(i).isdigit() and int(i) < len(configured)]
+    qa_reasons = [configured[int(i)] for i in form.getlist("reason")
+                  if isinstance(i, str) and i.isdigit() and int(i) < len(configured)]
     due_text = str(form.get("due", "")).strip()
     try:
         due = date.fromisoformat(due_text) if due_text else None

@@ -46,7 +46,7 @@ def table(results: list[Result]) -> str:
         rows.append((r.target, r.what, _num(r.measured, r.unit), _num(r.baseline, r.unit),
                      "-" if r.ratio is None else f"{r.ratio:.2f}", r.goal, "met" if r.met else "NOT MET"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for r in results:
         for note in r.notes:

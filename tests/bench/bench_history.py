@@ -19,10 +19,19 @@ from datetime import timedelta
 from pathlib import Path
 
 from intake.config import load_config
-from intake.db import upgrade as db_upgrade
 from intake.db import FolderState, Message, Reply, make_engine, session_factory, utcnow
-from tests.bench.common import (Result, database, dovecot_session_stats, imap_client, intake_cli, median,
-                                ratio, run_measured, write_intake_config)
+from intake.db import upgrade as db_upgrade
+from tests.bench.common import (
+    Result,
+    database,
+    dovecot_session_stats,
+    imap_client,
+    intake_cli,
+    median,
+    ratio,
+    run_measured,
+    write_intake_config,
+)
 from tests.servers.dovecot import run_dovecot
 from tests.servers.smtp import SmtpServer
 

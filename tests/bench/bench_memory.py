@@ -15,8 +15,18 @@ import tempfile
 from pathlib import Path
 
 from tests import mailfactory
-from tests.bench.common import (CACHE, MB, Result, append_all, database, intake_cli, run_measured,
-                                submission_files, write_intake_config, write_zip)
+from tests.bench.common import (
+    CACHE,
+    MB,
+    Result,
+    append_all,
+    database,
+    intake_cli,
+    run_measured,
+    submission_files,
+    write_intake_config,
+    write_zip,
+)
 from tests.servers.dovecot import run_dovecot
 from tests.servers.providers import ProviderServer
 from tests.servers.smtp import SmtpServer

@@ -18,8 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.common import (Result, append_all, clean_env, database, intake_cli, median, ratio, realistic_zip,
-                                run_measured, submission_email, write_intake_config)
+from tests.bench.common import (
+    Result,
+    append_all,
+    clean_env,
+    database,
+    intake_cli,
+    median,
+    ratio,
+    realistic_zip,
+    run_measured,
+    submission_email,
+    write_intake_config,
+)
 from tests.pipeline_helpers import ROOT
 from tests.servers.dovecot import run_dovecot
 from tests.servers.smtp import SmtpServer

@@ -11,16 +11,28 @@ Target: ratio at most 1.5.
 from __future__ import annotations
 
 import email
-import os
 import email.policy
+import os
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.common import (MB, Result, append_all, database, imap_client, intake_cli, profile_prefix,
-                                ratio, realistic_zip, run_measured, submission_email, write_intake_config)
+from tests.bench.common import (
+    MB,
+    Result,
+    append_all,
+    database,
+    imap_client,
+    intake_cli,
+    profile_prefix,
+    ratio,
+    realistic_zip,
+    run_measured,
+    submission_email,
+    write_intake_config,
+)
 from tests.servers.dovecot import run_dovecot
 from tests.servers.smtp import SmtpServer
 

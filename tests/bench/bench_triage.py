@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 from intake.config import Config
-from tests.bench.common import (CACHE, MB, Result, intake_cli, median, ratio, run_measured, submission_files,
-                                write_zip)
+from tests.bench.common import CACHE, MB, Result, intake_cli, median, ratio, run_measured, submission_files, write_zip
 from tests.pipeline_helpers import write_config
 from triage.archive import read_zip
 from triage.engine import sniff_member, triage_path
