@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from fetchers.settings import LinkSettings
+from intake.scan import ScanConfig
 from triage.findings import validate_severity_overrides
 from triage.settings import ArchiveLimits, RuleSettings
 
@@ -161,6 +162,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # where relative paths start
 
     def resolve_path(self, value: str) -> Path:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from intake import disposition
 from intake import message as email_parser
+from intake import scan
 from intake.db import Message, MessageOutcome, Submission
 from intake.mailbox.base import MessageRef
 from intake.replies import queue_reply, render_acknowledgement, render_no_submission, render_too_large
@@ -149,7 +150,12 @@ class NewVersion(Handler):
         return True
 
     def prepare(self, pipeline: Pipeline, email: Incoming) -> Report:
-        return pipeline.triage_email(email)
+        from intake.pipeline import _kept_files  # pipeline imports this module
+
+        config = pipeline.config
+        report = pipeline.triage_email(email)
+        # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
+        return scan.scan_submission(report, _kept_files(email.workdir), config.scan, config.triage.severities)
 
     def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
                prepared: Report) -> tuple[MessageOutcome, str]:

@@ -46,6 +46,7 @@ from intake.config import Config
 from intake.db import FolderState, Message, MessageOutcome, MessageState, Submission, Version, record_version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
+from intake.scan import ScannerUnavailable
 from intake.storage import Storage
 from intake.tracking import allocate_tracking_number
 from triage.engine import triage_path
@@ -204,7 +205,7 @@ class Pipeline:
         except MailboxError:
             self._release(row_id)
             raise
-        except LinkStillUnavailable as exc:
+        except (LinkStillUnavailable, ScannerUnavailable) as exc:  # not the email's fault: attempts not counted
             self._retry_later(row_id, str(exc), count_attempt=False)
             stats.failed += 1
         except Exception as exc:  # one bad message never blocks the ones after it

@@ -21,6 +21,8 @@ from fetchers.fetch import unsupported
 from fetchers.net import not_found, sign_in_required, unavailable
 from intake.db import FindingRow
 from intake.mailbox.maildir import MaildirSource
+from intake.scan import ScanResult
+from intake.scan import findings_for as scan_findings
 from intake.samples import minimal_docx, minimal_pdf, write_sample_submission
 from intake.service import open_services, poll_cycle
 from tests import mailfactory as mf
@@ -126,6 +128,12 @@ def _link_cases() -> list[tuple[str, str]]:
     return [(p.code, p.message) for p in problems] + [(f.code, f.message) for f in found]
 
 
+def _scan_cases() -> list[tuple[str, str]]:
+    result = ScanResult(hits={f"{E[3]}/Hazard control procedure.pdf": "Win.Test.EICAR_HDB-1"},
+                        not_scanned=[f"{E[4]}/Inspection video.pdf"], unavailable="clamd is down")
+    return [(f.code, f.message) for f in scan_findings(result)]
+
+
 def _message_cases(tmp: Path) -> list[tuple[str, str]]:
     """message.no_submission and message.too_large, from a real poll."""
     config = with_section(maildir_config(tmp, f"sqlite:///{tmp / 'db.sqlite3'}"), "limits", max_message_bytes=200_000)
@@ -145,7 +153,7 @@ def _message_cases(tmp: Path) -> list[tuple[str, str]]:
 def messages(tmp_path_factory) -> list[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("messages")
     return (_folder_cases(tmp / "folders") + _zip_cases(tmp / "zips") + _link_cases()
-            + _message_cases(tmp / "mail"))
+            + _message_cases(tmp / "mail") + _scan_cases())
 
 
 def test_every_configured_code_is_rendered(messages):
