@@ -114,6 +114,12 @@ class HealthConfig:
     path: str = "var/health.json"
 
 
+@dataclass(frozen=True)
+class MetricsConfig:
+    host: str = "127.0.0.1"  # the daemon's and the workbench's /metrics listen here
+    port: int = 9464  # the daemon's; 0 turns it off
+
+
 QA_RETURN_REASONS = (  # ../shared/domain.md, "What QA returns submissions for"
     "Missing documentation",
     "Hard to assess or disorganized submission",
@@ -142,6 +148,7 @@ class WebConfig:
     page_size: int = 50  # cases per queue page
     proxy_user_header: str = ""  # e.g. "X-Remote-User": the signed-in user, set by a reverse proxy...
     trusted_proxies: list[str] = field(default_factory=list)  # ...believed only from these addresses/networks
+    metrics_port: int = 9465  # the workbench's /metrics (on [metrics] host); 0 turns it off
 
     @property
     def public_url(self) -> str:
@@ -163,6 +170,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     web: WebConfig = field(default_factory=WebConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # where relative paths start
 
     def resolve_path(self, value: str) -> Path:

@@ -72,6 +72,7 @@ class CycleStats:
     failed: int = 0
     abandoned: int = 0
     moved: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)  # versions filed, by triage verdict (metrics)
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -274,16 +275,21 @@ class Pipeline:
         prepared = handler.prepare(self, email)
 
         summaries: list[str] = []
+        verdicts: list[str] = []
 
         def record(session: Session, row: Message) -> None:
             outcome, summary = handler.record(self, session, row, email, prepared)
             row.state, row.outcome = MessageState.DONE, outcome
             summaries.append(summary)
+            if row.version is not None:
+                verdicts.append(row.version.verdict)
 
         row = self._settle(row_id, email.parsed, email.sha256, stats, record)
         if row is None:
             return
         crash_point("recorded")
+        for verdict in verdicts:
+            stats.verdicts[verdict] = stats.verdicts.get(verdict, 0) + 1
         handler.finish(self, row, email)
         stats.count(row.outcome)
         log.info("%s", summaries[0])
@@ -348,6 +354,9 @@ class Pipeline:
             self._keep_files(triage_dir / "files" if target.is_file() else target, workdir)
         elif parsed.links:
             assessed = assess_links(parsed.links, config, workdir, keep_files=True, triage=self.triage)
+            from intake.metrics import count_link_download  # prometheus-client: only where links are fetched
+
+            count_link_download(parsed.links[0], assessed.report, assessed.transient)
             age = self.clock() - email.ref.internal_date
             if assessed.transient and age < timedelta(hours=config.processing.link_retry_hours):
                 raise LinkStillUnavailable("; ".join(f.message for f in assessed.report.findings)
