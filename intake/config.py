@@ -57,6 +57,7 @@ class MailboxConfig:
     fetch_chunk_bytes: int = 1_000_000
     ca_bundle: str = ""  # extra CA file to trust for IMAP TLS (a test or private CA); default: system's
     backlog_grace_hours: float = 24.0  # older mail met on first sight is filed without a reply
+    authserv_id: str = ""  # our mail server's Authentication-Results id; others' headers are ignored
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake import disposition
+from intake import authresults, disposition
 from intake import message as email_parser
 from intake import scan
 from intake.db import Message, MessageOutcome, Submission
@@ -154,6 +154,15 @@ class NewVersion(Handler):
 
         config = pipeline.config
         report = pipeline.triage_email(email)
+        submitter = None
+        if email.case_number is not None:
+            with pipeline.sessions() as session:
+                submitter = session.scalar(select(Submission.submitter)
+                                           .where(Submission.tracking_number == email.case_number))
+        auth = authresults.from_headers(email.parsed.headers, config.mailbox.authserv_id)
+        if (why := disposition.sender_unverified(email.parsed, auth, submitter)) is not None:
+            report.findings.extend(apply_severities([finding("message.sender_unverified", why)],
+                                                    config.triage.severities))
         # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
         return scan.scan_submission(report, _kept_files(email.workdir), config.scan, config.triage.severities)
 

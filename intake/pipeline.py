@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import disposition
+from intake import authresults, disposition
 from intake import message as email_parser
 from intake import outcomes
 from intake.assess import assess_links
@@ -458,8 +458,10 @@ class Pipeline:
         version.storage_path = str(self.storage.version_dir(case.tracking_number, version.number))
         return case, version
 
-    @staticmethod
-    def _describe(row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
+    def _describe(self, row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
+        auth = authresults.from_headers(parsed.headers, self.config.mailbox.authserv_id)
+        if auth is not None:
+            row.spf, row.dkim, row.dmarc = auth.spf, auth.dkim, auth.dmarc
         row.sender = parsed.sender
         row.subject = parsed.subject
         row.message_id = parsed.message_id or row.message_id

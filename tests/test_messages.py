@@ -20,7 +20,10 @@ from sqlalchemy import select
 from fetchers.fetch import unsupported
 from fetchers.net import not_found, sign_in_required, unavailable
 from intake.db import FindingRow
+from intake.authresults import AuthResults
+from intake.disposition import sender_unverified
 from intake.mailbox.maildir import MaildirSource
+from intake.message import ParsedMessage
 from intake.scan import ScanResult
 from intake.scan import findings_for as scan_findings
 from intake.samples import minimal_docx, minimal_pdf, write_sample_submission
@@ -134,6 +137,13 @@ def _scan_cases() -> list[tuple[str, str]]:
     return [(f.code, f.message) for f in scan_findings(result)]
 
 
+def _sender_cases() -> list[tuple[str, str]]:
+    msg = ParsedMessage(sender="jane.doe@acme-roofing.ca")
+    return [("message.sender_unverified", why) for why in (
+        sender_unverified(msg, AuthResults(dmarc="fail"), None),
+        sender_unverified(msg, AuthResults(dmarc="none"), "owner@acme-roofing.ca"))]
+
+
 def _message_cases(tmp: Path) -> list[tuple[str, str]]:
     """message.no_submission and message.too_large, from a real poll."""
     config = with_section(maildir_config(tmp, f"sqlite:///{tmp / 'db.sqlite3'}"), "limits", max_message_bytes=200_000)
@@ -153,7 +163,7 @@ def _message_cases(tmp: Path) -> list[tuple[str, str]]:
 def messages(tmp_path_factory) -> list[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("messages")
     return (_folder_cases(tmp / "folders") + _zip_cases(tmp / "zips") + _link_cases()
-            + _message_cases(tmp / "mail") + _scan_cases())
+            + _message_cases(tmp / "mail") + _scan_cases() + _sender_cases())
 
 
 def test_every_configured_code_is_rendered(messages):
