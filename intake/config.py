@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from fetchers.settings import LinkSettings
+from intake.retention import RetentionConfig
 from intake.scan import ScanConfig
 from triage.findings import validate_severity_overrides
 from triage.settings import ArchiveLimits, RuleSettings
@@ -172,6 +173,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # where relative paths start
 
     def resolve_path(self, value: str) -> Path:
