@@ -146,19 +146,23 @@ def test_an_infected_submission_is_returned_naming_the_file_not_the_signature(sc
     assert json.loads((services.storage.root / number / "1" / "report.json").read_text())["summary"]["scan"]["hits"]
 
 
-def test_a_clean_submission_is_recorded_as_scanned(scanned):
-    config, services = scanned()
+def filed_once(config, services, raw: bytes) -> tuple[str, dict]:
+    """Deliver `raw`, run one cycle, close the services; the case's verdict and first report."""
     try:
-        deliver(config, mailfactory.submission_with_zip())
+        deliver(config, raw)
         poll_cycle(services)
         with services.sessions() as session:
             case = session.scalar(select(Submission))
-            report = case.versions[0].report
+            return case.verdict, case.versions[0].report
     finally:
         services.close()
+
+
+def test_a_clean_submission_is_recorded_as_scanned(scanned):
+    verdict, report = filed_once(*scanned(), mailfactory.submission_with_zip())
     assert report["summary"]["scan"]["scanned"] is True and report["summary"]["scan"]["hits"] == []
     assert not [f for f in report["findings"] if f["code"].startswith(("format.malware", "scan."))]
-    assert case.verdict != "returned"
+    assert verdict != "returned"
 
 
 def test_a_required_scanner_that_is_down_holds_the_email_then_files_it_once(scanned, tmp_path: Path, clamd_server):
@@ -191,29 +195,15 @@ def test_a_required_scanner_that_is_down_holds_the_email_then_files_it_once(scan
 
 def test_an_optional_scanner_that_is_down_files_with_an_info_finding(scanned, tmp_path: Path):
     config, services = scanned(clamd=closed_socket_path(tmp_path), required=False)
-    try:
-        deliver(config, mailfactory.submission_with_zip())
-        poll_cycle(services)
-        with services.sessions() as session:
-            case = session.scalar(select(Submission))
-            report = case.versions[0].report
-    finally:
-        services.close()
+    verdict, report = filed_once(config, services, mailfactory.submission_with_zip())
     [note] = [f for f in report["findings"] if f["code"] == "scan.not_scanned"]
     assert note["severity"] == "info" and note["path"] is None
     assert report["summary"]["scan"]["scanned"] is False and "clamd" in report["summary"]["scan"]["error"]
-    assert case.verdict != "returned"
+    assert verdict != "returned"
     assert inbox_count(config) == 0
 
 
 def test_scanning_off_adds_nothing(tmp_path: Path):
     config = maildir_config(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    services = open_services(config)
-    try:
-        deliver(config, mailfactory.submission_with_zip(zip_with({INFECTED: EICAR})))
-        poll_cycle(services)
-        with services.sessions() as session:
-            report = session.scalar(select(Submission)).versions[0].report
-    finally:
-        services.close()
+    _, report = filed_once(config, open_services(config), mailfactory.submission_with_zip(zip_with({INFECTED: EICAR})))
     assert "scan" not in report["summary"]
