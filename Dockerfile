@@ -19,6 +19,9 @@ USER secor
 WORKDIR /var/lib/secor-intake
 ENV SECOR_INTAKE_CONFIG=/etc/secor-intake/secor-intake.toml
 VOLUME ["/var/lib/secor-intake"]
-HEALTHCHECK --interval=5m --timeout=30s CMD ["secor-intake", "health"]
+# 9464: the daemon's /metrics ([metrics] port); 8080 and 9465: the workbench and its /metrics.
+EXPOSE 9464 8080 9465
+# `secor-intake health` exits 1 when the last successful poll is too old or something needs a person.
+HEALTHCHECK --interval=5m --timeout=30s --start-period=2m CMD ["secor-intake", "health"]
 ENTRYPOINT ["secor-intake"]
 CMD ["run"]

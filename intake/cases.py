@@ -118,6 +118,8 @@ def show_document(session: Session, submission: Submission, storage: Storage | N
         "message_id": v.message.message_id if v.message is not None else None,
         "storage_path": str(storage.path_of(v.storage_path)) if storage and v.storage_path else v.storage_path,
         "source": v.report["source"] if v.report else None,
+        "authentication": ({"spf": v.message.spf, "dkim": v.message.dkim, "dmarc": v.message.dmarc}
+                           if v.message is not None else None),
         "files": [{"path": d.path, "size": d.size, "sha256": d.sha256, "mime": d.mime, "element": d.element}
                   for d in v.documents],
         "findings": [{"code": f.code, "severity": f.severity, "path": f.path, "message": f.message}

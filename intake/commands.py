@@ -39,8 +39,36 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
     health = commands.add_parser("health", help="print the health record; exit 1 when something needs a person")
     health.add_argument("--json", action="store_true")
     commands.add_parser("demo", help="seed the embedded demo inbox, run one cycle and show the outcomes")
+    housekeeping = commands.add_parser("housekeeping", help="delete stored files and raw emails past [retention] "
+                                       "(decided cases only) and stale scratch space")
+    housekeeping.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    housekeeping.add_argument("--json", action="store_true")
     return {"run": cmd_run, "poll": cmd_poll, "submissions": cmd_submissions, "show": cmd_show,
-            "db": cmd_db, "health": cmd_health, "demo": cmd_demo}
+            "db": cmd_db, "health": cmd_health, "demo": cmd_demo, "housekeeping": cmd_housekeeping}
+
+
+def cmd_housekeeping(config: Config, args: argparse.Namespace) -> int:
+    def work(services: Any) -> int:
+        from intake import retention
+        from intake.housekeeping import housekeep
+
+        found = retention.apply(services.sessions, services.storage.root, config.retention, dry_run=args.dry_run)
+        scratch = 0 if args.dry_run else housekeep(services)
+        if args.json:
+            json.dump({"dry_run": args.dry_run, "expired": [item.to_dict() for item in found],
+                       "scratch_folders_removed": scratch}, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            return EXIT_OK
+        verb = "would delete" if args.dry_run else "deleted"
+        for item in found:
+            print(f"{item.tracking_number}: {verb} {item.what} ({len(item.paths)} files, {item.bytes} bytes); "
+                  f"last decision {item.decided_at.date().isoformat()}")
+        print(f"{len(found)} cases past retention" + ("" if config.retention.submissions_years
+                                                       or config.retention.raw_email_years
+                                                       else " (retention is off: [retention] years are 0)"))
+        return EXIT_OK
+
+    return with_services(config, work)
 
 
 def print_json(document: Any) -> None:

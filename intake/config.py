@@ -20,6 +20,8 @@ from typing import Any, Mapping
 from fetchers.settings import LinkSettings
 from intake.mailbox import MAIL_SOURCES
 from intake.outbound import TRANSPORTS
+from intake.retention import RetentionConfig
+from intake.scan import ScanConfig
 from triage.findings import validate_severity_overrides
 from triage.settings import ArchiveLimits, RuleSettings
 
@@ -58,6 +60,7 @@ class MailboxConfig:
     fetch_chunk_bytes: int = 1_000_000
     ca_bundle: str = ""  # extra CA file to trust for IMAP TLS (a test or private CA); default: system's
     backlog_grace_hours: float = 24.0  # older mail met on first sight is filed without a reply
+    authserv_id: str = ""  # our mail server's Authentication-Results id; others' headers are ignored
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,12 @@ class HealthConfig:
     path: str = "var/health.json"
 
 
+@dataclass(frozen=True)
+class MetricsConfig:
+    host: str = "127.0.0.1"  # the daemon's and the workbench's /metrics listen here
+    port: int = 9464  # the daemon's; 0 turns it off
+
+
 QA_RETURN_REASONS = (  # ../shared/domain.md, "What QA returns submissions for"
     "Missing documentation",
     "Hard to assess or disorganized submission",
@@ -143,6 +152,7 @@ class WebConfig:
     page_size: int = 50  # cases per queue page
     proxy_user_header: str = ""  # e.g. "X-Remote-User": the signed-in user, set by a reverse proxy...
     trusted_proxies: list[str] = field(default_factory=list)  # ...believed only from these addresses/networks
+    metrics_port: int = 9465  # the workbench's /metrics (on [metrics] host); 0 turns it off
 
     @property
     def public_url(self) -> str:
@@ -163,6 +173,9 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # where relative paths start
 
     def resolve_path(self, value: str) -> Path:

@@ -6,11 +6,13 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import DBAPIError
 
+from intake import metrics
 from intake.backoff import backoff
 from intake.db import utcnow
 from intake.housekeeping import housekeep
@@ -47,24 +49,26 @@ class Daemon:
         """One intake cycle; True when it ran. Backs off after failures."""
         if self.retry_at is not None and utcnow() < self.retry_at:
             return False
+        started = time.monotonic()
         try:
             if self.database_down:
                 self._check_database()  # cheap, and no mailbox login while the database is away
             stats = take_mail(self.services)
             self.services.health.record_success(self.services.sessions)
         except LoginRefused as exc:
-            self._failed(f"login refused: {exc}", "mailbox", loud=True)
+            self._failed(f"login refused: {exc}", "mailbox", started, loud=True)
             return False
         except MailboxError as exc:
-            self._failed(f"mailbox: {exc}", "mailbox")
+            self._failed(f"mailbox: {exc}", "mailbox", started)
             return False
         except DBAPIError as exc:
-            self._failed(f"database: {type(exc.orig).__name__}: {exc.orig}", "database")
+            self._failed(f"database: {type(exc.orig).__name__}: {exc.orig}", "database", started)
             return False
         except Exception as exc:  # storage, a bug...: keep the daemon alive, say it loudly
             log.exception("poll failed")
-            self._failed(f"{type(exc).__name__}: {exc}", "other")
+            self._failed(f"{type(exc).__name__}: {exc}", "other", started)
             return False
+        metrics.count_cycle(stats, time.monotonic() - started, "ok")
         if self.failures:
             log.info("poll works again after %d failed attempts", self.failures)
         self.failures, self.retry_at, self.database_down = 0, None, False
@@ -84,7 +88,11 @@ class Daemon:
         """
         folder = self.config.mailbox.folder
         wait = min(self.config.schedule.poll_seconds, IDLE_WAIT_SECONDS)
+        first = True
         while not self.services.stop.is_set():
+            if not first:
+                metrics.IMAP_RECONNECTS.inc()
+            first = False
             try:
                 with self.services.mail_source() as source:
                     while not self.services.stop.is_set():
@@ -95,7 +103,7 @@ class Daemon:
                 log.warning("mail watcher: %s; polling every %.0f s meanwhile", exc, self.config.schedule.poll_seconds)
                 self.services.stop.wait(self.config.schedule.poll_seconds)
 
-    def _failed(self, error: str, failed: str, loud: bool = False) -> None:
+    def _failed(self, error: str, failed: str, started: float, loud: bool = False) -> None:
         """Record a failed poll and when to try again; `failed` is "mailbox", "database" or "other".
 
         Only the mailbox backs off exponentially (a refused login must not become a lock-out). A
@@ -103,6 +111,7 @@ class Daemon:
         it failed is taken again within seconds of its return; anything else (a full disk) is tried
         again at every poll.
         """
+        metrics.count_cycle(None, time.monotonic() - started, failed)
         self.failures += 1
         self.database_down = failed == "database"
         poll_seconds = self.config.schedule.poll_seconds
@@ -120,6 +129,7 @@ class Daemon:
     def reply_job(self) -> None:
         try:
             stats = send_replies(self.services)
+            metrics.count_replies(stats)
             self.services.health.record_sending(stats.sent, stats.last_error)
         except Exception as exc:  # the database, most likely: the next successful poll clears it
             log.exception("reply job failed")
@@ -153,6 +163,7 @@ class Daemon:
                                next_run_time=now + timedelta(seconds=1))
         self.scheduler.add_job(self.housekeeping_job, "interval", seconds=schedule.housekeeping_seconds,
                                id="housekeeping", next_run_time=now + timedelta(seconds=5))
+        served = metrics.serve(self.config.metrics.host, self.config.metrics.port, self.services.sessions)
         self.scheduler.start()
         watcher = None
         if schedule.idle:
@@ -165,6 +176,8 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
         if watcher is not None:
             watcher.join(timeout=IDLE_WAIT_SECONDS + 5)
+        if served is not None:
+            served.shutdown()
         log.info("stopped cleanly")
         return 0
 

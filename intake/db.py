@@ -180,6 +180,10 @@ class Message(Base):
     # use_alter: message and submission_version refer to each other.
     version_id: Mapped[int | None] = mapped_column(ForeignKey("submission_version.id", use_alter=True), index=True)
     raw_path: Mapped[str | None] = mapped_column(String(1000))
+    # What our own mail server's Authentication-Results said (intake.authresults); NULL: nothing.
+    spf: Mapped[str | None] = mapped_column(String(16))
+    dkim: Mapped[str | None] = mapped_column(String(16))
+    dmarc: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email.utils
 import re
 
+from intake.authresults import AuthResults
 from intake.message import ParsedMessage
 
 AUTOMATIC = "automatic"
@@ -158,3 +159,21 @@ def classify(msg: ParsedMessage) -> str:
     if mentions_secor(msg):
         return NO_SUBMISSION
     return OTHER
+
+
+def sender_unverified(msg: ParsedMessage, auth: AuthResults | None, case_submitter: str | None) -> str | None:
+    """Why the sender is `message.sender_unverified` (a message for the submitter), or None.
+
+    Our mail server's DMARC fail is enough. A reply that joins an existing case from an address other
+    than the case's submitter must pass DMARC: anyone who knows a tracking number could otherwise
+    add a version to someone else's case.
+    """
+    dmarc = auth.dmarc if auth is not None else None
+    domain = (msg.sender or "").rpartition("@")[2] or "your domain"
+    if dmarc == "fail":
+        return (f"We could not verify that this email really came from {domain}: the domain's DMARC check failed. "
+                "A person will check it before the submission is accepted.")
+    if case_submitter and msg.sender and msg.sender.lower() != case_submitter.lower() and dmarc != "pass":
+        return ("This email added to a case that another address opened, and we could not verify its sender. "
+                "A person will check it before it counts.")
+    return None

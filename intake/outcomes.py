@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fetchers.providers import supported_services_phrase
-from intake import disposition
+from intake import authresults, disposition, scan
 from intake import message as email_parser
 from intake.db import Message, Submission
 from intake.mailbox.base import MessageRef
@@ -158,7 +158,21 @@ class NewVersion(Handler):
         return True
 
     def prepare(self, pipeline: Pipeline, email: Incoming) -> Report:
-        return pipeline.triage_email(email)
+        from intake.pipeline import _kept_files  # pipeline imports this module
+
+        config = pipeline.config
+        report = pipeline.triage_email(email)
+        submitter = None
+        if email.case_number is not None:
+            with pipeline.sessions() as session:
+                submitter = session.scalar(select(Submission.submitter)
+                                           .where(Submission.tracking_number == email.case_number))
+        auth = authresults.from_headers(email.parsed.headers, config.mailbox.authserv_id)
+        if (why := disposition.sender_unverified(email.parsed, auth, submitter)) is not None:
+            report = finish_report(report.source, [*report.findings, finding("message.sender_unverified", why)],
+                                   config.triage.severities, report.summary, report.documents)
+        # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
+        return scan.scan_submission(report, _kept_files(email.workdir), config.scan, config.triage.severities)
 
     def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
                prepared: Report) -> tuple[MessageOutcome, str]:

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fetchers.providers import supported_services_phrase
-from intake import company, disposition, outcomes
+from intake import authresults, company, disposition, outcomes
 from intake import message as email_parser
 from intake.assess import assess_links
 from intake.backoff import backoff
@@ -47,6 +47,7 @@ from intake.config import Config
 from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
+from intake.scan import ScannerUnavailable
 from intake.states import MessageOutcome, MessageState
 from intake.storage import Storage
 from intake.tracking import allocate_tracking_number
@@ -73,6 +74,7 @@ class CycleStats:
     failed: int = 0
     abandoned: int = 0
     moved: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)  # versions filed, by triage verdict (metrics)
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -206,7 +208,7 @@ class Pipeline:
         except MailboxError:
             self._release(row_id)
             raise
-        except LinkStillUnavailable as exc:
+        except (LinkStillUnavailable, ScannerUnavailable) as exc:  # not the email's fault: attempts not counted
             self._retry_later(row_id, str(exc), count_attempt=False)
             stats.failed += 1
         except Exception as exc:  # one bad message never blocks the ones after it
@@ -275,16 +277,21 @@ class Pipeline:
         prepared = handler.prepare(self, email)
 
         summaries: list[str] = []
+        verdicts: list[str] = []
 
         def record(session: Session, row: Message) -> None:
             outcome, summary = handler.record(self, session, row, email, prepared)
             row.state, row.outcome = MessageState.DONE, outcome
             summaries.append(summary)
+            if row.version is not None:
+                verdicts.append(row.version.verdict)
 
         row = self._settle(row_id, email.parsed, email.sha256, stats, record)
         if row is None:
             return
         crash_point("recorded")
+        for verdict in verdicts:
+            stats.verdicts[verdict] = stats.verdicts.get(verdict, 0) + 1
         handler.finish(self, row, email)
         assert row.outcome is not None, "record() sets the outcome"
         stats.count(row.outcome)
@@ -350,6 +357,9 @@ class Pipeline:
             self._keep_files(triage_dir / "files" if target.is_file() else target, workdir)
         elif parsed.links:
             assessed = assess_links(parsed.links, config, workdir, keep_files=True, triage=self.triage)
+            from intake.metrics import count_link_download  # prometheus-client: only where links are fetched
+
+            count_link_download(parsed.links[0], assessed.report, assessed.transient)
             age = self.clock() - email.ref.internal_date
             if assessed.transient and age < timedelta(hours=config.processing.link_retry_hours):
                 raise LinkStillUnavailable("; ".join(f.message for f in assessed.report.findings)
@@ -455,8 +465,10 @@ class Pipeline:
         version.storage_path = self.storage.stored_path(self.storage.version_dir(case.tracking_number, version.number))
         return case, version, report
 
-    @staticmethod
-    def _describe(row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
+    def _describe(self, row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
+        auth = authresults.from_headers(parsed.headers, self.config.mailbox.authserv_id)
+        if auth is not None:
+            row.spf, row.dkim, row.dmarc = auth.spf, auth.dkim, auth.dmarc
         row.sender = parsed.sender
         row.subject = parsed.subject
         row.message_id = parsed.message_id or row.message_id

@@ -2,12 +2,16 @@
 # Installs the servers and tools the test suite talks to (PostgreSQL is already running on the
 # machine): Dovecot for IMAP, unzip for the benchmarks' baseline, libmagic for python-magic, and
 # Debian's chromium for the workbench's browser tests (driven by Playwright; never `playwright install`).
+# clamd (clamav-daemon) for virus scanning: the tests start their own with a test signature database.
+# systemd for `systemd-analyze verify` of the service units (deploy/systemd/).
 set -euo pipefail
 need=()
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] || need+=(libmagic1)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || need+=(clamav-daemon)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -33,6 +33,7 @@ class Setup:
             "health": {"path": str(tmp_path / "health.json")},
             "processing": {"retry_base_seconds": 0.0},
             "schedule": {"poll_seconds": 1.0, "reply_seconds": 1.0},
+            "metrics": {"port": 0},  # tests/test_metrics.py gives its daemons a free port
         }
         for section, overrides in sections.items():
             values.setdefault(section, {}).update(overrides)

@@ -19,10 +19,15 @@ from sqlalchemy import select
 
 from fetchers.fetch import unsupported
 from fetchers.net import not_found, sign_in_required, unavailable
+from intake.authresults import AuthResults
 from intake.company import Reused, reused_findings
 from intake.db import FindingRow
+from intake.disposition import sender_unverified
 from intake.mailbox.maildir import MaildirSource
+from intake.message import ParsedMessage
 from intake.samples import evaluation_tool_lines, minimal_docx, minimal_pdf, write_sample_submission
+from intake.scan import ScanResult
+from intake.scan import findings_for as scan_findings
 from intake.service import open_services, poll_cycle
 from tests import mailfactory as mf
 from tests import zipfactory as zf
@@ -146,6 +151,19 @@ def _tool_cases(tmp: Path) -> list[tuple[str, str]]:
     return out
 
 
+def _scan_cases() -> list[tuple[str, str]]:
+    result = ScanResult(hits={f"{E[3]}/Hazard control procedure.pdf": "Win.Test.EICAR_HDB-1"},
+                        not_scanned=[f"{E[4]}/Inspection video.pdf"], unavailable="clamd is down")
+    return [(f.code, f.message) for f in scan_findings(result)]
+
+
+def _sender_cases() -> list[tuple[str, str]]:
+    msg = ParsedMessage(sender="jane.doe@acme-roofing.ca")
+    return [("message.sender_unverified", why) for why in (
+        sender_unverified(msg, AuthResults(dmarc="fail"), None),
+        sender_unverified(msg, AuthResults(dmarc="none"), "owner@acme-roofing.ca"))]
+
+
 def _message_cases(tmp: Path) -> list[tuple[str, str]]:
     """message.no_submission and message.too_large, from a real poll."""
     config = with_section(maildir_config(tmp, f"sqlite:///{tmp / 'db.sqlite3'}"), "limits", max_message_bytes=200_000)
@@ -165,7 +183,7 @@ def _message_cases(tmp: Path) -> list[tuple[str, str]]:
 def messages(tmp_path_factory) -> list[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("messages")
     return (_folder_cases(tmp / "folders") + _zip_cases(tmp / "zips") + _link_cases()
-            + _tool_cases(tmp / "tool") + _message_cases(tmp / "mail"))
+            + _tool_cases(tmp / "tool") + _message_cases(tmp / "mail") + _scan_cases() + _sender_cases())
 
 
 def test_every_configured_code_is_rendered(messages):

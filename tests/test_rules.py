@@ -71,6 +71,7 @@ def test_clean_submission_with_wrapper_is_accepted(tmp_path):
 def test_every_contract_code_of_the_rules_is_covered_by_a_rule():
     emitted = {code for rule in RULES for code in rule.codes}
     wanted = {c for c in known_codes() if c.split(".")[0] in ("structure", "label", "format", "volume", "eligibility")}
+    wanted.discard("format.malware")  # the daemon's virus scan (intake/scan.py: clamd, network), not a pure rule
     assert wanted <= emitted
     assert emitted <= set(known_codes())
     assert all(rule.name and rule.description for rule in RULES)

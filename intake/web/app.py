@@ -542,6 +542,10 @@ def decide(request: Request, session: Session, submission: Submission, actor: Us
         who = exc.latest.user.username if exc.latest else "someone"
         return RedirectResponse(_case_url(tracking, error=f"{who} recorded a decision on this case meanwhile; "
                                           "nothing was sent. Review it below."), status_code=303)
+    if result.created:
+        from intake.metrics import DECISIONS
+
+        DECISIONS.labels(decision_request.decision).inc()
     notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
     return RedirectResponse(_case_url(tracking, notice=notice), status_code=303)
 

@@ -114,9 +114,16 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
 
         host = args.host or config.web.host
         port = args.port if args.port is not None else config.web.port
+        from intake import metrics
+
+        served = metrics.serve(config.metrics.host, config.web.metrics_port, services.sessions)
         server = _server_class()(uvicorn.Config(create_app(config, services), host=host, port=port, log_level="warning",
                                                   proxy_headers=False, server_header=False))
-        server.run()
+        try:
+            server.run()
+        finally:
+            if served is not None:
+                served.shutdown()
         return EXIT_OK if server.started else EXIT_CANNOT_RUN
 
     return with_services(config, serve)
