@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from intake.cases import latest_decision
 from intake.config import OutboundConfig
-from intake.db import QA_DECISIONS, AuditEntry, CaseNote, Decision, Message, Submission, User, utcnow
+from intake.db import QA_DECISIONS, AuditEntry, Case, CaseNote, Decision, InboxMessage, User, utcnow
 from intake.replies import queue_reply, render_decision
 
 STATE_AFTER = {"accept": "accepted", "return": "returned", "request_documents": "awaiting_documents"}
@@ -77,16 +77,16 @@ def _validate(request: DecisionRequest) -> None:
         raise DecisionError("Request documents needs at least one element and a due date")
 
 
-def _thread(session: Session, submission: Submission) -> tuple[str | None, list[str]]:
+def _thread(session: Session, submission: Case) -> tuple[str | None, list[str]]:
     """In-Reply-To (the submitter's latest email) and References (their emails on this case, in order)."""
     ids = [m for m in session.scalars(
-        select(Message.message_id).where(Message.submission_id == submission.id, Message.message_id.is_not(None))
-        .order_by(Message.received_at, Message.id)) if m]
+        select(InboxMessage.message_id).where(InboxMessage.submission_id == submission.id, InboxMessage.message_id.is_not(None))
+        .order_by(InboxMessage.received_at, InboxMessage.id)) if m]
     ids = list(dict.fromkeys(ids))
     return (ids[-1] if ids else None), ids[-20:]
 
 
-def record_decision(session: Session, submission: Submission, user: User, request: DecisionRequest,
+def record_decision(session: Session, submission: Case, user: User, request: DecisionRequest,
                     outbound: OutboundConfig, accept_sends_email: bool = False) -> DecisionResult:
     """Record QA's decision on the case's latest version, queue its email and audit it, in one transaction.
 
@@ -137,7 +137,7 @@ def _reason_line(reason: dict[str, Any]) -> str:
     return f"{reason['path']}: {reason['message']}" if reason.get("path") else str(reason["message"])
 
 
-def assign(session: Session, submission: Submission, actor: User, assignee: User | None) -> None:
+def assign(session: Session, submission: Case, actor: User, assignee: User | None) -> None:
     """Give the case to `assignee` (None: unassign). Anyone may take a case or let go of their own;
     only an admin assigns others or takes a case from someone. A new case taken is in review."""
     taking = assignee is not None and assignee.id == actor.id
@@ -150,7 +150,7 @@ def assign(session: Session, submission: Submission, actor: User, assignee: User
     audit(session, actor, "assign", submission.id, assignee=assignee.username if assignee else None)
 
 
-def add_note(session: Session, submission: Submission, user: User, text: str) -> CaseNote:
+def add_note(session: Session, submission: Case, user: User, text: str) -> CaseNote:
     """An internal note on the case (never sent)."""
     text = text.strip()
     if not text or len(text) > MAX_NOTE_CHARS:
@@ -161,6 +161,6 @@ def add_note(session: Session, submission: Submission, user: User, text: str) ->
     return note
 
 
-def mark_resubmitted(submission: Submission, at: datetime) -> None:
+def mark_resubmitted(submission: Case, at: datetime) -> None:
     """The submitter sent a new version of a known case: back to the top of QA's queue."""
     submission.qa_state, submission.qa_since = "resubmitted", at

@@ -15,7 +15,7 @@ from sqlalchemy import Select, String, case, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from intake.company import company_record
-from intake.db import QA_STATES, Decision, Document, Message, Submission, User, Version
+from intake.db import QA_STATES, Case, Decision, InboxMessage, StoredDocument, User, Version
 from intake.states import UNPROCESSED_STATES
 from intake.storage import Storage
 
@@ -24,7 +24,7 @@ OPEN_QA_STATES = ("resubmitted", "new", "in_review", "awaiting_documents")
 _STATE_RANK = {state: rank for rank, state in enumerate(OPEN_QA_STATES + ("accepted", "returned"))}
 
 
-def latest_version(submission: Submission) -> Version | None:
+def latest_version(submission: Case) -> Version | None:
     return submission.versions[-1] if submission.versions else None
 
 
@@ -33,7 +33,7 @@ def latest_decision(session: Session, submission_id: int) -> Decision | None:
                           .order_by(Decision.sequence.desc()).limit(1))
 
 
-def qa_document(session: Session, submission: Submission) -> dict[str, Any]:
+def qa_document(session: Session, submission: Case) -> dict[str, Any]:
     """`"qa"` of `show --json`: QA's state and latest decision, beside the triage verdict."""
     decision = latest_decision(session, submission.id)
     return {
@@ -46,7 +46,7 @@ def qa_document(session: Session, submission: Submission) -> dict[str, Any]:
     }
 
 
-def submission_summary(submission: Submission) -> dict[str, Any]:
+def submission_summary(submission: Case) -> dict[str, Any]:
     """The `submissions --json` object of one case."""
     first = submission.versions[0] if submission.versions else None
     latest = latest_version(submission)
@@ -64,7 +64,7 @@ def submission_summary(submission: Submission) -> dict[str, Any]:
     }
 
 
-def message_summary(row: Message) -> dict[str, Any]:
+def message_summary(row: InboxMessage) -> dict[str, Any]:
     """A message that could not be processed, in the same shape (tracking number null)."""
     return {
         "tracking_number": None,
@@ -88,21 +88,21 @@ def submission_list(session: Session, status: str | None = None) -> list[dict[st
     """
     streams: list[Iterator[tuple[datetime, dict[str, Any]]]] = []
     if status not in UNPROCESSED_STATES:
-        submissions = (select(Submission).order_by(Submission.received_at.desc(), Submission.id.desc())
-                       .options(selectinload(Submission.versions).selectinload(Version.message),
-                                selectinload(Submission.assignee)))
+        submissions = (select(Case).order_by(Case.received_at.desc(), Case.id.desc())
+                       .options(selectinload(Case.versions).selectinload(Version.message),
+                                selectinload(Case.assignee)))
         if status:
-            submissions = submissions.where(Submission.verdict == status)
+            submissions = submissions.where(Case.verdict == status)
         streams.append((s.received_at, submission_summary(s)) for s in session.scalars(submissions))
     if status is None or status in UNPROCESSED_STATES:
         states = [status] if status else list(UNPROCESSED_STATES)
-        messages = select(Message).where(Message.state.in_(states)).order_by(Message.received_at.desc())
+        messages = select(InboxMessage).where(InboxMessage.state.in_(states)).order_by(InboxMessage.received_at.desc())
         streams.append((m.received_at, message_summary(m)) for m in session.scalars(messages))
     merged = heapq.merge(*streams, key=lambda pair: pair[0], reverse=True)
     return [item for _, item in merged]
 
 
-def show_document(session: Session, submission: Submission, storage: Storage | None = None) -> dict[str, Any]:
+def show_document(session: Session, submission: Case, storage: Storage | None = None) -> dict[str, Any]:
     """`show --json`: the latest report in the contract's shape, plus every version, reply and QA.
 
     With `storage`, each version's `storage_path` is the folder on disk (the database keeps it
@@ -135,8 +135,8 @@ def show_document(session: Session, submission: Submission, storage: Storage | N
     return document
 
 
-def find_case(session: Session, tracking_number: str) -> Submission | None:
-    return session.scalar(select(Submission).where(Submission.tracking_number == tracking_number.strip().upper()))
+def find_case(session: Session, tracking_number: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.tracking_number == tracking_number.strip().upper()))
 
 
 # -- the workbench queue ------------------------------------------------------------------------
@@ -181,50 +181,50 @@ def _like(text: str) -> str:
 
 def _filtered(query: Select, filters: QueueFilter) -> Select:
     if filters.state == "open":
-        query = query.where(Submission.qa_state.in_(OPEN_QA_STATES))
+        query = query.where(Case.qa_state.in_(OPEN_QA_STATES))
     elif filters.state in QA_STATES:
-        query = query.where(Submission.qa_state == filters.state)
+        query = query.where(Case.qa_state == filters.state)
     if filters.verdict:
-        query = query.where(Submission.verdict == filters.verdict)
+        query = query.where(Case.verdict == filters.verdict)
     if filters.assignee == "none":
-        query = query.where(Submission.assignee_id.is_(None))
+        query = query.where(Case.assignee_id.is_(None))
     elif filters.assignee:
-        query = query.where(Submission.assignee_id == select(User.id).where(
+        query = query.where(Case.assignee_id == select(User.id).where(
             func.lower(User.username) == filters.assignee.lower()).scalar_subquery())
     if filters.q.strip():
         pattern = _like(filters.q.strip())
-        in_files = exists().where(Version.submission_id == Submission.id, Document.version_id == Version.id,
-                                  func.lower(Document.path).like(pattern, escape="\\"))
+        in_files = exists().where(Version.submission_id == Case.id, StoredDocument.version_id == Version.id,
+                                  func.lower(StoredDocument.path).like(pattern, escape="\\"))
         query = query.where(or_(*(func.lower(cast(column, String)).like(pattern, escape="\\") for column in (
-            Submission.tracking_number, Submission.submitter, Submission.submitter_name, Submission.subject)),
+            Case.tracking_number, Case.submitter, Case.submitter_name, Case.subject)),
             in_files))
     return query
 
 
 def queue(session: Session, filters: QueueFilter, page_size: int = 50) -> QueuePage:
     """One page of the queue: by QA state (a submitter's answer first), then oldest waiting first."""
-    waiting = func.coalesce(Submission.qa_since, Submission.received_at)
-    rank = case(_STATE_RANK, value=Submission.qa_state, else_=len(_STATE_RANK))
-    versions = (select(func.count(Version.id)).where(Version.submission_id == Submission.id)
-                .correlate(Submission).scalar_subquery())
-    total = session.scalar(_filtered(select(func.count(Submission.id)), filters)) or 0
+    waiting = func.coalesce(Case.qa_since, Case.received_at)
+    rank = case(_STATE_RANK, value=Case.qa_state, else_=len(_STATE_RANK))
+    versions = (select(func.count(Version.id)).where(Version.submission_id == Case.id)
+                .correlate(Case).scalar_subquery())
+    total = session.scalar(_filtered(select(func.count(Case.id)), filters)) or 0
     pages = max(1, -(-total // page_size))
     page = min(max(filters.page, 1), pages)
     query = _filtered(
-        select(Submission.tracking_number, Submission.qa_state, Submission.verdict, User.username,
-               Submission.submitter, Submission.submitter_name, Submission.subject, waiting, versions)
-        .outerjoin(User, User.id == Submission.assignee_id), filters)
-    query = query.order_by(rank, waiting, Submission.id).offset((page - 1) * page_size).limit(page_size)
+        select(Case.tracking_number, Case.qa_state, Case.verdict, User.username,
+               Case.submitter, Case.submitter_name, Case.subject, waiting, versions)
+        .outerjoin(User, User.id == Case.assignee_id), filters)
+    query = query.order_by(rank, waiting, Case.id).offset((page - 1) * page_size).limit(page_size)
     rows = [QueueRow(*row) for row in session.execute(query)]
     return QueuePage(rows=rows, total=total, page=page, pages=pages, filters=filters)
 
 
 def neighbours(session: Session, tracking_number: str, filters: QueueFilter) -> tuple[str | None, str | None]:
     """The previous and next case in the queue's order (keyboard navigation on the case page)."""
-    waiting = func.coalesce(Submission.qa_since, Submission.received_at)
-    rank = case(_STATE_RANK, value=Submission.qa_state, else_=len(_STATE_RANK))
-    ordered = _filtered(select(Submission.tracking_number, func.row_number().over(
-        order_by=(rank, waiting, Submission.id)).label("n")), filters).subquery()
+    waiting = func.coalesce(Case.qa_since, Case.received_at)
+    rank = case(_STATE_RANK, value=Case.qa_state, else_=len(_STATE_RANK))
+    ordered = _filtered(select(Case.tracking_number, func.row_number().over(
+        order_by=(rank, waiting, Case.id)).label("n")), filters).subquery()
     here = session.scalar(select(ordered.c.n).where(ordered.c.tracking_number == tracking_number))
     if here is None:
         return None, None

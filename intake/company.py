@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from intake.db import Company, CompanyCase, Document, Submission, Version
+from intake.db import Case, Company, CompanyCase, StoredDocument, Version
 from triage.findings import Finding, apply_severities, finding
 from triage.report import Report
 
@@ -64,7 +64,7 @@ def _company(session: Session, wcb_account: str, legal_name: str | None) -> Comp
     return company
 
 
-def _place(session: Session, case: Submission, company: Company, facts: dict[str, Any], linked_by: str) -> CompanyCase:
+def _place(session: Session, case: Case, company: Company, facts: dict[str, Any], linked_by: str) -> CompanyCase:
     link = session.get(CompanyCase, case.id) if case.id is not None else None
     if link is None:
         link = CompanyCase(submission=case, company=company, linked_by=linked_by, year=0)
@@ -75,7 +75,7 @@ def _place(session: Session, case: Submission, company: Company, facts: dict[str
     return link
 
 
-def file_version(session: Session, case: Submission, report: Report, severities: dict[str, str]) -> list[Finding]:
+def file_version(session: Session, case: Case, report: Report, severities: dict[str, str]) -> list[Finding]:
     """Before a version is recorded: join the case to its tool's company; the findings the version's
     report gains from the company's history (`history.reused_documents` when it resends an earlier
     year's documents)."""
@@ -97,7 +97,7 @@ def file_version(session: Session, case: Submission, report: Report, severities:
 def link(session: Session, tracking_number: str, wcb_account: str, legal_name: str | None = None) -> CompanyCase:
     """An analyst's link of a case to a company (`secor-intake company link`); raises LookupError for
     an unknown tracking number."""
-    case = session.scalar(select(Submission).where(Submission.tracking_number == tracking_number))
+    case = session.scalar(select(Case).where(Case.tracking_number == tracking_number))
     if case is None:
         raise LookupError(tracking_number)
     latest = case.versions[-1].report if case.versions else None
@@ -114,7 +114,7 @@ class Reused:
     earlier_path: str
 
 
-def reused_documents(session: Session, company: Company, case: Submission, year: int,
+def reused_documents(session: Session, company: Company, case: Case, year: int,
                      hashes: dict[str, str]) -> list[Reused]:
     """This case's documents (sha256 -> path) identical to those of the company's cases of earlier years."""
     earlier = {c.submission_id: c for c in company.cases if c.year < year and c.submission_id != case.id}
@@ -124,10 +124,10 @@ def reused_documents(session: Session, company: Company, case: Submission, year:
     keys = sorted(hashes)
     for i in range(0, len(keys), HASH_CHUNK):
         rows = session.execute(
-            select(Document.sha256, Document.path, Submission.tracking_number, Version.submission_id)
-            .join(Version, Document.version_id == Version.id).join(Submission, Version.submission_id == Submission.id)
-            .where(Version.submission_id.in_(earlier), Document.sha256.in_(keys[i:i + HASH_CHUNK]))
-            .order_by(Version.submission_id, Version.number, Document.id))
+            select(StoredDocument.sha256, StoredDocument.path, Case.tracking_number, Version.submission_id)
+            .join(Version, StoredDocument.version_id == Version.id).join(Case, Version.submission_id == Case.id)
+            .where(Version.submission_id.in_(earlier), StoredDocument.sha256.in_(keys[i:i + HASH_CHUNK]))
+            .order_by(Version.submission_id, Version.number, StoredDocument.id))
         for sha, path, tracking, submission_id in rows:
             found.setdefault(sha, Reused(hashes[sha], tracking, earlier[submission_id].year, path))
     return sorted(found.values(), key=lambda r: r.path)
@@ -157,7 +157,7 @@ def _case_row(link: CompanyCase) -> dict[str, Any]:
             "verdict": link.submission.verdict, "linked_by": link.linked_by}
 
 
-def company_record(submission: Submission) -> dict[str, Any] | None:
+def company_record(submission: Case) -> dict[str, Any] | None:
     """`company` in `show --json`: the case's company with all its cases, and what this case reuses."""
     session = object_session(submission)
     if session is None:

@@ -121,7 +121,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
 
-class FolderState(Base):
+class FolderProgress(Base):
     """Per mailbox folder: the UIDVALIDITY seen and the last UID taken (kept by the pipeline)."""
 
     __tablename__ = "folder_state"
@@ -145,7 +145,7 @@ class TrackingCounter(Base):
     last_value: Mapped[int] = mapped_column(Integer)
 
 
-class Message(Base):
+class InboxMessage(Base):
     """One email seen in the mailbox: the claim row that makes processing happen once per email."""
 
     __tablename__ = "message"
@@ -187,11 +187,11 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    submission: Mapped[Submission | None] = relationship(foreign_keys=[submission_id])
+    submission: Mapped[Case | None] = relationship(foreign_keys=[submission_id])
     version: Mapped[Version | None] = relationship(foreign_keys=[version_id], post_update=True)
 
 
-class Submission(Base):
+class Case(Base):
     """One case: one submitter, one tracking number, one or more versions."""
 
     __tablename__ = "submission"
@@ -237,14 +237,14 @@ class Version(Base):
     storage_path: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    submission: Mapped[Submission] = relationship(back_populates="versions")
-    message: Mapped[Message] = relationship(foreign_keys=[message_id])
-    documents: Mapped[list[Document]] = relationship(back_populates="version", order_by="Document.id")
+    submission: Mapped[Case] = relationship(back_populates="versions")
+    message: Mapped[InboxMessage] = relationship(foreign_keys=[message_id])
+    documents: Mapped[list[StoredDocument]] = relationship(back_populates="version", order_by="StoredDocument.id")
     findings: Mapped[list[FindingRow]] = relationship(back_populates="version", order_by="FindingRow.id")
     reply: Mapped[Reply | None] = relationship(back_populates="version")
 
 
-class Document(Base):
+class StoredDocument(Base):
     """One extracted document of a version."""
 
     __tablename__ = "document"
@@ -304,9 +304,9 @@ class Reply(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    submission: Mapped[Submission | None] = relationship(back_populates="replies")
+    submission: Mapped[Case | None] = relationship(back_populates="replies")
     version: Mapped[Version | None] = relationship(back_populates="reply")
-    source_message: Mapped[Message | None] = relationship(foreign_keys=[source_message_id])
+    source_message: Mapped[InboxMessage | None] = relationship(foreign_keys=[source_message_id])
 
 
 class User(Base):
@@ -433,7 +433,7 @@ class CompanyCase(Base):
     linked_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     company: Mapped[Company] = relationship(back_populates="cases")
-    submission: Mapped[Submission] = relationship()
+    submission: Mapped[Case] = relationship()
 
 
 def _configure_sqlite(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
@@ -507,7 +507,7 @@ def upgrade(engine_or_url: Engine | str) -> None:
             engine.dispose()
 
 
-def record_version(session: Session, submission: Submission, message: Message, report: Report,
+def record_version(session: Session, submission: Case, message: InboxMessage, report: Report,
                    storage_path: str | None = None) -> Version:
     """Add the next version of `submission` from `message` and its triage `report`.
 
@@ -527,7 +527,7 @@ def record_version(session: Session, submission: Submission, message: Message, r
         report=report.to_dict(),
         storage_path=storage_path,
     )
-    version.documents = [Document(path=d.path, size=d.size, sha256=d.sha256, mime=d.mime, element=d.element)
+    version.documents = [StoredDocument(path=d.path, size=d.size, sha256=d.sha256, mime=d.mime, element=d.element)
                          for d in report.documents]
     version.findings = [FindingRow(code=f.code, severity=f.severity, path=f.path, message=f.message)
                         for f in report.findings]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from intake.config import Config
-from intake.db import Message, Submission, utcnow
+from intake.db import Case, InboxMessage, utcnow
 from intake.samples import build_sample_zip, write_sample_submission
 
 TIFF_HEADER = b"II*\x00\x08\x00\x00\x00" + b"\x00" * 64  # a little-endian TIFF, as fax software writes
@@ -110,9 +110,9 @@ def run_demo(config: Config) -> int:
         result = poll_cycle(services)
         print(f"One cycle: {result.intake.seen} emails taken, replies sent: {result.replies.sent}.\n")
         with services.sessions() as session:
-            rows = session.scalars(select(Message).order_by(Message.id.desc()).limit(len(emails))).all()
+            rows = session.scalars(select(InboxMessage).order_by(InboxMessage.id.desc()).limit(len(emails))).all()
             for row in reversed(rows):
-                case = session.get(Submission, row.submission_id) if row.submission_id else None
+                case = session.get(Case, row.submission_id) if row.submission_id else None
                 outcome = f"{case.tracking_number}  {case.verdict}" if case else f"{row.outcome} ({row.last_error})"
                 print(f"  {row.subject!r:<48} -> {outcome}")
         storage = services.storage.root

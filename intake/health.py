@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.config import Config
-from intake.db import Message, Reply, utcnow
+from intake.db import InboxMessage, Reply, utcnow
 from intake.states import MessageState, ReplyStatus
 
 
@@ -35,10 +35,10 @@ def counts(sessions: sessionmaker[Session], stuck_after: timedelta, overdue_afte
 
         overdue = now - overdue_after
         return {
-            "failed_messages": count(select(func.count(Message.id)).where(Message.state == MessageState.FAILED)),
-            "abandoned_messages": count(select(func.count(Message.id)).where(Message.state == MessageState.ABANDONED)),
-            "stuck_messages": count(select(func.count(Message.id)).where(
-                Message.state == MessageState.CLAIMED, Message.claimed_at < now - stuck_after)),
+            "failed_messages": count(select(func.count(InboxMessage.id)).where(InboxMessage.state == MessageState.FAILED)),
+            "abandoned_messages": count(select(func.count(InboxMessage.id)).where(InboxMessage.state == MessageState.ABANDONED)),
+            "stuck_messages": count(select(func.count(InboxMessage.id)).where(
+                InboxMessage.state == MessageState.CLAIMED, InboxMessage.claimed_at < now - stuck_after)),
             "unsent_replies": count(select(func.count(Reply.id)).where(Reply.status.in_((ReplyStatus.PENDING, ReplyStatus.SENDING)))),
             "overdue_replies": count(select(func.count(Reply.id)).where(or_(
                 and_(Reply.status == ReplyStatus.PENDING, func.coalesce(Reply.next_attempt_at, Reply.created_at) < overdue),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 
-from intake.db import Message
+from intake.db import InboxMessage
 from intake.service import Services
 from intake.states import MessageState
 
@@ -22,7 +22,7 @@ def housekeep(services: Services) -> int:
         for folder in work.iterdir():
             if not folder.name.isdigit():
                 continue
-            row = session.get(Message, int(folder.name))
+            row = session.get(InboxMessage, int(folder.name))
             # Only a moved row is fully finished: filing happens before the move.
             if row is None or (row.state in (MessageState.DONE, MessageState.ABANDONED) and row.moved):
                 shutil.rmtree(folder, ignore_errors=True)

@@ -43,15 +43,15 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from sqlalchemy import func, select
 
-        from intake.db import Message, Reply, Submission
+        from intake.db import Case, InboxMessage, Reply
 
         try:
             with self.sessions() as session:
                 backlog = session.scalar(select(func.count(Reply.id)).where(Reply.status.in_(("pending", "sending"))))
-                messages = dict(session.execute(select(Message.state, func.count(Message.id)).where(
-                    Message.state.in_(("failed", "abandoned"))).group_by(Message.state)).all())
-                cases = dict(session.execute(select(Submission.qa_state, func.count(Submission.id))
-                                             .group_by(Submission.qa_state)).all())
+                messages = dict(session.execute(select(InboxMessage.state, func.count(InboxMessage.id)).where(
+                    InboxMessage.state.in_(("failed", "abandoned"))).group_by(InboxMessage.state)).all())
+                cases = dict(session.execute(select(Case.qa_state, func.count(Case.id))
+                                             .group_by(Case.qa_state)).all())
         except Exception as exc:  # the database is down: say so, and let the scrape succeed
             log.warning("metrics: database unreadable: %s", exc)
             up = GaugeMetricFamily("secor_intake_database_up", "Whether the database answered this scrape")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from fetchers.providers import supported_services_phrase
 from intake import authresults, disposition, scan
 from intake import message as email_parser
-from intake.db import Message, Submission
+from intake.db import Case, InboxMessage
 from intake.mailbox.base import MessageRef
 from intake.replies import (
     queue_reply,
@@ -71,12 +71,12 @@ class Handler:
         """Slow work before the transaction (triage, downloads); its result goes to `record`."""
         return None
 
-    def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
+    def record(self, pipeline: Pipeline, session: Session, row: InboxMessage, email: Incoming,
                prepared: Any) -> tuple[MessageOutcome, str]:
         """Write the outcome in the caller's transaction; return it and a line for the log."""
         raise NotImplementedError
 
-    def finish(self, pipeline: Pipeline, row: Message, email: Incoming) -> None:
+    def finish(self, pipeline: Pipeline, row: InboxMessage, email: Incoming) -> None:
         """After the commit: nothing by default (the pipeline files and moves the email later)."""
 
 
@@ -87,7 +87,7 @@ class TooLarge(Handler):
     def applies(self, email: Incoming) -> bool:
         return email.too_large
 
-    def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
+    def record(self, pipeline: Pipeline, session: Session, row: InboxMessage, email: Incoming,
                prepared: Any) -> tuple[MessageOutcome, str]:
         config = pipeline.config
         limit, parsed = config.limits.max_message_bytes, email.parsed
@@ -112,19 +112,19 @@ class Correspondence(Handler):
     def applies(self, email: Incoming) -> bool:
         return email.kind == disposition.FOLLOW_UP and email.case_number is not None and not email.carries_files
 
-    def _raw_target(self, pipeline: Pipeline, email: Incoming, row: Message) -> Path:
+    def _raw_target(self, pipeline: Pipeline, email: Incoming, row: InboxMessage) -> Path:
         return pipeline.storage.root / str(email.case_number) / "correspondence" / f"{row.id}.eml"
 
-    def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
+    def record(self, pipeline: Pipeline, session: Session, row: InboxMessage, email: Incoming,
                prepared: Any) -> tuple[MessageOutcome, str]:
         # case_number is only set for a case that exists (Pipeline._known_case), and cases are never deleted
-        case = session.scalars(select(Submission).where(Submission.tracking_number == email.case_number)).one()
+        case = session.scalars(select(Case).where(Case.tracking_number == email.case_number)).one()
         row.submission_id = case.id
         row.raw_path = pipeline.storage.stored_path(self._raw_target(pipeline, email, row))
         return MessageOutcome.PROCESSED, (f"{email.case_number}: message without files from {email.parsed.sender} "
                                           "joined the case (no reply)")
 
-    def finish(self, pipeline: Pipeline, row: Message, email: Incoming) -> None:
+    def finish(self, pipeline: Pipeline, row: InboxMessage, email: Incoming) -> None:
         target = self._raw_target(pipeline, email, row)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(email.workdir / "message.eml", target)
@@ -138,7 +138,7 @@ class Ignored(Handler):
     def applies(self, email: Incoming) -> bool:
         return email.kind in (disposition.AUTOMATIC, disposition.OTHER)
 
-    def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
+    def record(self, pipeline: Pipeline, session: Session, row: InboxMessage, email: Incoming,
                prepared: Any) -> tuple[MessageOutcome, str]:
         parsed = email.parsed
         reason = disposition.detect_automatic(parsed)
@@ -146,7 +146,7 @@ class Ignored(Handler):
         return MessageOutcome.IGNORED, (f"uid={row.uid} ignored ({reason or email.kind}) "
                                         f"from {parsed.sender}: {parsed.subject!r}")
 
-    def finish(self, pipeline: Pipeline, row: Message, email: Incoming) -> None:
+    def finish(self, pipeline: Pipeline, row: InboxMessage, email: Incoming) -> None:
         pipeline.storage.discard_workdir(row.id)
 
 
@@ -165,8 +165,8 @@ class NewVersion(Handler):
         submitter = None
         if email.case_number is not None:
             with pipeline.sessions() as session:
-                submitter = session.scalar(select(Submission.submitter)
-                                           .where(Submission.tracking_number == email.case_number))
+                submitter = session.scalar(select(Case.submitter)
+                                           .where(Case.tracking_number == email.case_number))
         auth = authresults.from_headers(email.parsed.headers, config.mailbox.authserv_id)
         if (why := disposition.sender_unverified(email.parsed, auth, submitter)) is not None:
             report = finish_report(report.source, [*report.findings, finding("message.sender_unverified", why)],
@@ -174,7 +174,7 @@ class NewVersion(Handler):
         # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
         return scan.scan_submission(report, _kept_files(email.workdir), config.scan, config.triage.severities)
 
-    def record(self, pipeline: Pipeline, session: Session, row: Message, email: Incoming,
+    def record(self, pipeline: Pipeline, session: Session, row: InboxMessage, email: Incoming,
                prepared: Report) -> tuple[MessageOutcome, str]:
         report, parsed, outbound = prepared, email.parsed, pipeline.config.outbound
         case, version, report = pipeline.add_version(session, row, parsed, report, email.case_number)

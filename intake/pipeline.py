@@ -44,7 +44,7 @@ from intake.backoff import backoff
 from intake.case_commands import mark_resubmitted
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.config import Config
-from intake.db import FolderState, Message, Submission, Version, record_version, utcnow
+from intake.db import Case, FolderProgress, InboxMessage, Version, record_version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.scan import ScannerUnavailable
@@ -94,8 +94,8 @@ class _HashingWriter:
 
 def _key(account: str, ref: MessageRef) -> ColumnElement[bool]:
     """The message row of `ref`: (account, folder, UIDVALIDITY, UID) is unique."""
-    return and_(Message.account == account, Message.folder == ref.folder,
-                Message.uidvalidity == ref.uidvalidity, Message.uid == ref.uid)
+    return and_(InboxMessage.account == account, InboxMessage.folder == ref.folder,
+                InboxMessage.uidvalidity == ref.uidvalidity, InboxMessage.uid == ref.uid)
 
 
 def _uid_key(uid: str) -> tuple[int, str]:
@@ -136,12 +136,12 @@ class Pipeline:
             self._advance(progress.id, uid)
         return stats
 
-    def _folder_progress(self, account: str, folder: str, uidvalidity: str) -> FolderState:
+    def _folder_progress(self, account: str, folder: str, uidvalidity: str) -> FolderProgress:
         """The folder's progress row; a changed UIDVALIDITY means re-scan everything, deduplicating."""
         with self.sessions.begin() as session:
-            row = session.scalar(select(FolderState).where(FolderState.account == account, FolderState.folder == folder))
+            row = session.scalar(select(FolderProgress).where(FolderProgress.account == account, FolderProgress.folder == folder))
             if row is None:
-                row = FolderState(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=None,
+                row = FolderProgress(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=None,
                                   first_seen_at=self.clock())
                 try:
                     with session.begin_nested():
@@ -155,9 +155,9 @@ class Pipeline:
                             folder, row.uidvalidity, uidvalidity)
                 # Unfinished rows under the old numbering can never be fetched again; their emails come
                 # back under new UIDs, so the old rows are closed rather than retried for ever.
-                session.execute(update(Message).where(
-                    Message.account == account, Message.folder == folder, Message.uidvalidity == row.uidvalidity,
-                    Message.state.in_((MessageState.CLAIMED, MessageState.FAILED))).values(
+                session.execute(update(InboxMessage).where(
+                    InboxMessage.account == account, InboxMessage.folder == folder, InboxMessage.uidvalidity == row.uidvalidity,
+                    InboxMessage.state.in_((MessageState.CLAIMED, MessageState.FAILED))).values(
                     state=MessageState.DONE, outcome=None, moved=True, claimed_by=None,
                     last_error=f"superseded: UIDVALIDITY changed to {uidvalidity}; the email is taken again under its new UID"))
                 row.uidvalidity = uidvalidity
@@ -168,7 +168,7 @@ class Pipeline:
         if not uid.isdigit():
             return  # Maildir keys have no order; every listing is complete anyway
         with self.sessions.begin() as session:
-            row = _row(session, FolderState, progress_id)
+            row = _row(session, FolderProgress, progress_id)
             if row.last_uid is None or int(uid) > int(row.last_uid):
                 row.last_uid = uid
 
@@ -176,10 +176,10 @@ class Pipeline:
         """Messages seen before that still need work: due retries, abandoned claims, unmoved outcomes."""
         now = self.clock()
         with self.sessions() as session:
-            rows = session.scalars(select(Message).where(
-                Message.account == account, Message.folder == folder, Message.uidvalidity == uidvalidity,
-                Message.state.in_((MessageState.CLAIMED, MessageState.FAILED))
-                | (Message.moved == false()))).all()  # both indexed
+            rows = session.scalars(select(InboxMessage).where(
+                InboxMessage.account == account, InboxMessage.folder == folder, InboxMessage.uidvalidity == uidvalidity,
+                InboxMessage.state.in_((MessageState.CLAIMED, MessageState.FAILED))
+                | (InboxMessage.moved == false()))).all()  # both indexed
         refs = []
         for row in rows:
             if row.state == MessageState.FAILED and row.next_attempt_at and row.next_attempt_at > now:
@@ -190,7 +190,7 @@ class Pipeline:
 
     # -- one message --------------------------------------------------------------------------
 
-    def handle(self, source: MailSource, ref: MessageRef, progress: FolderState, stats: CycleStats) -> None:
+    def handle(self, source: MailSource, ref: MessageRef, progress: FolderProgress, stats: CycleStats) -> None:
         """Bring one message to its recorded outcome (or to a recorded failure)."""
         row_id = self._claim(source.account, ref)
         crash_point("claimed")
@@ -199,7 +199,7 @@ class Pipeline:
             return
         try:
             with self.sessions() as session:
-                attempts = _row(session, Message, row_id).attempts
+                attempts = _row(session, InboxMessage, row_id).attempts
             if attempts > self.config.processing.max_attempts:
                 self._abandon(row_id, "gave up after %d attempts" % (attempts - 1))
                 stats.abandoned += 1
@@ -227,9 +227,9 @@ class Pipeline:
         """The message row's id when this worker may process it now (held, see intake.claims), else None."""
         now = self.clock()
         with self.sessions() as session:
-            row = session.scalar(select(Message).where(_key(account, ref)))
+            row = session.scalar(select(InboxMessage).where(_key(account, ref)))
             if row is None:
-                row = Message(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
+                row = InboxMessage(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
                               message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
                               state=MessageState.CLAIMED, attempts=1, claimed_by=self.worker_id, claimed_at=now)
                 session.add(row)
@@ -246,10 +246,10 @@ class Pipeline:
             if row.state == MessageState.FAILED and row.next_attempt_at is not None and row.next_attempt_at > now:
                 return None
             # Compare-and-set: only one worker takes over a stale claim or a due retry.
-            taken = session.execute(update(Message).where(
-                Message.id == row.id, Message.state == row.state,
-                Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
-                state=MessageState.CLAIMED, attempts=Message.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
+            taken = session.execute(update(InboxMessage).where(
+                InboxMessage.id == row.id, InboxMessage.state == row.state,
+                InboxMessage.claimed_by.is_not_distinct_from(row.claimed_by)).values(
+                state=MessageState.CLAIMED, attempts=InboxMessage.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
             if _rowcount(taken) != 1:
                 session.rollback()
                 return None
@@ -268,7 +268,7 @@ class Pipeline:
             raise
         return row_id
 
-    def _process(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderState,
+    def _process(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderProgress,
                  stats: CycleStats) -> None:
         email = self._fetch(source, ref, row_id, progress, stats)
         if email is None:
@@ -279,7 +279,7 @@ class Pipeline:
         summaries: list[str] = []
         verdicts: list[str] = []
 
-        def record(session: Session, row: Message) -> None:
+        def record(session: Session, row: InboxMessage) -> None:
             outcome, summary = handler.record(self, session, row, email, prepared)
             row.state, row.outcome = MessageState.DONE, outcome
             summaries.append(summary)
@@ -297,7 +297,7 @@ class Pipeline:
         stats.count(row.outcome)
         log.info("%s", summaries[0])
 
-    def _fetch(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderState,
+    def _fetch(self, source: MailSource, ref: MessageRef, row_id: int, progress: FolderProgress,
                stats: CycleStats) -> outcomes.Incoming | None:
         """The email in scratch space, parsed and classified; None when it is a copy of one already handled."""
         workdir = self.storage.workdir(row_id)
@@ -329,7 +329,7 @@ class Pipeline:
         return outcomes.Incoming(ref, parsed, sha256, workdir, too_large=False, kind=kind, case_number=case_number,
                                  backlog=backlog)
 
-    def _is_backlog(self, ref: MessageRef, progress: FolderState) -> bool:
+    def _is_backlog(self, ref: MessageRef, progress: FolderProgress) -> bool:
         """Mail that arrived well before the daemon first saw the folder: filed without a reply."""
         grace = timedelta(hours=self.config.mailbox.backlog_grace_hours)
         return ref.internal_date < progress.first_seen_at - grace
@@ -384,15 +384,15 @@ class Pipeline:
 
     # -- recording outcomes -------------------------------------------------------------------
 
-    def _own_row(self, session: Session, row_id: int) -> Message:
+    def _own_row(self, session: Session, row_id: int) -> InboxMessage:
         """The claimed row, locked for this transaction; raises if another worker took it over."""
-        row = session.scalar(select(Message).where(Message.id == row_id).with_for_update())
+        row = session.scalar(select(InboxMessage).where(InboxMessage.id == row_id).with_for_update())
         if row is None or row.state != MessageState.CLAIMED or row.claimed_by != self.worker_id:
             raise RuntimeError(f"message row {row_id} is no longer claimed by this worker")
         return row
 
     def _settle(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, stats: CycleStats,
-                record: Callable[[Session, Message], None] | None) -> Message | None:
+                record: Callable[[Session, InboxMessage], None] | None) -> InboxMessage | None:
         """Record this email's outcome with `record` in one transaction, unless it is a copy.
 
         A copy (same Message-ID and sha256 as an email another row already recorded: a re-delivery, a
@@ -434,24 +434,24 @@ class Pipeline:
                             {"space": CONTENT_LOCK_SPACE, "key": int(sha256[:8], 16) - 2 ** 31})
 
     @staticmethod
-    def _recorded_original(session: Session, row: Message, message_id: str | None, sha256: str) -> Message | None:
+    def _recorded_original(session: Session, row: InboxMessage, message_id: str | None, sha256: str) -> InboxMessage | None:
         """The first other row that recorded an outcome for the same email, if any."""
-        query = select(Message).where(Message.sha256 == sha256, Message.id != row.id,
-                                      Message.state == MessageState.DONE,
-                                      Message.outcome.is_not(None))  # not a row closed by a UIDVALIDITY change
+        query = select(InboxMessage).where(InboxMessage.sha256 == sha256, InboxMessage.id != row.id,
+                                      InboxMessage.state == MessageState.DONE,
+                                      InboxMessage.outcome.is_not(None))  # not a row closed by a UIDVALIDITY change
         if message_id:
-            query = query.where(Message.message_id == message_id)
-        return session.scalars(query.order_by(Message.id).limit(1)).first()
+            query = query.where(InboxMessage.message_id == message_id)
+        return session.scalars(query.order_by(InboxMessage.id).limit(1)).first()
 
-    def add_version(self, session: Session, row: Message, parsed: email_parser.ParsedMessage, report: Report,
-                    case_number: str | None) -> tuple[Submission, Version, Report]:
+    def add_version(self, session: Session, row: InboxMessage, parsed: email_parser.ParsedMessage, report: Report,
+                    case_number: str | None) -> tuple[Case, Version, Report]:
         """The next version of the case `case_number`, or version 1 of a new case with a new tracking number;
         also the report as recorded: with its tracking number and what the company's history adds."""
         case = None
         if case_number is not None:
-            case = session.scalar(select(Submission).where(Submission.tracking_number == case_number))
+            case = session.scalar(select(Case).where(Case.tracking_number == case_number))
         if case is None:
-            case = Submission(tracking_number=allocate_tracking_number(session, self.clock().year),
+            case = Case(tracking_number=allocate_tracking_number(session, self.clock().year),
                               submitter=parsed.sender or "", submitter_name=parsed.sender_name,
                               subject=parsed.subject, received_at=row.received_at)
             session.add(case)
@@ -465,7 +465,7 @@ class Pipeline:
         version.storage_path = self.storage.stored_path(self.storage.version_dir(case.tracking_number, version.number))
         return case, version, report
 
-    def _describe(self, row: Message, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
+    def _describe(self, row: InboxMessage, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
         auth = authresults.from_headers(parsed.headers, self.config.mailbox.authserv_id)
         if auth is not None:
             row.spf, row.dkim, row.dmarc = auth.spf, auth.dkim, auth.dmarc
@@ -478,7 +478,7 @@ class Pipeline:
     def _known_case(self, tracking_numbers: list[str]) -> str | None:
         with self.sessions() as session:
             for number in tracking_numbers:
-                if session.scalar(select(Submission.id).where(Submission.tracking_number == number)):
+                if session.scalar(select(Case.id).where(Case.tracking_number == number)):
                     return number
         return None
 
@@ -488,7 +488,7 @@ class Pipeline:
     def _retry_later(self, row_id: int, error: str, count_attempt: bool) -> None:
         processing = self.config.processing
         with self.sessions.begin() as session:
-            row = _row(session, Message, row_id)
+            row = _row(session, InboxMessage, row_id)
             if not self._still_ours(row, error):
                 return
             self.storage.discard_workdir(row_id)  # a retry starts afresh: nothing in it is reused
@@ -499,7 +499,7 @@ class Pipeline:
             row.next_attempt_at = self.clock() + delay
         log.warning("message row %d failed (%s); retry after %.0f s", row_id, error, delay.total_seconds())
 
-    def _still_ours(self, row: Message, error: str) -> bool:
+    def _still_ours(self, row: InboxMessage, error: str) -> bool:
         """Whether this worker still holds the row it failed on: another one may have closed it
         meanwhile (a UIDVALIDITY change), and a closed row must stay closed."""
         if row.state == MessageState.CLAIMED and row.claimed_by == self.worker_id:
@@ -511,7 +511,7 @@ class Pipeline:
     def _release(self, row_id: int) -> None:
         """Give a claim back untouched (the mailbox failed, or a stop was requested)."""
         with self.sessions.begin() as session:
-            row = _row(session, Message, row_id)
+            row = _row(session, InboxMessage, row_id)
             if row.state == MessageState.CLAIMED and row.claimed_by == self.worker_id:
                 row.state, row.claimed_by, row.next_attempt_at = MessageState.FAILED, None, self.clock()
                 row.attempts -= 1
@@ -519,7 +519,7 @@ class Pipeline:
 
     def _abandon(self, row_id: int, reason: str) -> None:
         with self.sessions.begin() as session:
-            row = _row(session, Message, row_id)
+            row = _row(session, InboxMessage, row_id)
             if not self._still_ours(row, reason):
                 return
             row.state = MessageState.ABANDONED
@@ -536,9 +536,9 @@ class Pipeline:
         worker finishes it, or another one once that worker is gone.
         """
         with self.sessions() as session:
-            row_id = session.scalar(select(Message.id).where(
-                _key(source.account, ref), Message.moved == false(),
-                Message.state.in_((MessageState.DONE, MessageState.ABANDONED))))
+            row_id = session.scalar(select(InboxMessage.id).where(
+                _key(source.account, ref), InboxMessage.moved == false(),
+                InboxMessage.state.in_((MessageState.DONE, MessageState.ABANDONED))))
         if row_id is None:
             return
         with holding("message", row_id):
@@ -547,15 +547,15 @@ class Pipeline:
     def _move_to_outcome(self, source: MailSource, ref: MessageRef, row_id: int, stats: CycleStats) -> None:
         now = self.clock()
         with self.sessions() as session:
-            row = _row(session, Message, row_id)
+            row = _row(session, InboxMessage, row_id)
             if row.moved:
                 return
             if row.claimed_by != self.worker_id:
                 if not claim_is_stale(row.claimed_by, row.claimed_at, now, CLAIM_LEASE, ("message", row.id)):
                     return  # its worker is alive and finishes it
-                taken = session.execute(update(Message).where(
-                    Message.id == row.id, Message.moved == false(),
-                    Message.claimed_by.is_not_distinct_from(row.claimed_by)).values(
+                taken = session.execute(update(InboxMessage).where(
+                    InboxMessage.id == row.id, InboxMessage.moved == false(),
+                    InboxMessage.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                     claimed_by=self.worker_id, claimed_at=now))
                 session.commit()
                 if _rowcount(taken) != 1:
@@ -568,7 +568,7 @@ class Pipeline:
         source.move(ref, target)
         crash_point("moved")
         with self.sessions.begin() as session:
-            moved = _row(session, Message, row_id)
+            moved = _row(session, InboxMessage, row_id)
             moved.moved, moved.claimed_by = True, None
         stats.moved += 1
 
@@ -583,7 +583,7 @@ class Pipeline:
                                   files if files.is_dir() else None, Report.from_dict(version.report))
         self.storage.discard_workdir(row_id)
 
-    def _outcome_folder(self, row: Message) -> str:
+    def _outcome_folder(self, row: InboxMessage) -> str:
         mailbox = self.config.mailbox
         if row.state == MessageState.ABANDONED:
             return mailbox.failed_folder
@@ -594,7 +594,7 @@ class Pipeline:
                 MessageOutcome.IGNORED: mailbox.ignored_folder}[MessageOutcome(row.outcome)]
 
 
-_Row = TypeVar("_Row", Message, FolderState)
+_Row = TypeVar("_Row", InboxMessage, FolderProgress)
 
 
 def _row(session: Session, model: type[_Row], row_id: int) -> _Row:

@@ -26,7 +26,7 @@ from fetchers.providers import supported_services_phrase
 from intake.backoff import backoff
 from intake.claims import claim_is_stale, hold, let_go, worker_identity
 from intake.config import OutboundConfig
-from intake.db import Message, Reply, Submission, Version, utcnow
+from intake.db import Case, InboxMessage, Reply, Version, utcnow
 from intake.faults import crash_point
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
 from intake.states import ReplyStatus
@@ -109,7 +109,7 @@ def _common(config: OutboundConfig, name: str | None, tracking_number: str | Non
             "from_address": config.from_address, "supported_services": supported_services_phrase()}
 
 
-def render_acknowledgement(submission: Submission, version: Version, report: Report, config: OutboundConfig,
+def render_acknowledgement(submission: Case, version: Version, report: Report, config: OutboundConfig,
                            in_reply_to: str | None, references: list[str]) -> EmailMessage:
     """The acknowledgement of one version: tracking number, verdict in words, every reject and warn
     finding with its path, and what to do next.
@@ -153,7 +153,7 @@ def render_too_large(config: OutboundConfig, recipient: str, recipient_name: str
                   in_reply_to, references, text)
 
 
-def render_decision(config: OutboundConfig, submission: Submission, decision: str, note: str | None,
+def render_decision(config: OutboundConfig, submission: Case, decision: str, note: str | None,
                     reasons: list[str], elements: list[str], due: str | None, in_reply_to: str | None,
                     references: list[str]) -> EmailMessage:
     """QA's decision told to the submitter (the workbench): the note, the reasons, what to send by when."""
@@ -180,8 +180,8 @@ def _suppression(session: Session, address: str, config: OutboundConfig, now: da
     return None
 
 
-def queue_reply(session: Session, submission: Submission | None, version: Version | None, msg: EmailMessage,
-                recipient: str, config: OutboundConfig, *, source_message: Message | None = None,
+def queue_reply(session: Session, submission: Case | None, version: Version | None, msg: EmailMessage,
+                recipient: str, config: OutboundConfig, *, source_message: InboxMessage | None = None,
                 now: datetime | None = None, automatic: bool = True) -> Reply | None:
     """Put `msg` in the outbox, in the caller's transaction (which the caller commits).
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.db import AuditEntry, Decision, Submission, utcnow
+from intake.db import AuditEntry, Case, Decision, utcnow
 
 log = logging.getLogger("secor_intake.retention")
 
@@ -66,9 +66,9 @@ def expired(session: Session, storage_root: Path, config: RetentionConfig, now: 
     last_decision = (select(Decision.submission_id, func.max(Decision.decided_at).label("decided_at"))
                      .group_by(Decision.submission_id).subquery())
     rows = session.execute(
-        select(Submission.id, Submission.tracking_number, last_decision.c.decided_at)
-        .join(last_decision, last_decision.c.submission_id == Submission.id)
-        .where(Submission.qa_state.in_(DECIDED_STATES), last_decision.c.decided_at < now - min(horizons) * YEAR)
+        select(Case.id, Case.tracking_number, last_decision.c.decided_at)
+        .join(last_decision, last_decision.c.submission_id == Case.id)
+        .where(Case.qa_state.in_(DECIDED_STATES), last_decision.c.decided_at < now - min(horizons) * YEAR)
         .order_by(last_decision.c.decided_at)).all()
     found = []
     for submission_id, number, decided_at in rows:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from intake.config import Config, DatabaseConfig, HealthConfig, MailboxConfig, OutboundConfig, StorageConfig
-from intake.db import Message, Reply, Submission
+from intake.db import Case, InboxMessage, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,12 +41,12 @@ def count(sessions, model, *where) -> int:
 
 def states(sessions) -> list[tuple[str, str | None]]:
     with sessions() as session:
-        return [(m.state, m.outcome) for m in session.scalars(select(Message).order_by(Message.id))]
+        return [(m.state, m.outcome) for m in session.scalars(select(InboxMessage).order_by(InboxMessage.id))]
 
 
 def tracking_numbers(sessions) -> list[str]:
     with sessions() as session:
-        return list(session.scalars(select(Submission.tracking_number).order_by(Submission.id)))
+        return list(session.scalars(select(Case.tracking_number).order_by(Case.id)))
 
 
 def replies(sessions) -> list[Reply]:

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from intake import authresults, users
 from intake.cases import find_case, show_document
-from intake.db import Message
+from intake.db import InboxMessage
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from intake.web.app import create_app
@@ -98,7 +98,7 @@ def test_dmarc_fail_is_recorded_and_warned_and_shown_to_qa(setup):
     assert document["verdict"] in ("needs_review", "returned")
     assert document["versions"][0]["authentication"] == {"spf": "fail", "dkim": "none", "dmarc": "fail"}
     with services.sessions() as session:
-        row = session.scalar(select(Message))
+        row = session.scalar(select(InboxMessage))
         assert (row.spf, row.dkim, row.dmarc) == ("fail", "none", "fail")
     with services.sessions.begin() as session:
         users.add_user(session, "ana", "analyst", PASSWORD)
@@ -118,7 +118,7 @@ def test_a_passing_sender_and_a_forged_header_change_nothing(setup):
     for number in tracking_numbers(services.sessions):
         assert "message.sender_unverified" not in codes(shown(services, number))
     with services.sessions() as session:
-        assert sorted((m.dmarc or "-") for m in session.scalars(select(Message))) == ["-", "pass"]
+        assert sorted((m.dmarc or "-") for m in session.scalars(select(InboxMessage))) == ["-", "pass"]
 
 
 @pytest.mark.parametrize("sender, dmarc, flagged", [

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from intake.cases import show_document
 from intake.company import next_due
-from intake.db import Submission
+from intake.db import Case
 from intake.samples import evaluation_tool_lines, minimal_pdf, write_sample_submission
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
@@ -52,13 +52,13 @@ def deliver_and_poll(config, services, raw: bytes) -> None:
 
 def show(services, tracking_number: str) -> dict:
     with services.sessions() as session:
-        case = session.scalar(select(Submission).where(Submission.tracking_number == tracking_number))
+        case = session.scalar(select(Case).where(Case.tracking_number == tracking_number))
         return show_document(session, case, services.storage)
 
 
 def latest_tracking(services) -> str:
     with services.sessions() as session:
-        return session.scalars(select(Submission.tracking_number).order_by(Submission.id.desc())).first()
+        return session.scalars(select(Case.tracking_number).order_by(Case.id.desc())).first()
 
 
 def test_a_company_resending_last_years_document_is_flagged_for_qa_only(setup, tmp_path):

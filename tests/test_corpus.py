@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from intake.db import Message
+from intake.db import InboxMessage
 from intake.disposition import AUTOMATIC, classify, detect_automatic
 from intake.mailbox.maildir import MaildirSource
 from intake.message import parse_message
@@ -94,13 +94,13 @@ def test_oddity_ends_in_one_state_without_a_traceback(path, pipeline_setup, capl
     raw = need(path).read_bytes()
     config, services = pipeline_setup
     with services.sessions() as session:
-        before = session.scalar(select(Message.id).order_by(Message.id.desc()).limit(1)) or 0
+        before = session.scalar(select(InboxMessage.id).order_by(InboxMessage.id.desc()).limit(1)) or 0
     with MaildirSource(config.resolve_path(config.mailbox.path)) as source:
         source.append("INBOX", raw)
     with caplog.at_level(logging.WARNING):
         poll_cycle(services)
     with services.sessions() as session:
-        rows = list(session.scalars(select(Message).where(Message.id > before)))
+        rows = list(session.scalars(select(InboxMessage).where(InboxMessage.id > before)))
     assert len(rows) == 1
     [row] = rows
     assert row.state == "done", row.last_error
@@ -120,7 +120,7 @@ def test_no_robot_is_answered_by_the_pipeline(tmp_path):
     try:
         result = poll_cycle(services)
         with services.sessions() as session:
-            outcomes = Counter(session.scalars(select(Message.outcome)))
+            outcomes = Counter(session.scalars(select(InboxMessage.outcome)))
     finally:
         services.close()
     assert result.intake.seen == len(robots)

@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from intake.db import (
     Base,
+    Case,
     FindingRow,
-    FolderState,
-    Message,
+    FolderProgress,
+    InboxMessage,
     Reply,
-    Submission,
     Version,
     make_engine,
     record_version,
@@ -30,13 +30,13 @@ from triage.report import DocumentInfo, Report, Source
 MOUNTAIN = timezone(timedelta(hours=-7))
 
 
-def _message(uid: str = "1", **overrides: object) -> Message:
+def _message(uid: str = "1", **overrides: object) -> InboxMessage:
     values: dict[str, object] = dict(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1700000000", uid=uid,
                                      message_id=f"<m{uid}@acme-roofing.ca>", size=1234,
                                      received_at=datetime(2026, 11, 24, 9, 15, 42, tzinfo=MOUNTAIN),
                                      sender="jane.doe@acme-roofing.ca", subject="SECOR submission 2026")
     values.update(overrides)
-    return Message(**values)
+    return InboxMessage(**values)
 
 
 def _report() -> Report:
@@ -71,13 +71,13 @@ def test_datetimes_come_back_aware_in_utc(db_sessions) -> None:
     with db_sessions.begin() as session:
         session.add(_message())
     with db_sessions() as session:
-        loaded = session.scalars(select(Message)).one()
+        loaded = session.scalars(select(InboxMessage)).one()
         assert loaded.received_at.utcoffset() == timedelta(0)
         assert loaded.received_at == datetime(2026, 11, 24, 16, 15, 42, tzinfo=timezone.utc)
         assert loaded.created_at.tzinfo is not None and loaded.updated_at.tzinfo is not None
         # comparisons in SQL use the same instant whatever zone the parameter is in
-        found = session.scalar(select(Message.id).where(
-            Message.received_at == datetime(2026, 11, 24, 16, 15, 42, tzinfo=timezone.utc)))
+        found = session.scalar(select(InboxMessage.id).where(
+            InboxMessage.received_at == datetime(2026, 11, 24, 16, 15, 42, tzinfo=timezone.utc)))
         assert found == loaded.id
 
 
@@ -102,13 +102,13 @@ def test_message_claim_is_unique_per_mailbox_uid(db_sessions) -> None:
 def test_record_version_numbers_versions_and_keeps_documents_and_findings(db_sessions) -> None:
     with db_sessions.begin() as session:
         first, second = _message("1"), _message("2")
-        case = Submission(tracking_number="SECOR-2026-000001", submitter="jane.doe@acme-roofing.ca",
+        case = Case(tracking_number="SECOR-2026-000001", submitter="jane.doe@acme-roofing.ca",
                           submitter_name="Jane Doe", subject="SECOR submission 2026", received_at=first.received_at)
         session.add_all([first, second, case])
         v1 = record_version(session, case, first, _report(), storage_path="var/submissions/SECOR-2026-000001/1")
         v2 = record_version(session, case, second, Report(source=Source(kind="link", url="https://x/y"), findings=[]))
     with db_sessions() as session:
-        case = session.scalars(select(Submission)).one()
+        case = session.scalars(select(Case)).one()
         assert [v.number for v in case.versions] == [1, 2]
         assert case.verdict == "accepted"  # the latest version's
         one = case.versions[0]
@@ -117,11 +117,11 @@ def test_record_version_numbers_versions_and_keeps_documents_and_findings(db_ses
         assert [d.path for d in one.documents] == ["Element 2/scan0001.pdf", "SECOR Evaluation 2026.pdf"]
         assert [(f.code, f.severity) for f in one.findings] == [("structure.missing_element", "warn"),
                                                                 ("label.unclear_name", "warn")]
-        message = session.get(Message, one.message_id)
+        message = session.get(InboxMessage, one.message_id)
         assert message.uid == "1" and message.version_id == v1.id and message.submission_id == case.id
-        assert session.get(Message, v2.message_id).version_id == v2.id
+        assert session.get(InboxMessage, v2.message_id).version_id == v2.id
     with db_sessions() as session:
-        case = session.scalars(select(Submission)).one()
+        case = session.scalars(select(Case)).one()
         session.add(Version(submission_id=case.id, number=2, message_id=v1.message_id, verdict="accepted",
                             source_kind="attachment"))
         with pytest.raises(IntegrityError):  # unique(submission_id, number)
@@ -131,7 +131,7 @@ def test_record_version_numbers_versions_and_keeps_documents_and_findings(db_ses
 def test_one_reply_per_version_is_a_database_rule(db_sessions) -> None:
     with db_sessions.begin() as session:
         message = _message()
-        case = Submission(tracking_number="SECOR-2026-000001", submitter="a@b.ca", received_at=message.received_at)
+        case = Case(tracking_number="SECOR-2026-000001", submitter="a@b.ca", received_at=message.received_at)
         session.add_all([message, case])
         version = record_version(session, case, message, _report())
         session.flush()
@@ -158,11 +158,11 @@ def test_check_constraints_reject_unknown_states(db_sessions) -> None:
 
 def test_folder_state_is_unique_per_account_and_folder(db_sessions) -> None:
     with db_sessions.begin() as session:
-        session.add(FolderState(account="imap://cor@mail:993", folder="INBOX", uidvalidity="5", last_uid="42"))
+        session.add(FolderProgress(account="imap://cor@mail:993", folder="INBOX", uidvalidity="5", last_uid="42"))
     with db_sessions() as session:
-        state = session.scalars(select(FolderState)).one()
+        state = session.scalars(select(FolderProgress)).one()
         assert state.last_uid == "42" and state.first_seen_at.tzinfo is not None
-        session.add(FolderState(account="imap://cor@mail:993", folder="INBOX", uidvalidity="6"))
+        session.add(FolderProgress(account="imap://cor@mail:993", folder="INBOX", uidvalidity="6"))
         with pytest.raises(IntegrityError):
             session.flush()
 
@@ -195,7 +195,7 @@ def test_savepoints_work_on_sqlite(tmp_path) -> None:
                 with session.begin_nested():
                     session.add(_message("1"))
         with sessions() as session:
-            assert session.scalars(select(Message.uid)).all() == ["1"]
+            assert session.scalars(select(InboxMessage.uid)).all() == ["1"]
     finally:
         engine.dispose()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from intake.db import Message, Reply
+from intake.db import InboxMessage, Reply
 from intake.faults import PAUSE_ENV
 from tests import mailfactory
 from tests.daemon_helpers import RunningDaemon, Setup
@@ -48,7 +48,7 @@ def assert_each_filed_and_answered_once(setup: Setup, emails: int) -> None:
     recipients = [m.rcpt_tos[0] for m in setup.smtp.messages()]
     assert len(recipients) == len(set(recipients)) == emails
     with sessions() as session:
-        assert session.scalar(select(Message.id).where(Message.moved.is_(False))) is None  # nothing half-filed
+        assert session.scalar(select(InboxMessage.id).where(InboxMessage.moved.is_(False))) is None  # nothing half-filed
         assert {r.status for r in session.scalars(select(Reply))} == {"sent"}
     counts = setup.folder_counts()
     assert (counts["INBOX"], counts["SECOR/Processed"]) == (0, emails)
@@ -103,10 +103,10 @@ def test_storage_disk_full_holds_the_email_then_files_and_answers_it_once_space_
         big = mailfactory.submission_with_zip(more=[(os.urandom(600_000), "Site photos.pdf", "application/pdf")])
         setup.append(big)
         with RunningDaemon(setup) as daemon:
-            daemon.wait_for(lambda: count(setup.sessions(), Message, Message.state == "failed") == 1, 60)
+            daemon.wait_for(lambda: count(setup.sessions(), InboxMessage, InboxMessage.state == "failed") == 1, 60)
             time.sleep(3)  # several retries while the disk stays full: none may count against the email
             with setup.sessions()() as session:
-                row = session.scalars(select(Message)).one()
+                row = session.scalars(select(InboxMessage)).one()
                 assert row.state in ("failed", "claimed") and "No space left" in (row.last_error or "")
             assert subprocess.run(["mount", "-o", "remount,size=64m", str(storage)]).returncode == 0
             recovered_in = recovery(daemon, setup, 1, since=time.monotonic())

@@ -11,7 +11,7 @@ import pytest
 
 from intake import pipeline as pipeline_module
 from intake.claims import worker_identity
-from intake.db import Message, Reply, Submission, utcnow
+from intake.db import Case, InboxMessage, Reply, utcnow
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
@@ -78,7 +78,7 @@ def test_files_report_and_raw_email_are_stored_by_tracking_number(setup):
     assert (version_dir / "report.txt").read_text().startswith("Verdict: ")
     assert not (services.storage.root / "work").exists() or not any((services.storage.root / "work").iterdir())
     with services.sessions() as session:  # recorded relative to the storage root, so storage can move
-        assert session.query(Submission).one().versions[0].storage_path == f"{number}/1"
+        assert session.query(Case).one().versions[0].storage_path == f"{number}/1"
 
 
 def test_a_second_poll_takes_nothing_again(setup):
@@ -87,7 +87,7 @@ def test_a_second_poll_takes_nothing_again(setup):
     poll_cycle(services)
     again = poll_cycle(services)
     assert again.intake.seen == 0
-    assert count(services.sessions, Message) == 1
+    assert count(services.sessions, InboxMessage) == 1
     assert count(services.sessions, Reply) == 1
 
 
@@ -98,7 +98,7 @@ def test_a_redelivered_copy_is_recognised_by_content(setup):
     deliver(config, raw)  # the same bytes delivered twice: two Maildir keys
     result = poll_cycle(services)
     assert result.intake.duplicates == 1
-    assert count(services.sessions, Submission) == 1
+    assert count(services.sessions, Case) == 1
     assert count(services.sessions, Reply) == 1
     assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
 
@@ -135,7 +135,7 @@ def test_a_copy_taken_by_another_worker_while_the_original_is_in_hand_is_recorde
     poll_cycle(services)  # sends the reply
 
     assert results["first"].duplicates + results["second"].duplicates == 1
-    assert count(services.sessions, Submission) == 1
+    assert count(services.sessions, Case) == 1
     assert count(services.sessions, Reply) == 1
     assert sorted(states(services.sessions)) == [("done", "processed")] * 2
     assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
@@ -155,10 +155,10 @@ def test_a_reply_with_the_tracking_number_joins_its_case_as_a_new_version(setup)
 
     assert tracking_numbers(services.sessions) == [number]
     with services.sessions() as session:
-        case = session.query(Submission).one()
+        case = session.query(Case).one()
         assert [v.number for v in case.versions] == [1, 2]
         assert case.verdict == case.versions[-1].verdict
-    assert count(services.sessions, Message, Message.submission_id == case.id) == 3
+    assert count(services.sessions, InboxMessage, InboxMessage.submission_id == case.id) == 3
     sent = outbox_messages(config.resolve_path(config.outbound.path))
     assert len(sent) == 2  # one per version; the note gets none
     assert all(f"[{number}]" in m["Subject"] for m in sent)
@@ -170,7 +170,7 @@ def test_a_question_gets_how_to_submit_and_the_follow_up_joins_that_case(setup):
     poll_cycle(services)
     [number] = tracking_numbers(services.sessions)
     with services.sessions() as session:
-        case = session.query(Submission).one()
+        case = session.query(Case).one()
         assert case.verdict == "returned"
         assert [f.code for f in case.versions[0].findings] == ["message.no_submission"]
     deliver(config, mailfactory.reply_to_case(number, with_zip=True))
@@ -198,9 +198,9 @@ def test_too_large_email_is_not_fetched_and_the_sender_is_asked_for_a_link(tmp_p
         deliver(config, mailfactory.oversized(400_000))
         poll_cycle(services)
         with services.sessions() as session:
-            row = session.query(Message).one()
+            row = session.query(InboxMessage).one()
             assert (row.state, row.outcome) == ("done", "too_large")
-            case = session.query(Submission).one()
+            case = session.query(Case).one()
             assert [f.code for f in case.versions[0].findings] == ["message.too_large"]
         [reply] = outbox_messages(config.resolve_path(config.outbound.path))
         assert "link" in body_text(reply)
@@ -218,7 +218,7 @@ def test_a_copy_of_a_too_large_email_is_recognised_by_its_header(tmp_path: Path,
         deliver(config, raw)
         result = poll_cycle(services)
         assert result.intake.duplicates == 1
-        assert count(services.sessions, Submission) == 1
+        assert count(services.sessions, Case) == 1
         assert len(outbox_messages(config.resolve_path(config.outbound.path))) == 1
         assert sorted(states(services.sessions)) == [("done", "too_large")] * 2
     finally:
@@ -275,7 +275,7 @@ def test_a_failing_message_is_retried_then_left_for_a_person_and_never_blocks_ot
         poll_cycle(services)  # attempt 2 fails too
         poll_cycle(services)  # over the limit: left for a person
         with services.sessions() as session:
-            poison = session.query(Message).filter(Message.message_id == "<poison@x>").one()
+            poison = session.query(InboxMessage).filter(InboxMessage.message_id == "<poison@x>").one()
             assert poison.state == "abandoned"
             assert "engine bug" in poison.last_error
         assert folder_count(config, config.mailbox.failed_folder) == 1
@@ -320,10 +320,10 @@ def test_housekeeping_removes_only_scratch_space_nobody_owns(setup):
     (work / "1").mkdir(parents=True, exist_ok=True)  # left by a crash after the row was moved
     (work / "999").mkdir(parents=True)  # no such message row
     with services.sessions() as session:
-        session.add(Message(account="a", folder="INBOX", uidvalidity="1", uid="7", size=1,
+        session.add(InboxMessage(account="a", folder="INBOX", uidvalidity="1", uid="7", size=1,
                             received_at=utcnow(), state="claimed", claimed_by="x:1:y", claimed_at=utcnow()))
         session.commit()
-        claimed_id = session.query(Message).filter(Message.uid == "7").one().id
+        claimed_id = session.query(InboxMessage).filter(InboxMessage.uid == "7").one().id
     (work / str(claimed_id)).mkdir()  # an email being processed right now
     assert housekeep(services) == 2
     assert sorted(p.name for p in work.iterdir()) == [str(claimed_id)]
@@ -334,15 +334,15 @@ def test_uidvalidity_change_closes_unfinished_rows_of_the_old_numbering(setup):
     deliver(config, mailfactory.submission_with_zip())
     poll_cycle(services)
     with services.sessions() as session:
-        old = session.query(Message).one().uidvalidity
-        session.add(Message(account=session.query(Message).one().account, folder="INBOX", uidvalidity=old,
+        old = session.query(InboxMessage).one().uidvalidity
+        session.add(InboxMessage(account=session.query(InboxMessage).one().account, folder="INBOX", uidvalidity=old,
                             uid="lost-key", size=10, received_at=utcnow(), state="failed", attempts=1,
                             next_attempt_at=utcnow() + timedelta(hours=1), last_error="boom"))
         session.commit()
     (config.resolve_path(config.mailbox.path) / "secor-uidvalidity").write_text("4242\n")  # a restored folder
     poll_cycle(services)
     with services.sessions() as session:
-        stale = session.query(Message).filter(Message.uid == "lost-key").one()
+        stale = session.query(InboxMessage).filter(InboxMessage.uid == "lost-key").one()
         assert (stale.state, stale.moved) == ("done", True)
         assert stale.last_error.startswith("superseded: UIDVALIDITY changed")
     assert json.loads(config.resolve_path(config.health.path).read_text())["failed_messages"] == 0
@@ -355,7 +355,7 @@ def test_a_failure_after_another_worker_superseded_the_row_leaves_it_closed(setu
 
     def superseded_then_failing(path, *args, **kwargs):
         with services.sessions.begin() as session:  # what the other worker's re-scan does
-            row = session.query(Message).one()
+            row = session.query(InboxMessage).one()
             row.state, row.outcome, row.moved, row.claimed_by = "done", None, True, None
             row.last_error = "superseded: UIDVALIDITY changed to 4242"
         raise RuntimeError("engine bug")
@@ -364,6 +364,6 @@ def test_a_failure_after_another_worker_superseded_the_row_leaves_it_closed(setu
     deliver(config, mailfactory.submission_with_zip())
     poll_cycle(services)
     with services.sessions() as session:
-        row = session.query(Message).one()
+        row = session.query(InboxMessage).one()
         assert (row.state, row.moved, row.claimed_by) == ("done", True, None)
         assert row.last_error.startswith("superseded")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.db import Message, Submission, utcnow
+from intake.db import Case, InboxMessage, utcnow
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
@@ -42,7 +42,7 @@ def test_an_email_with_a_link_is_downloaded_triaged_and_filed(services_for):
     deliver(config, mailfactory.submission_with_link("https://www.dropbox.com/s/plain/Acme%20SECOR.zip?dl=0"))
     poll_cycle(services)
     with services.sessions() as session:
-        case = session.query(Submission).one()
+        case = session.query(Case).one()
         version = case.versions[0]
         assert version.source_kind == "link"
         assert version.source_url.startswith("https://www.dropbox.com/s/plain/")
@@ -59,7 +59,7 @@ def test_a_deleted_link_is_returned_with_what_to_do(services_for):
     deliver(config, mailfactory.submission_with_link("https://www.dropbox.com/s/deleted/Acme.zip?dl=0"))
     poll_cycle(services)
     with services.sessions() as session:
-        case = session.query(Submission).one()
+        case = session.query(Case).one()
         assert case.verdict == "returned"
         assert [f.code for f in case.versions[0].findings] == ["link.not_found"]
     [reply] = outbox_messages(config.resolve_path(config.outbound.path))
@@ -73,11 +73,11 @@ def test_a_passing_link_failure_is_retried_before_the_submitter_hears_of_it(serv
     assert states(services.sessions) == [("failed", None)]
     assert outbox_messages(config.resolve_path(config.outbound.path)) == []
     with services.sessions() as session:
-        row = session.query(Message).one()
+        row = session.query(InboxMessage).one()
         assert row.last_error and row.next_attempt_at is not None
     poll_cycle(services)  # still failing, still inside the retry window: still silent
     with services.sessions() as session:
-        row = session.query(Message).one()
+        row = session.query(InboxMessage).one()
         assert (row.state, row.attempts) == ("failed", 0)  # a passing link failure spends no attempt
 
 
@@ -87,6 +87,6 @@ def test_a_link_still_failing_after_the_retry_window_becomes_a_finding(services_
             when=utcnow() - timedelta(hours=2))
     poll_cycle(services)
     with services.sessions() as session:
-        case = session.query(Submission).one()
+        case = session.query(Case).one()
         assert [f.code for f in case.versions[0].findings] == ["link.unavailable"]
         assert case.verdict == "needs_review"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from fetchers.providers import supported_services_phrase
 from intake.backoff import backoff
 from intake.config import OutboundConfig
-from intake.db import Message, Reply, Submission, Version, record_version
+from intake.db import Case, InboxMessage, Reply, Version, record_version
 from intake.outbound import Transport
 from intake.outbound.file import FileTransport
 from intake.outbound.smtp import SmtpTransport
@@ -59,12 +59,12 @@ def _report(verdict: str = "returned") -> Report:
 
 
 def _case(session: Session, uid: str = "1", submitter: str = SUBMITTER,
-          report: Report | None = None) -> tuple[Submission, Version, Report]:
+          report: Report | None = None) -> tuple[Case, Version, Report]:
     """A submission with its first version, as the pipeline would write it."""
     report = report or _report()
-    message = Message(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1", uid=uid, message_id=THEIR_ID,
+    message = InboxMessage(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1", uid=uid, message_id=THEIR_ID,
                       size=1000, received_at=NOW, sender=submitter, subject=SUBJECT)
-    submission = Submission(tracking_number=allocate_tracking_number(session, 2026), submitter=submitter,
+    submission = Case(tracking_number=allocate_tracking_number(session, 2026), submitter=submitter,
                             submitter_name="Jane Doe", subject=SUBJECT, received_at=NOW)
     session.add_all([message, submission])
     version = record_version(session, submission, message, report)
@@ -88,8 +88,8 @@ def _html(msg: EmailMessage) -> str:
 
 def _transient_ack(verdict: str = "returned") -> EmailMessage:
     """An acknowledgement rendered from objects not in any database."""
-    message = Message(subject=SUBJECT)
-    submission = Submission(tracking_number="SECOR-2026-000042", submitter=SUBMITTER, submitter_name="Jane Doe",
+    message = InboxMessage(subject=SUBJECT)
+    submission = Case(tracking_number="SECOR-2026-000042", submitter=SUBMITTER, submitter_name="Jane Doe",
                             subject=SUBJECT)
     version = Version(message=message, submission=submission, number=1)
     return render_acknowledgement(submission, version, _report(verdict), CONFIG, THEIR_ID, THEIR_REFERENCES)
@@ -141,8 +141,8 @@ def test_acknowledgement_says_the_verdict_in_words(verdict: str, words: str) -> 
 
 
 def test_acknowledgement_html_escapes_what_the_submission_named() -> None:
-    message = Message(subject=SUBJECT)
-    submission = Submission(tracking_number="SECOR-2026-000042", submitter=SUBMITTER, subject=SUBJECT)
+    message = InboxMessage(subject=SUBJECT)
+    submission = Case(tracking_number="SECOR-2026-000042", submitter=SUBMITTER, subject=SUBJECT)
     version = Version(message=message, submission=submission, number=1)
     report = Report(source=Source(kind="attachment", name="a.zip"),
                     findings=[finding("label.unclear_name", "Unclear name.", "Element 1/<script>x</script>.pdf")])
@@ -252,7 +252,7 @@ def test_at_most_one_reply_per_version_and_per_incoming_email(db_sessions) -> No
         assert queue_reply(session, submission, version, first, SUBMITTER, CONFIG, now=NOW) is not None
         assert queue_reply(session, submission, version, second, SUBMITTER, CONFIG, now=NOW) is None
         # a reply not tied to a version is still one per incoming email
-        question = Message(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1", uid="q", size=10,
+        question = InboxMessage(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1", uid="q", size=10,
                            received_at=NOW, sender="bob@x.ca", subject="Question")
         session.add(question)
         ask = render_no_submission(CONFIG, "bob@x.ca", None, "Question", None, [])

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from intake import users
-from intake.db import AuditEntry, Decision, Submission, User, utcnow
+from intake.db import AuditEntry, Case, Decision, User, utcnow
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory
@@ -43,12 +43,12 @@ def cases(tmp_path: Path, db_url: str):
         ana = session.scalar(select(User.id))
         for number, state, years in ((numbers[0], "accepted", 8), (numbers[1], "returned", 2),
                                      (numbers[2], "resubmitted", 8)):
-            case = session.scalar(select(Submission).where(Submission.tracking_number == number))
+            case = session.scalar(select(Case).where(Case.tracking_number == number))
             case.qa_state = state
             session.add(Decision(submission_id=case.id, version_id=case.versions[-1].id, sequence=1,
                                  idempotency_key=f"k-{number}", decision="accept" if state == "accepted" else "return",
                                  reasons={}, decided_by=ana, decided_at=now - timedelta(days=365 * years)))
-        session.execute(update(Submission).where(Submission.tracking_number == numbers[3])
+        session.execute(update(Case).where(Case.tracking_number == numbers[3])
                         .values(received_at=now - timedelta(days=3650)))
     yield config_file, services, numbers
     services.close()
@@ -76,7 +76,7 @@ def test_dry_run_lists_and_deletes_nothing_then_the_real_run_deletes_only_decide
     with services.sessions() as session:
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention_delete")).all()
         assert sorted(a.detail["tracking_number"] for a in audit) == sorted([old, recent])
-        assert session.scalar(select(Submission).where(Submission.tracking_number == old)) is not None  # the record stays
+        assert session.scalar(select(Case).where(Case.tracking_number == old)) is not None  # the record stays
 
     again = run_cli(config_file, "housekeeping", "--json")
     assert json.loads(again.stdout)["expired"] == []

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from intake import users
 from intake.cases import find_case, show_document
-from intake.db import Message, Submission
+from intake.db import Case, InboxMessage
 from intake.mailbox.maildir import MaildirSource
 from intake.scan import Clamd, ScanConfig, ScannerUnavailable, StreamTooLong, scan_folder
 from intake.service import open_services, poll_cycle
@@ -151,7 +151,7 @@ def filed_once(config, services, raw: bytes) -> tuple[str, dict]:
         deliver(config, raw)
         poll_cycle(services)
         with services.sessions() as session:
-            case = session.scalar(select(Submission))
+            case = session.scalar(select(Case))
             return case.verdict, case.versions[0].report
     finally:
         services.close()
@@ -171,10 +171,10 @@ def test_a_required_scanner_that_is_down_holds_the_email_then_files_it_once(scan
         for _ in range(3):
             poll_cycle(services)
         with services.sessions() as session:
-            [row] = session.scalars(select(Message)).all()
+            [row] = session.scalars(select(InboxMessage)).all()
             assert (row.state, row.attempts) == ("failed", 0)  # not the email's fault: never counted
             assert "clamd" in row.last_error
-            assert session.scalar(select(Submission)) is None
+            assert session.scalar(select(Case)) is None
     finally:
         services.close()
     assert inbox_count(config) == 1
@@ -184,7 +184,7 @@ def test_a_required_scanner_that_is_down_holds_the_email_then_files_it_once(scan
     try:
         poll_cycle(services)
         with services.sessions() as session:
-            [case] = session.scalars(select(Submission)).all()
+            [case] = session.scalars(select(Case)).all()
             assert case.verdict == "returned"
     finally:
         services.close()

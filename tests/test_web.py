@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from intake import users
 from intake.cases import find_case, show_document
-from intake.db import AuditEntry, Decision, Document, Reply, WebSession, utcnow
+from intake.db import AuditEntry, Decision, Reply, StoredDocument, WebSession, utcnow
 from intake.service import poll_cycle, send_replies
 from intake.web.app import create_app
 from tests import mailfactory
@@ -274,11 +274,11 @@ def test_files_are_served_by_id_only_and_traversal_is_404(bench: Bench) -> None:
         assert ana.get(path).status_code == 404, path
     with bench.services.sessions.begin() as session:  # a row whose path would escape the case folder
         version = find_case(session, bench.clean).versions[-1]
-        evil = Document(version_id=version.id, path="../" * 40 + "etc/passwd", size=1, sha256="0" * 64,
+        evil = StoredDocument(version_id=version.id, path="../" * 40 + "etc/passwd", size=1, sha256="0" * 64,
                         mime="text/plain", element=None)
         folder = bench.services.storage.version_dir(bench.clean, version.number) / "files"
         (folder / "linked.pdf").symlink_to("/etc/passwd")  # a link planted in the case folder
-        linked = Document(version_id=version.id, path="linked.pdf", size=1, sha256="1" * 64,
+        linked = StoredDocument(version_id=version.id, path="linked.pdf", size=1, sha256="1" * 64,
                           mime="application/pdf", element=None)
         session.add_all([evil, linked])
         session.flush()

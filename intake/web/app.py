@@ -32,13 +32,13 @@ from intake.company import company_record
 from intake.config import Config
 from intake.db import (
     AuditEntry,
+    Case,
     CaseNote,
     Decision,
-    Document,
     FindingRow,
-    Message,
+    InboxMessage,
     Reply,
-    Submission,
+    StoredDocument,
     User,
     Version,
     make_engine,
@@ -318,15 +318,15 @@ class FileRow:
     inline: bool
 
 
-def _case_view(session: Session, submission: Submission, number: int | None) -> dict[str, Any]:
+def _case_view(session: Session, submission: Case, number: int | None) -> dict[str, Any]:
     versions = submission.versions
     version = next((v for v in versions if v.number == number), versions[-1] if versions else None)
     if version is None:
         return {"version": None}
     # Columns, not ORM objects: a 5,000-file version is read in a few milliseconds.
-    documents = session.execute(select(Document.id, Document.path, Document.size, Document.mime, Document.element,
-                                       Document.sha256).where(Document.version_id == version.id)
-                                .order_by(Document.path)).all()
+    documents = session.execute(select(StoredDocument.id, StoredDocument.path, StoredDocument.size, StoredDocument.mime, StoredDocument.element,
+                                       StoredDocument.sha256).where(StoredDocument.version_id == version.id)
+                                .order_by(StoredDocument.path)).all()
     summary = (version.report or {}).get("summary", {}) or {}
     folders = {folder: element for element, folder in (summary.get("elements") or {}).items() if folder}
     by_path = {d.path: d.element for d in documents}
@@ -344,8 +344,8 @@ def _case_view(session: Session, submission: Submission, number: int | None) -> 
     previous = next((v for v in versions if v.number == version.number - 1), None)
     comparison = None
     if previous is not None:
-        before = dict(session.execute(select(Document.path, Document.sha256)
-                                      .where(Document.version_id == previous.id)).all())
+        before = dict(session.execute(select(StoredDocument.path, StoredDocument.sha256)
+                                      .where(StoredDocument.version_id == previous.id)).all())
         comparison = cases.compare_versions(before, {d.path: d.sha256 for d in documents})
     element_names = {element: folder for element, folder in (summary.get("elements") or {}).items()}
     return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
@@ -365,13 +365,13 @@ def _element_order(item: tuple[str | None, Any]) -> tuple[int, int, str]:
 MAX_SHOWN_EMAIL_BYTES = 2_000_000  # a larger email's text is not shown on the page: download it
 
 
-def _correspondence(wb: Workbench, session: Session, submission: Submission) -> list[dict[str, Any]]:
+def _correspondence(wb: Workbench, session: Session, submission: Case) -> list[dict[str, Any]]:
     """Every email in (versions and follow-ups, not re-delivered copies) and every reply out, oldest first."""
     items: list[dict[str, Any]] = []
     numbers = {v.id: v.number for v in submission.versions}
-    for m in session.scalars(select(Message).where(
-            Message.submission_id == submission.id, Message.state == "done",
-            or_(Message.version_id.is_not(None), Message.raw_path.is_not(None))).order_by(Message.received_at, Message.id)):
+    for m in session.scalars(select(InboxMessage).where(
+            InboxMessage.submission_id == submission.id, InboxMessage.state == "done",
+            or_(InboxMessage.version_id.is_not(None), InboxMessage.raw_path.is_not(None))).order_by(InboxMessage.received_at, InboxMessage.id)):
         number = numbers.get(m.version_id) if m.version_id is not None else None
         path = _message_file(wb, submission.tracking_number, m.id, number)
         body = None
@@ -413,8 +413,8 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         number = None
     filters = _filters(request)
     with wb.reads() as session:
-        submission = session.scalar(select(Submission).where(Submission.tracking_number == tracking).options(
-            selectinload(Submission.versions).selectinload(Version.message), selectinload(Submission.assignee)))
+        submission = session.scalar(select(Case).where(Case.tracking_number == tracking).options(
+            selectinload(Case.versions).selectinload(Version.message), selectinload(Case.assignee)))
         if submission is None:
             return _not_found(request)
         view = _case_view(session, submission, number)
@@ -454,10 +454,10 @@ def file_download(request: Request, me: auth.SignedIn) -> Response:
     images inline; anything else (HTML, SVG, XML included) as an octet-stream attachment."""
     wb: Workbench = request.app.state.wb
     with wb.reads() as session:
-        row = session.execute(select(Document, Version.number, Submission.tracking_number, Submission.id)
-                              .join(Version, Version.id == Document.version_id)
-                              .join(Submission, Submission.id == Version.submission_id)
-                              .where(Document.id == request.path_params["document_id"])).first()
+        row = session.execute(select(StoredDocument, Version.number, Case.tracking_number, Case.id)
+                              .join(Version, Version.id == StoredDocument.version_id)
+                              .join(Case, Case.id == Version.submission_id)
+                              .where(StoredDocument.id == request.path_params["document_id"])).first()
     if row is None:
         return _not_found(request)
     document, number, tracking, submission_id = row
@@ -480,10 +480,10 @@ def message_download(request: Request, me: auth.SignedIn) -> Response:
     """An email of the case's correspondence, as a .eml attachment (never rendered)."""
     wb: Workbench = request.app.state.wb
     with wb.reads() as session:
-        message = session.get(Message, request.path_params["message_id"])
+        message = session.get(InboxMessage, request.path_params["message_id"])
         if message is None or message.submission_id is None:
             return _not_found(request)
-        submission = session.get(Submission, message.submission_id)
+        submission = session.get(Case, message.submission_id)
         version = session.get(Version, message.version_id) if message.version_id else None
     if submission is None:  # not reached: the message's case is its foreign key, and cases are kept
         return _not_found(request)
@@ -526,7 +526,7 @@ def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitab
     return action(functools.wraps(handler)(run))
 
 
-def decide(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+def decide(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = submission.tracking_number
     chosen = {int(v) for v in form.getlist("finding") if isinstance(v, str) and v.isdigit()}
@@ -571,7 +571,7 @@ def _decision_request(form: FormData, configured: list[str],
                                          elements=elements, due=due if choice == "request_documents" else None)
 
 
-def assign(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+def assign(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     tracking = submission.tracking_number
     name = str(form.get("assignee", ""))
     assignee = actor if name == "me" else (users.find_user(session, name) if name else None)
@@ -585,7 +585,7 @@ def assign(request: Request, session: Session, submission: Submission, actor: Us
     return RedirectResponse(("/?" + back) if form.get("from") == "queue" else _case_url(tracking), status_code=303)
 
 
-def add_note(request: Request, session: Session, submission: Submission, actor: User, form: FormData) -> Response:
+def add_note(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     try:
         case_commands.add_note(session, submission, actor, str(form.get("text", "")))
     except case_commands.DecisionError as exc:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.db import Decision, FindingRow, Submission, Version
+from intake.db import Case, Decision, FindingRow, Version
 
 
 @dataclass
@@ -47,13 +47,13 @@ def agrees(verdict: str, decision: str) -> bool:
 
 def compute(session: Session, weeks: int = 12) -> Figures:
     """The figures over every case; the per-week table shows the last `weeks` weeks with activity."""
-    cases_in = Counter(_week(at) for at in session.scalars(select(Submission.received_at)))
+    cases_in = Counter(_week(at) for at in session.scalars(select(Case.received_at)))
     decided = Counter(_week(at) for at in session.scalars(select(Decision.decided_at)))
     labels = sorted(set(cases_in) | set(decided))[-weeks:]
     first = (select(Decision.submission_id, func.min(Decision.decided_at).label("at"))
              .group_by(Decision.submission_id).subquery())
     waits = [(at - received).total_seconds() / 3600 for received, at in session.execute(
-        select(Submission.received_at, first.c.at).join(first, first.c.submission_id == Submission.id))]
+        select(Case.received_at, first.c.at).join(first, first.c.submission_id == Case.id))]
     latest = (select(Decision.submission_id, func.max(Decision.sequence).label("sequence"))
               .group_by(Decision.submission_id).subquery())
     rows = session.execute(select(Decision.version_id, Decision.decision, Version.verdict)

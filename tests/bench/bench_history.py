@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from intake.config import load_config
-from intake.db import FolderState, Message, Reply, make_engine, session_factory, utcnow
+from intake.db import FolderProgress, InboxMessage, Reply, make_engine, session_factory, utcnow
 from intake.db import upgrade as db_upgrade
 from tests.bench.common import (
     Result,
@@ -69,7 +69,7 @@ def make_history(dovecot, user: str, db_url: str, count: int) -> None:
     account = f"imap://{user}@127.0.0.1"
     start = utcnow() - timedelta(days=400)
     with session_factory(engine).begin() as session:
-        session.add(FolderState(account=account, folder="INBOX", uidvalidity=uidvalidity, last_uid=str(max(uids)),
+        session.add(FolderProgress(account=account, folder="INBOX", uidvalidity=uidvalidity, last_uid=str(max(uids)),
                                 first_seen_at=start))
     rows = [dict(account=account, folder="INBOX", uidvalidity=uidvalidity, uid=str(uid),
                  message_id=f"<history-{i}@roofer{i}.example.ca>", sha256=f"{i:064x}", size=400,
@@ -77,8 +77,8 @@ def make_history(dovecot, user: str, db_url: str, count: int) -> None:
                  subject=f"SECOR submission {i}", state="done", outcome="processed", moved=True, attempts=1)
             for i, uid in enumerate(uids)]
     with engine.begin() as conn:
-        conn.execute(Message.__table__.insert(), rows)
-        ids = [r[0] for r in conn.execute(Message.__table__.select().with_only_columns(Message.id))]
+        conn.execute(InboxMessage.__table__.insert(), rows)
+        ids = [r[0] for r in conn.execute(InboxMessage.__table__.select().with_only_columns(InboxMessage.id))]
         conn.execute(Reply.__table__.insert(), [
             dict(source_message_id=mid, recipient=f"owner{i}@roofer{i}.example.ca", subject=f"[SECOR] {i}",
                  message_id=f"<reply-{i}@youracsa.ca>", raw=b"x" * 2000, status="sent", attempts=1,

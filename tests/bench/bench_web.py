@@ -19,7 +19,17 @@ from sqlalchemy import insert
 
 from intake import users
 from intake.config import Config, DatabaseConfig, StorageConfig
-from intake.db import Document, FindingRow, Message, Submission, Version, make_engine, session_factory, upgrade, utcnow
+from intake.db import (
+    Case,
+    FindingRow,
+    InboxMessage,
+    StoredDocument,
+    Version,
+    make_engine,
+    session_factory,
+    upgrade,
+    utcnow,
+)
 from intake.web.app import create_app
 from tests.bench.common import SCRATCH, Result, median
 from tests.web_helpers import PASSWORD, sign_in
@@ -34,11 +44,11 @@ def _fill(url: str, cases: int, files: int) -> str:
     upgrade(engine)
     now, rng = utcnow(), random.Random(6)
     with engine.begin() as connection:
-        connection.execute(insert(Message), [dict(
+        connection.execute(insert(InboxMessage), [dict(
             id=i, account="bench", folder="INBOX", uidvalidity="1", uid=str(i), message_id=f"<m{i}@bench>", size=1000,
             received_at=now - timedelta(minutes=i), sender=f"office{i}@company{i}.example", subject=f"SECOR {i}",
             state="done", outcome="processed", created_at=now, updated_at=now) for i in range(1, cases + 3)])
-        connection.execute(insert(Submission), [dict(
+        connection.execute(insert(Case), [dict(
             id=i, tracking_number=f"SECOR-2026-{i:06d}", submitter=f"office{i}@company{i}.example",
             submitter_name=f"Company {i} Ltd.", subject=f"SECOR {i}", received_at=now - timedelta(minutes=i),
             verdict=rng.choice(("accepted", "needs_review", "returned")), status="open", created_at=now,
@@ -51,7 +61,7 @@ def _fill(url: str, cases: int, files: int) -> str:
             source_kind="attachment", source_name="s2.zip",
             report={"summary": {"elements": {str(e): f"Element {e}" for e in range(1, 9)}}}, created_at=now)])
         for version_id in (1, cases + 1):
-            connection.execute(insert(Document), [dict(
+            connection.execute(insert(StoredDocument), [dict(
                 version_id=version_id, path=f"Element {n % 8 + 1}/Record {n:05d}.pdf", size=12_000 + n,
                 sha256=hashlib.sha256(f"{n}-{version_id if n % 10 == 0 else 0}".encode()).hexdigest(),
                 mime="application/pdf", element=str(n % 8 + 1)) for n in range(files)])
