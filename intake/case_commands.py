@@ -103,6 +103,10 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
     count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == submission.id)) or 0
     latest_version = submission.versions[-1]
     if request.sequence != count + 1:
+        # The same form may have been recorded by a concurrent request since the look-up above.
+        again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+        if again is not None:
+            return DecisionResult(again, created=False)
         raise DecidedMeanwhile(latest_decision(session, submission.id))
     now = utcnow()
     due = request.due.isoformat() if request.due else None
