@@ -19,3 +19,13 @@ def test_pieces_match_pathlib(path: str) -> None:
     assert name_of(path) == name
     assert stem(name) == PurePosixPath(name).stem
     assert suffix(name) == PurePosixPath(name).suffix
+
+
+def test_numbered_names_keep_the_extension_and_count_from_two():
+    from itertools import islice
+
+    from triage.paths import numbered
+
+    assert list(islice(numbered("SECOR.zip"), 3)) == ["SECOR.zip", "SECOR (2).zip", "SECOR (3).zip"]
+    assert list(islice(numbered("Photos"), 2)) == ["Photos", "Photos (2)"]
+    assert list(islice(numbered(".hidden"), 2)) == [".hidden", ".hidden (2)"]

@@ -6,8 +6,10 @@ microseconds a call, these a fraction of one.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from typing import Iterator
 
 
 def name_of(path: str) -> str:
@@ -72,3 +74,13 @@ def safe_name(name: str | None, fallback: str) -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[:-1] + dot + ext) if dot and stem else name[:-1]
     return name
+
+
+def numbered(name: str) -> Iterator[str]:
+    """`name`, then `stem (2).ext`, `stem (3).ext`...: the names to try when `name` is taken."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, dot, ext = name, "", ""
+    yield name
+    for n in itertools.count(2):
+        yield f"{stem} ({n}){dot}{ext}"

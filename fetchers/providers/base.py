@@ -26,6 +26,7 @@ from fetchers.net import (
     sign_in_required,
     unavailable,
 )
+from triage.paths import numbered
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,7 @@ def store(fetched: Fetched, folder: Path, fallback: str, job: Job) -> Path:
 
 def unique_path(path: Path) -> Path:
     """`path`, or `name (2).ext`, `name (3).ext`... when taken."""
-    if not path.exists():
-        return path
-    stem, suffix = path.stem, path.suffix
-    n = 2
-    while (candidate := path.with_name(f"{stem} ({n}){suffix}")).exists():
-        n += 1
-    return candidate
+    return next(candidate for name in numbered(path.name) if not (candidate := path.with_name(name)).exists())
 
 
 def expand(job: Job, url: str, done: Callable[[str], bool]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import itertools
 import os
 from email.message import Message
 from email.parser import BytesFeedParser, BytesParser
@@ -17,7 +18,7 @@ from intake.message.headers import _body_start, _first, _headers_without_mime
 from intake.message.model import MAX_ATTACHMENTS, MAX_DEPTH, MAX_TEXT_CHARS, Attachment
 from intake.message.tnef import TNEF_MAGIC, TNEF_TYPES, _tnef_bounded
 from triage.archive import OTHER_ARCHIVE_FORMATS
-from triage.paths import safe_name
+from triage.paths import numbered, safe_name
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
@@ -46,11 +47,7 @@ OTHER_ARCHIVE_MAGICS = tuple(magic for offset, magic, _ in OTHER_ARCHIVE_FORMATS
 
 def _open_unique(workdir: Path, name: str):
     """Create a new file in workdir named `name`, or `stem (2).ext`...: never overwrites."""
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        stem, dot, ext = name, "", ""
-    for n in range(1, 10_000):
-        candidate = name if n == 1 else f"{stem} ({n}){dot}{ext}"
+    for candidate in itertools.islice(numbered(name), 10_000):
         path = workdir / candidate
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
