@@ -148,9 +148,11 @@ def check_url(url: str, settings: LinkSettings) -> tuple[str, str]:
     if is_login_url(url):
         raise sign_in_required(url)
     if not is_provider_host(host, settings.extra_hosts):
+        from fetchers.providers import supported_services_phrase  # the providers import this module
+
         raise Refused(f"The link led to {host}, which is not a file-sharing service we download from. "
-                      "Attach the zip instead, or share it with a Dropbox, Google Drive, OneDrive or "
-                      "SharePoint link set to 'anyone with the link'.")
+                      f"Attach the zip instead, or share it with a {supported_services_phrase()} "
+                      "link set to 'anyone with the link'.")
     return host, url
 
 
