@@ -7,6 +7,7 @@ app all change cases through these functions.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,10 +16,25 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake import company
 from intake.cases import latest_decision
 from intake.config import OutboundConfig
-from intake.db import QA_DECISIONS, AuditEntry, Case, CaseNote, Decision, InboxMessage, User, utcnow
+from intake.db import (
+    QA_DECISIONS,
+    AuditEntry,
+    Case,
+    CaseNote,
+    Decision,
+    InboxMessage,
+    User,
+    Version,
+    record_version,
+    utcnow,
+)
 from intake.replies import queue_reply, render_decision
+from intake.storage import Storage
+from intake.tracking import allocate_tracking_number
+from triage.report import Report
 
 STATE_AFTER = {"accept": "accepted", "return": "returned", "request_documents": "awaiting_documents"}
 MAX_NOTE_CHARS = 10_000
@@ -168,3 +184,30 @@ def add_note(session: Session, submission: Case, user: User, text: str) -> CaseN
 def mark_resubmitted(submission: Case, at: datetime) -> None:
     """The submitter sent a new version of a known case: back to the top of QA's queue."""
     submission.qa_state, submission.qa_since = "resubmitted", at
+
+
+def add_version(session: Session, row: InboxMessage, report: Report, case_number: str | None, *,
+                sender: str | None, sender_name: str | None, subject: str | None, year: int,
+                storage: Storage, severities: dict[str, str]) -> tuple[Case, Version, Report]:
+    """Record the email `row` as the next version of the case `case_number` (which moves to
+    `resubmitted`), or as version 1 of a new case with a new tracking number of `year`.
+
+    Returns the case, the version and the report as recorded: with its tracking number and what the
+    company's history adds (intake.company). Does not commit: the caller queues the reply in the
+    same transaction.
+    """
+    case = None
+    if case_number is not None:
+        case = session.scalar(select(Case).where(Case.tracking_number == case_number))
+    if case is None:
+        case = Case(tracking_number=allocate_tracking_number(session, year), submitter=sender or "",
+                    submitter_name=sender_name, subject=subject, received_at=row.received_at)
+        session.add(case)
+    else:
+        mark_resubmitted(case, row.received_at)
+    history = company.file_version(session, case, report, severities)
+    report = dataclasses.replace(report, tracking_number=case.tracking_number, findings=[*report.findings, *history])
+    version = record_version(session, case, row, report)
+    session.flush()
+    version.storage_path = storage.stored_path(storage.version_dir(case.tracking_number, version.number))
+    return case, version, report

@@ -21,7 +21,6 @@ outbox (intake.replies.send_pending), never from here.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import logging
@@ -37,20 +36,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fetchers.providers import supported_services_phrase
-from intake import authresults, company, disposition, outcomes
+from intake import authresults, case_commands, disposition, outcomes
 from intake import message as email_parser
 from intake.assess import assess_links
 from intake.backoff import backoff
-from intake.case_commands import mark_resubmitted
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.config import Config
-from intake.db import Case, FolderProgress, InboxMessage, Version, record_version, utcnow
+from intake.db import Case, FolderProgress, InboxMessage, Version, utcnow
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.scan import ScannerUnavailable
 from intake.states import MessageOutcome, MessageState
 from intake.storage import Storage
-from intake.tracking import allocate_tracking_number
 from triage.engine import empty_summary, finish_report, triage_path
 from triage.findings import finding
 from triage.report import Report, Source
@@ -445,25 +442,11 @@ class Pipeline:
 
     def add_version(self, session: Session, row: InboxMessage, parsed: email_parser.ParsedMessage, report: Report,
                     case_number: str | None) -> tuple[Case, Version, Report]:
-        """The next version of the case `case_number`, or version 1 of a new case with a new tracking number;
-        also the report as recorded: with its tracking number and what the company's history adds."""
-        case = None
-        if case_number is not None:
-            case = session.scalar(select(Case).where(Case.tracking_number == case_number))
-        if case is None:
-            case = Case(tracking_number=allocate_tracking_number(session, self.clock().year),
-                              submitter=parsed.sender or "", submitter_name=parsed.sender_name,
-                              subject=parsed.subject, received_at=row.received_at)
-            session.add(case)
-        else:
-            mark_resubmitted(case, row.received_at)
-        history = company.file_version(session, case, report, self.config.triage.severities)
-        report = dataclasses.replace(report, tracking_number=case.tracking_number,
-                                     findings=[*report.findings, *history])
-        version = record_version(session, case, row, report)
-        session.flush()
-        version.storage_path = self.storage.stored_path(self.storage.version_dir(case.tracking_number, version.number))
-        return case, version, report
+        """case_commands.add_version for this email, with this pipeline's storage, clock and severities."""
+        return case_commands.add_version(session, row, report, case_number, sender=parsed.sender,
+                                         sender_name=parsed.sender_name, subject=parsed.subject,
+                                         year=self.clock().year, storage=self.storage,
+                                         severities=self.config.triage.severities)
 
     def _describe(self, row: InboxMessage, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
         auth = authresults.from_headers(parsed.headers, self.config.mailbox.authserv_id)
