@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from intake.db import make_engine, session_factory
 from tests.pipeline_helpers import ROOT, run_cli, write_config
@@ -101,3 +103,24 @@ class RunningDaemon:
 
     def health_written(self) -> bool:
         return (self.setup.tmp_path / "health.json").exists()
+
+
+def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    """Every sample of http://127.0.0.1:port/metrics as {(name, sorted labels): value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def scrape_when(port: int, condition, seconds: float) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            samples = scrape(port)
+        except OSError:
+            samples = {}
+        if samples and condition(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.2)

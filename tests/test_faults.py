@@ -18,9 +18,10 @@ from sqlalchemy import select
 from intake.db import InboxMessage, Reply
 from intake.faults import PAUSE_ENV
 from tests import mailfactory
-from tests.daemon_helpers import RunningDaemon, Setup
+from tests.daemon_helpers import RunningDaemon, Setup, scrape_when
 from tests.pipeline_helpers import count, run_cli, states, tracking_numbers
 from tests.servers import require_server
+from tests.servers.smtp import free_port
 
 pytestmark = pytest.mark.server
 
@@ -118,7 +119,9 @@ def test_storage_disk_full_holds_the_email_then_files_and_answers_it_once_space_
 
 
 def test_dovecot_restarted_under_the_daemon_then_new_mail_is_taken_once(tmp_path, private_dovecot, smtp_server):
-    setup = Setup(tmp_path, private_dovecot, smtp_server, f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    port = free_port()
+    setup = Setup(tmp_path, private_dovecot, smtp_server, f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                  metrics={"port": port})
     setup.append(submission(1))
     with RunningDaemon(setup) as daemon:
         daemon.wait_for(lambda: answered(setup, 1), 60)
@@ -130,6 +133,9 @@ def test_dovecot_restarted_under_the_daemon_then_new_mail_is_taken_once(tmp_path
         back = time.monotonic()
         setup.append(submission(2))
         recovered_in = recovery(daemon, setup, 2, since=back)
+        reconnected = ("secor_intake_imap_reconnects_total", ())
+        samples = scrape_when(port, lambda s: s.get(reconnected, 0) >= 1, 30)
+        assert samples.get(reconnected, 0) >= 1  # the IDLE watcher's reconnect is counted
     assert daemon.returncode == 0, daemon.stderr.decode()
     assert recovered_in < RECOVERY_SECONDS
     assert_each_filed_and_answered_once(setup, 2)

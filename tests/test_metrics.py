@@ -9,36 +9,14 @@ import time
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from intake import metrics
 from tests import mailfactory
-from tests.daemon_helpers import RunningDaemon, Setup
+from tests.daemon_helpers import RunningDaemon, Setup, scrape, scrape_when
 from tests.pipeline_helpers import ROOT
 from tests.servers.smtp import free_port
 
 pytestmark = pytest.mark.server
-
-
-def scrape(port: int) -> dict[tuple[str, tuple], float]:
-    """Every sample of http://127.0.0.1:port/metrics as {(name, sorted labels): value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        assert response.headers["Content-Type"].startswith("text/plain")
-        text = response.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def scrape_when(port: int, condition, seconds: float) -> dict:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            samples = scrape(port)
-        except OSError:
-            samples = {}
-        if samples and condition(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.2)
 
 
 def test_a_running_daemon_serves_its_counters_while_it_polls(tmp_path, dovecot_server, smtp_server):

@@ -362,6 +362,9 @@ class ImapSource(MailSource):
             # A dropped IDLE connection (BYE, reset, time-out) is reopened at once rather than after a
             # poll interval; when the server is really gone, open() raises and the caller polls.
             log.warning("IDLE connection lost (%s): reconnecting", exc)
+            from intake import metrics  # only a daemon, which serves the metrics, waits for mail
+
+            metrics.IMAP_RECONNECTS.inc()
             self.close()
             self.open()
             self._select(folder)
