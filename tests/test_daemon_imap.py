@@ -134,18 +134,23 @@ def test_sigkill_at_any_point_then_rerun_loses_and_duplicates_nothing(setup: Set
     assert (counts["INBOX"], counts["SECOR/Processed"], counts["SECOR/Returned"], counts["SECOR/Ignored"]) == (0, 1, 1, 1)
 
 
+def two_polls_at_once(setup: Setup) -> None:
+    """Two `secor-intake poll` processes started together on one database and mailbox, as two daemons."""
+    assert run_cli(setup.config_file, "db", "upgrade").returncode == 0
+    command = [sys.executable, "-m", "intake", "--config", str(setup.config_file), "poll"]
+    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err.decode()
+
+
 def test_two_daemons_sharing_one_database_process_each_email_once(tmp_path, dovecot_server, smtp_server,
                                                                   postgres_url):
     setup = Setup(tmp_path, dovecot_server, smtp_server, postgres_url)
     for i in range(8):
         setup.append(mailfactory.submission_with_zip(message_id=f"<parallel-{i}@acme-roofing.ca>",
                                                      sender=f"Employer {i} <office@employer{i}.example>"))
-    assert run_cli(setup.config_file, "db", "upgrade").returncode == 0
-    command = [sys.executable, "-m", "intake", "--config", str(setup.config_file), "poll"]
-    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    for worker in workers:
-        _, err = worker.communicate(timeout=180)
-        assert worker.returncode == 0, err.decode()
+    two_polls_at_once(setup)
     numbers = tracking_numbers(setup.sessions())
     assert len(numbers) == len(set(numbers)) == 8
     assert len(setup.smtp.messages()) == 8
@@ -163,12 +168,7 @@ def test_two_daemons_make_one_case_of_an_email_and_its_adjacent_copy(tmp_path, d
                                               sender=f"Employer {i} <office@employer{i}.example>")
         setup.append(raw)
         setup.append(raw)
-    assert run_cli(setup.config_file, "db", "upgrade").returncode == 0
-    command = [sys.executable, "-m", "intake", "--config", str(setup.config_file), "poll"]
-    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    for worker in workers:
-        _, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, err.decode()
+    two_polls_at_once(setup)
     assert setup.poll().returncode == 0  # moves what the other daemon's copy left
 
     sessions = setup.sessions()
