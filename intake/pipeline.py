@@ -74,7 +74,8 @@ class CycleStats:
     verdicts: dict[str, int] = field(default_factory=dict)  # versions filed, by triage verdict (metrics)
 
     def count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        key = str(outcome)  # the value of a MessageOutcome: plain in logs and JSON
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
 
 
 class _HashingWriter:

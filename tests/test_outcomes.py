@@ -42,3 +42,12 @@ def test_every_handler_has_a_name_and_a_one_line_description():
 ], ids=["too-large", "reply-without-files", "reply-with-files", "automatic", "other", "submission", "question"])
 def test_the_first_handler_that_applies_takes_the_email(email, expected):
     assert type(handler_for(email)) is expected
+
+
+def test_cycle_counts_are_keyed_by_plain_outcome_names():
+    from intake.pipeline import CycleStats
+    from intake.states import MessageOutcome
+
+    stats = CycleStats()
+    stats.count(MessageOutcome.PROCESSED)
+    assert repr(stats.outcomes) == "{'processed': 1}"  # as the cycle's log line shows them
