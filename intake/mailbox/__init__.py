@@ -19,6 +19,7 @@ from intake.mailbox.base import (
     MessageRef,
     MessageTooLarge,
 )
+from intake.tls import client_context
 
 __all__ = ["FolderState", "LoginRefused", "MailboxError", "MailSource", "MessageRef",
            "MessageTooLarge", "open_mail_source"]
@@ -38,12 +39,10 @@ def open_mail_source(config: MailboxConfig, base_dir_resolver: Callable[[str], P
         raise MailboxError(f"unknown mailbox kind {config.kind!r}")
     from intake.mailbox.imap import ImapSource
 
-    context = ssl.create_default_context()
-    if config.ca_bundle:
-        try:
-            context.load_verify_locations(cafile=str(base_dir_resolver(config.ca_bundle)))
-        except (OSError, ssl.SSLError) as exc:
-            raise MailboxError(f"mailbox.ca_bundle: cannot load {config.ca_bundle}: {exc}") from exc
+    try:
+        context = client_context(str(base_dir_resolver(config.ca_bundle)) if config.ca_bundle else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise MailboxError(f"mailbox.ca_bundle: cannot load {config.ca_bundle}: {exc}") from exc
     token = None
     if config.auth == "oauth2":
         from intake.mailbox.oauth2 import token_source

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +9,7 @@ from intake.config import OutboundConfig
 from intake.outbound.base import PermanentSendError, SendError, TransientSendError, Transport
 from intake.outbound.file import FileTransport
 from intake.outbound.smtp import SmtpTransport
+from intake.tls import client_context
 
 __all__ = ["FileTransport", "PermanentSendError", "SendError", "SmtpTransport", "TransientSendError",
            "Transport", "open_transport"]
@@ -21,9 +21,7 @@ def open_transport(config: OutboundConfig, resolve_path: Callable[[str], Path] =
     if config.kind == "file":
         return FileTransport(resolve_path(config.path))
     if config.kind == "smtp":
-        context = ssl.create_default_context()
-        if config.ca_bundle:
-            context.load_verify_locations(cafile=str(resolve_path(config.ca_bundle)))
+        context = client_context(str(resolve_path(config.ca_bundle)) if config.ca_bundle else None)
         return SmtpTransport(config.host, config.port, config.security, config.username, config.password,
                              config.timeout_seconds, context)
     raise ValueError(f"outbound.kind must be smtp or file, not {config.kind!r}")
