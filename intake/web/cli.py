@@ -111,11 +111,13 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
     def serve(services: Any) -> int:
         import uvicorn
 
-        from intake.web.app import create_app
+        from intake.web.app import create_app, freeze_startup_objects
 
         host = args.host or config.web.host
         port = args.port if args.port is not None else config.web.port
-        server = _server_class()(uvicorn.Config(create_app(config, services), host=host, port=port, log_level="warning",
+        app = create_app(config, services)
+        freeze_startup_objects()
+        server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                   proxy_headers=False, server_header=False))
         server.run()
         return EXIT_OK if server.started else EXIT_CANNOT_RUN
