@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import Select, String, case, cast, exists, func, literal, or_, select, tuple_
+from sqlalchemy import Select, String, case, cast, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from intake.db import QA_STATES, Decision, Document, Message, Submission, User, Version
@@ -184,8 +184,10 @@ def _filtered(query: Select, filters: QueueFilter) -> Select:
             func.lower(User.username) == filters.assignee.lower()).scalar_subquery())
     if filters.q.strip():
         pattern = _like(filters.q.strip())
-        in_files = exists().where(Version.submission_id == Submission.id, Document.version_id == Version.id,
-                                  func.lower(Document.path).like(pattern, escape="\\"))
+        # IN, not a correlated EXISTS: PostgreSQL cannot turn an EXISTS under OR into a join, and ran it
+        # once per case (20,000 cases: ~400 ms); the IN list is made once.
+        in_files = Submission.id.in_(select(Version.submission_id).join(Document, Document.version_id == Version.id)
+                                     .where(func.lower(Document.path).like(pattern, escape="\\")))
         query = query.where(or_(*(func.lower(cast(column, String)).like(pattern, escape="\\") for column in (
             Submission.tracking_number, Submission.submitter, Submission.submitter_name, Submission.subject)),
             in_files))
