@@ -116,6 +116,10 @@ class ImapSource(MailSource):
         with imap_errors("connect"):
             client = IMAPClient(self.host, self.port, ssl=self.security == "ssl",
                                 ssl_context=self._ssl_context, timeout=self._timeout)
+        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+            # IMAPClient sets imaplib's debug level to 5 for its logger, and imaplib then formats the
+            # repr of every literal before that logger drops it: ~12% of a poll of 4 MB emails.
+            client._imap.debug = 0
         self._client = client
         try:
             with imap_errors("login"):
