@@ -20,8 +20,6 @@ from typing import Any, Mapping
 from fetchers.settings import LinkSettings
 from intake.mailbox import MAIL_SOURCES
 from intake.outbound import TRANSPORTS
-from intake.retention import RetentionConfig
-from intake.scan import ScanConfig
 from triage.findings import validate_severity_overrides
 from triage.settings import ArchiveLimits, RuleSettings
 
@@ -157,6 +155,20 @@ class WebConfig:
     @property
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    clamd: str = ""  # "/run/clamav/clamd.ctl" or "tcp://host:port"; empty: no scanning
+    required: bool = True  # a scanner that is down holds the email in the inbox
+    timeout_seconds: float = 120.0
+    stream_max_bytes: int = 25 * 1024 * 1024  # clamd's default StreamMaxLength (25M)
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    submissions_years: float = 0.0  # stored files of a case, after its last decision; 0 keeps them for ever
+    raw_email_years: float = 0.0  # the emails as received (.eml), after the last decision; 0: as the files
 
 
 @dataclass(frozen=True)

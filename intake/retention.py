@@ -19,18 +19,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.config import RetentionConfig
 from intake.db import AuditEntry, Case, Decision, utcnow
 
 log = logging.getLogger("secor_intake.retention")
 
 DECIDED_STATES = ("accepted", "returned")
 YEAR = timedelta(days=365.25)
-
-
-@dataclass(frozen=True)
-class RetentionConfig:
-    submissions_years: float = 0.0  # stored files of a case, after its last decision; 0 keeps them for ever
-    raw_email_years: float = 0.0  # the emails as received (.eml), after the last decision; 0: as the files
 
 
 @dataclass

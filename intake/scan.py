@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from intake.config import ScanConfig
 from triage.engine import finish_report
 from triage.findings import Finding, finding
 from triage.report import Report
@@ -31,14 +32,6 @@ class ScannerUnavailable(Exception):
 
 class StreamTooLong(Exception):
     """clamd refused the stream as over its StreamMaxLength."""
-
-
-@dataclass(frozen=True)
-class ScanConfig:
-    clamd: str = ""  # "/run/clamav/clamd.ctl" or "tcp://host:port"; empty: no scanning
-    required: bool = True  # a scanner that is down holds the email in the inbox
-    timeout_seconds: float = 120.0
-    stream_max_bytes: int = 25 * 1024 * 1024  # clamd's default StreamMaxLength (25M)
 
 
 @dataclass

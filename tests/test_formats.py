@@ -332,7 +332,7 @@ def test_zips_are_judged_without_libmagic(monkeypatch: pytest.MonkeyPatch) -> No
     def no_libmagic(*_args: object, **_kwargs: object) -> str:
         raise AssertionError("libmagic called for a zip")
 
-    monkeypatch.setattr(formats.magic, "from_buffer", no_libmagic)
+    monkeypatch.setattr(magic, "from_buffer", no_libmagic)
     for name, (data, family) in CASES.items():
         if data.startswith(b"PK"):
             assert sniff_file(io.BytesIO(data), name, len(data)).family == family, name
@@ -397,7 +397,7 @@ def test_fast_path_agrees_with_libmagic(name: str, monkeypatch: pytest.MonkeyPat
     def no_libmagic(*_args: object, **_kwargs: object) -> str:
         raise AssertionError("the fast path was not taken")
 
-    monkeypatch.setattr(formats.magic, "from_buffer", no_libmagic)
+    monkeypatch.setattr(magic, "from_buffer", no_libmagic)
     assert sniff_file(io.BytesIO(data), name, len(data)) == expected
 
 

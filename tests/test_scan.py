@@ -14,9 +14,10 @@ from starlette.testclient import TestClient
 
 from intake import users
 from intake.cases import find_case, show_document
+from intake.config import ScanConfig
 from intake.db import Case, InboxMessage
 from intake.mailbox.maildir import MaildirSource
-from intake.scan import Clamd, ScanConfig, ScannerUnavailable, StreamTooLong, scan_folder
+from intake.scan import Clamd, ScannerUnavailable, StreamTooLong, scan_folder
 from intake.service import open_services, poll_cycle
 from intake.web.app import create_app
 from tests import mailfactory

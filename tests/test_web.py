@@ -192,6 +192,18 @@ def test_queue_lists_cases_with_state_verdict_and_filters_as_urls(bench: Bench) 
     assert bench.clean in ana.get("/?state=in_review").text
 
 
+def test_case_pages_link_the_previous_and_next_case_in_the_queues_order(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    queue = ana.get("/").text
+    first, second = sorted((bench.clean, bench.hostile), key=queue.index)
+    page = ana.get(f"/cases/{first}").text
+    assert 'id="prev-case"' not in page and f'id="next-case" href="/cases/{second}?' in page
+    page = ana.get(f"/cases/{second}").text
+    assert f'id="prev-case" href="/cases/{first}?' in page and 'id="next-case"' not in page
+    alone = ana.get(f"/cases/{bench.clean}?q=acme-roofing").text  # the filter the queue was read with
+    assert 'id="prev-case"' not in alone and 'id="next-case"' not in alone
+
+
 def _csrf(test_client: TestClient) -> str:
     return form_fields(test_client.get("/").text, "/signout")["csrf_token"]
 

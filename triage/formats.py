@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import magic
-
 from triage.paths import name_of, suffix
 
 HEAD_BYTES = 64 * 1024  # enough for ISO 9660's volume descriptor at 0x8001
@@ -185,9 +183,8 @@ def sniff_file(fh: BinaryIO, name: str, size: int) -> FileType:
         return fast
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # libmagic's answer would not be used
         return _sniff_zip(fh, size)
-    try:
-        mime = magic.from_buffer(head, mime=True)
-    except magic.MagicException:  # libmagic gave up on this buffer: judge by our own checks only
+    mime = _libmagic(head, mime=True)
+    if mime is None:  # libmagic gave up on this buffer: judge by our own checks only
         mime = "application/octet-stream"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return _sniff_ole(fh, name, head, mime)
@@ -223,10 +220,17 @@ def _fast_signature(head: bytes) -> FileType | None:
 
 def _description(head: bytes) -> str:
     """libmagic's words for the buffer (a second pass: only the fallback needs them)."""
+    return _libmagic(head, mime=False) or ""
+
+
+def _libmagic(head: bytes, mime: bool) -> str | None:
+    """libmagic's answer for the buffer; None when it gives up."""
+    import magic  # here: loading it costs a process 4-8 ms, and most files are told without it
+
     try:
-        return magic.from_buffer(head)
+        return magic.from_buffer(head, mime=mime)
     except magic.MagicException:
-        return ""
+        return None
 
 
 def _own_signatures(head: bytes, tail: bytes) -> FileType | None:

@@ -33,6 +33,7 @@ from intake.mailbox.base import (
     check_size,
     split_folder,
 )
+from intake.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +128,10 @@ class ImapSource(MailSource):
     @classmethod
     def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> ImapSource:
         """TLS checked against the system's roots plus `ca_bundle`; a password, or an OAuth2 token source."""
-        context = ssl.create_default_context()
-        if config.ca_bundle:
-            try:
-                context.load_verify_locations(cafile=str(resolve_path(config.ca_bundle)))
-            except (OSError, ssl.SSLError) as exc:
-                raise MailboxError(f"mailbox.ca_bundle: cannot load {config.ca_bundle}: {exc}") from exc
+        try:
+            context = client_context(str(resolve_path(config.ca_bundle)) if config.ca_bundle else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailboxError(f"mailbox.ca_bundle: cannot load {config.ca_bundle}: {exc}") from exc
         token = None
         if config.auth == "oauth2":
             from intake.mailbox.oauth2 import token_source  # requests, only for OAuth2 accounts
@@ -150,6 +149,10 @@ class ImapSource(MailSource):
         with imap_errors("connect"):
             client = IMAPClient(self.host, self.port, ssl=self.security == "ssl",
                                 ssl_context=self._ssl_context, timeout=self._timeout)
+        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+            # IMAPClient sets imaplib's debug level to 5 for its logger, and imaplib then formats the
+            # repr of every literal before that logger drops it: ~12% of a poll of 4 MB emails.
+            client._imap.debug = 0
         self._client = client
         try:
             with imap_errors("login"):

@@ -10,6 +10,7 @@ from typing import Callable
 
 from intake.config import ConfigError, OutboundConfig
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
+from intake.tls import client_context
 
 
 def _by_code(code: int, text: str) -> TransientSendError | PermanentSendError:
@@ -53,9 +54,7 @@ class SmtpTransport(Transport):
     @classmethod
     def from_config(cls, config: OutboundConfig, resolve_path: Callable[[str], Path]) -> SmtpTransport:
         """Certificates checked against the system's roots plus `ca_bundle`."""
-        context = ssl.create_default_context()
-        if config.ca_bundle:
-            context.load_verify_locations(cafile=str(resolve_path(config.ca_bundle)))
+        context = client_context(str(resolve_path(config.ca_bundle)) if config.ca_bundle else None)
         return cls(config.host, config.port, config.security, config.username, config.password,
                    config.timeout_seconds, context)
 

@@ -8,6 +8,7 @@ lock); writes use the daemon's engine and commit the change with its audit entry
 from __future__ import annotations
 
 import functools
+import gc
 import ipaddress
 import secrets
 from dataclasses import dataclass
@@ -602,6 +603,14 @@ def stats_page(request: Request, me: auth.SignedIn) -> Response:
 
 async def not_found(request: Request, exc: Exception) -> Response:
     return _not_found(request)
+
+
+def freeze_startup_objects() -> None:
+    """Put every object alive now (modules, the app, its templates) out of the cyclic collector's
+    way, once the app is built: its full collections then walk only what requests make. Without it
+    one case page in three of a 5,000-file case paid ~50 ms for a full collection (issue 14)."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(config: Config, services: Any | None = None) -> Starlette:

@@ -110,14 +110,16 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
     def serve(services: Any) -> int:
         import uvicorn
 
-        from intake.web.app import create_app
+        from intake.web.app import create_app, freeze_startup_objects
 
         host = args.host or config.web.host
         port = args.port if args.port is not None else config.web.port
         from intake import metrics
 
         served = metrics.serve(config.metrics.host, config.web.metrics_port, services.sessions)
-        server = _server_class()(uvicorn.Config(create_app(config, services), host=host, port=port, log_level="warning",
+        app = create_app(config, services)
+        freeze_startup_objects()
+        server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                   proxy_headers=False, server_header=False))
         try:
             server.run()
