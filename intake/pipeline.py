@@ -140,7 +140,7 @@ class Pipeline:
             row = session.scalar(select(FolderProgress).where(FolderProgress.account == account, FolderProgress.folder == folder))
             if row is None:
                 row = FolderProgress(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=None,
-                                  first_seen_at=self.clock())
+                                     first_seen_at=self.clock())
                 try:
                     with session.begin_nested():
                         session.add(row)
@@ -228,8 +228,8 @@ class Pipeline:
             row = session.scalar(select(InboxMessage).where(_key(account, ref)))
             if row is None:
                 row = InboxMessage(account=account, folder=ref.folder, uidvalidity=ref.uidvalidity, uid=ref.uid,
-                              message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
-                              state=MessageState.CLAIMED, attempts=1, claimed_by=self.worker_id, claimed_at=now)
+                                   message_id=ref.message_id, size=ref.size, received_at=ref.internal_date,
+                                   state=MessageState.CLAIMED, attempts=1, claimed_by=self.worker_id, claimed_at=now)
                 session.add(row)
                 try:
                     session.flush()

@@ -103,7 +103,7 @@ def test_record_version_numbers_versions_and_keeps_documents_and_findings(db_ses
     with db_sessions.begin() as session:
         first, second = _message("1"), _message("2")
         case = Case(tracking_number="SECOR-2026-000001", submitter="jane.doe@acme-roofing.ca",
-                          submitter_name="Jane Doe", subject="SECOR submission 2026", received_at=first.received_at)
+                    submitter_name="Jane Doe", subject="SECOR submission 2026", received_at=first.received_at)
         session.add_all([first, second, case])
         v1 = record_version(session, case, first, _report(), storage_path="var/submissions/SECOR-2026-000001/1")
         v2 = record_version(session, case, second, Report(source=Source(kind="link", url="https://x/y"), findings=[]))

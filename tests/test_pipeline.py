@@ -321,7 +321,7 @@ def test_housekeeping_removes_only_scratch_space_nobody_owns(setup):
     (work / "999").mkdir(parents=True)  # no such message row
     with services.sessions() as session:
         session.add(InboxMessage(account="a", folder="INBOX", uidvalidity="1", uid="7", size=1,
-                            received_at=utcnow(), state="claimed", claimed_by="x:1:y", claimed_at=utcnow()))
+                                 received_at=utcnow(), state="claimed", claimed_by="x:1:y", claimed_at=utcnow()))
         session.commit()
         claimed_id = session.query(InboxMessage).filter(InboxMessage.uid == "7").one().id
     (work / str(claimed_id)).mkdir()  # an email being processed right now
@@ -336,8 +336,8 @@ def test_uidvalidity_change_closes_unfinished_rows_of_the_old_numbering(setup):
     with services.sessions() as session:
         old = session.query(InboxMessage).one().uidvalidity
         session.add(InboxMessage(account=session.query(InboxMessage).one().account, folder="INBOX", uidvalidity=old,
-                            uid="lost-key", size=10, received_at=utcnow(), state="failed", attempts=1,
-                            next_attempt_at=utcnow() + timedelta(hours=1), last_error="boom"))
+                                 uid="lost-key", size=10, received_at=utcnow(), state="failed", attempts=1,
+                                 next_attempt_at=utcnow() + timedelta(hours=1), last_error="boom"))
         session.commit()
     (config.resolve_path(config.mailbox.path) / "secor-uidvalidity").write_text("4242\n")  # a restored folder
     poll_cycle(services)

@@ -63,9 +63,9 @@ def _case(session: Session, uid: str = "1", submitter: str = SUBMITTER,
     """A submission with its first version, as the pipeline would write it."""
     report = report or _report()
     message = InboxMessage(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1", uid=uid, message_id=THEIR_ID,
-                      size=1000, received_at=NOW, sender=submitter, subject=SUBJECT)
+                           size=1000, received_at=NOW, sender=submitter, subject=SUBJECT)
     submission = Case(tracking_number=allocate_tracking_number(session, 2026), submitter=submitter,
-                            submitter_name="Jane Doe", subject=SUBJECT, received_at=NOW)
+                      submitter_name="Jane Doe", subject=SUBJECT, received_at=NOW)
     session.add_all([message, submission])
     version = record_version(session, submission, message, report)
     return submission, version, report
@@ -90,7 +90,7 @@ def _transient_ack(verdict: str = "returned") -> EmailMessage:
     """An acknowledgement rendered from objects not in any database."""
     message = InboxMessage(subject=SUBJECT)
     submission = Case(tracking_number="SECOR-2026-000042", submitter=SUBMITTER, submitter_name="Jane Doe",
-                            subject=SUBJECT)
+                      subject=SUBJECT)
     version = Version(message=message, submission=submission, number=1)
     return render_acknowledgement(submission, version, _report(verdict), CONFIG, THEIR_ID, THEIR_REFERENCES)
 
@@ -253,7 +253,7 @@ def test_at_most_one_reply_per_version_and_per_incoming_email(db_sessions) -> No
         assert queue_reply(session, submission, version, second, SUBMITTER, CONFIG, now=NOW) is None
         # a reply not tied to a version is still one per incoming email
         question = InboxMessage(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1", uid="q", size=10,
-                           received_at=NOW, sender="bob@x.ca", subject="Question")
+                                received_at=NOW, sender="bob@x.ca", subject="Question")
         session.add(question)
         ask = render_no_submission(CONFIG, "bob@x.ca", None, "Question", None, [])
         assert queue_reply(session, None, None, ask, "bob@x.ca", CONFIG, source_message=question, now=NOW) is not None

@@ -287,11 +287,11 @@ def test_files_are_served_by_id_only_and_traversal_is_404(bench: Bench) -> None:
     with bench.services.sessions.begin() as session:  # a row whose path would escape the case folder
         version = find_case(session, bench.clean).versions[-1]
         evil = StoredDocument(version_id=version.id, path="../" * 40 + "etc/passwd", size=1, sha256="0" * 64,
-                        mime="text/plain", element=None)
+                              mime="text/plain", element=None)
         folder = bench.services.storage.version_dir(bench.clean, version.number) / "files"
         (folder / "linked.pdf").symlink_to("/etc/passwd")  # a link planted in the case folder
         linked = StoredDocument(version_id=version.id, path="linked.pdf", size=1, sha256="1" * 64,
-                          mime="application/pdf", element=None)
+                                mime="application/pdf", element=None)
         session.add_all([evil, linked])
         session.flush()
         ids = (evil.id, linked.id)

@@ -70,7 +70,7 @@ def make_history(dovecot, user: str, db_url: str, count: int) -> None:
     start = utcnow() - timedelta(days=400)
     with session_factory(engine).begin() as session:
         session.add(FolderProgress(account=account, folder="INBOX", uidvalidity=uidvalidity, last_uid=str(max(uids)),
-                                first_seen_at=start))
+                                   first_seen_at=start))
     rows = [dict(account=account, folder="INBOX", uidvalidity=uidvalidity, uid=str(uid),
                  message_id=f"<history-{i}@roofer{i}.example.ca>", sha256=f"{i:064x}", size=400,
                  received_at=start + timedelta(minutes=i), sender=f"owner{i}@roofer{i}.example.ca",
