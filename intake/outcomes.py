@@ -52,6 +52,7 @@ class Incoming:
     kind: str | None  # disposition.classify's answer (a follow-up to an unknown case judged by content)
     case_number: str | None  # the existing case it replies to
     backlog: bool  # arrived before the daemon first looked at the inbox: filed without a reply
+    auth: authresults.AuthResults | None = None  # what our own mail server says of the sender, if anything
 
     @property
     def carries_files(self) -> bool:
@@ -167,8 +168,7 @@ class NewVersion(Handler):
             with pipeline.sessions() as session:
                 submitter = session.scalar(select(Case.submitter)
                                            .where(Case.tracking_number == email.case_number))
-        auth = authresults.from_headers(email.parsed.headers, config.mailbox.authserv_id)
-        if (why := disposition.sender_unverified(email.parsed, auth, submitter)) is not None:
+        if (why := disposition.sender_unverified(email.parsed, email.auth, submitter)) is not None:
             report = finish_report(report.source, [*report.findings, finding("message.sender_unverified", why)],
                                    config.triage.severities, report.summary, report.documents)
         # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.

@@ -39,6 +39,7 @@ from fetchers.providers import supported_services_phrase
 from intake import authresults, case_commands, disposition, outcomes
 from intake import message as email_parser
 from intake.assess import assess_links
+from intake.authresults import AuthResults
 from intake.backoff import backoff
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.config import Config
@@ -284,7 +285,7 @@ class Pipeline:
             if row.version is not None:
                 verdicts.append(row.version.verdict)
 
-        row = self._settle(row_id, email.parsed, email.sha256, stats, record)
+        row = self._settle(row_id, email.parsed, email.sha256, email.auth, stats, record)
         if row is None:
             return
         crash_point("recorded")
@@ -307,7 +308,7 @@ class Pipeline:
             (workdir / "message.eml").write_bytes(header)  # filed as the case's email: the header is all we took
             # The header's hash stands for the email's: a byte-identical copy has the same header.
             return outcomes.Incoming(ref, parsed, hashlib.sha256(header).hexdigest(), workdir, too_large=True,
-                                     kind=None, case_number=None, backlog=backlog)
+                                     kind=None, case_number=None, backlog=backlog, auth=self._auth(parsed))
         raw_path = workdir / "message.eml"
         with raw_path.open("wb") as out:
             writer = _HashingWriter(out)
@@ -315,7 +316,8 @@ class Pipeline:
         sha256 = writer.digest.hexdigest()
         crash_point("fetched")
         parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
-        if self._settle(row_id, parsed, sha256, stats, None) is None:
+        auth = self._auth(parsed)
+        if self._settle(row_id, parsed, sha256, auth, stats, None) is None:
             return None
         kind = disposition.classify(parsed)
         case_number = None
@@ -325,7 +327,7 @@ class Pipeline:
                 kind = (disposition.SUBMISSION if parsed.attachments or parsed.links
                         else disposition.NO_SUBMISSION if disposition.mentions_secor(parsed) else disposition.OTHER)
         return outcomes.Incoming(ref, parsed, sha256, workdir, too_large=False, kind=kind, case_number=case_number,
-                                 backlog=backlog)
+                                 backlog=backlog, auth=auth)
 
     def _is_backlog(self, ref: MessageRef, progress: FolderProgress) -> bool:
         """Mail that arrived well before the daemon first saw the folder: filed without a reply."""
@@ -389,8 +391,8 @@ class Pipeline:
             raise RuntimeError(f"message row {row_id} is no longer claimed by this worker")
         return row
 
-    def _settle(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, stats: CycleStats,
-                record: Callable[[Session, InboxMessage], None] | None) -> InboxMessage | None:
+    def _settle(self, row_id: int, parsed: email_parser.ParsedMessage, sha256: str, auth: AuthResults | None,
+                stats: CycleStats, record: Callable[[Session, InboxMessage], None] | None) -> InboxMessage | None:
         """Record this email's outcome with `record` in one transaction, unless it is a copy.
 
         A copy (same Message-ID and sha256 as an email another row already recorded: a re-delivery, a
@@ -405,7 +407,7 @@ class Pipeline:
             row = self._own_row(session, row_id)
             original = self._recorded_original(session, row, parsed.message_id or row.message_id, sha256)
             if original is None:
-                self._describe(row, parsed, sha256)
+                self._describe(row, parsed, sha256, auth)
                 if record is not None:
                     record(session, row)
             else:
@@ -449,15 +451,19 @@ class Pipeline:
                                          year=self.clock().year, storage=self.storage,
                                          severities=self.config.triage.severities)
 
-    def _describe(self, row: InboxMessage, parsed: email_parser.ParsedMessage, sha256: str | None) -> None:
-        auth = authresults.from_headers(parsed.headers, self.config.mailbox.authserv_id)
+    def _auth(self, parsed: email_parser.ParsedMessage) -> AuthResults | None:
+        """What our own mail server's Authentication-Results say of this email (read once per email)."""
+        return authresults.from_headers(parsed.headers, self.config.mailbox.authserv_id)
+
+    @staticmethod
+    def _describe(row: InboxMessage, parsed: email_parser.ParsedMessage, sha256: str,
+                  auth: AuthResults | None) -> None:
         if auth is not None:
             row.spf, row.dkim, row.dmarc = auth.spf, auth.dkim, auth.dmarc
         row.sender = parsed.sender
         row.subject = parsed.subject
         row.message_id = parsed.message_id or row.message_id
-        if sha256:
-            row.sha256 = sha256
+        row.sha256 = sha256
 
     def _known_case(self, tracking_numbers: list[str]) -> str | None:
         with self.sessions() as session:
@@ -465,7 +471,6 @@ class Pipeline:
                 if session.scalar(select(Case.id).where(Case.tracking_number == number)):
                     return number
         return None
-
 
     # -- failures -----------------------------------------------------------------------------
 
