@@ -95,6 +95,16 @@ def test_smtp_wrong_password_is_transient_and_marks_the_server_down(smtp_tls_ser
     assert smtp_tls_server.messages() == []
 
 
+def test_a_refused_recipient_leaves_the_session_usable_for_the_next_reply(smtp_server: SmtpServer) -> None:
+    smtp_server.refuse.add(RECIPIENT)
+    transport = open_transport(_smtp_config(smtp_server))
+    with pytest.raises(PermanentSendError):
+        transport.send(_raw(), "", [RECIPIENT])
+    transport.send(_raw("<SECOR-2026-000043.1111@youracsa.ca>"), "", ["other@acme-roofing.ca"])
+    transport.close()
+    assert [m.rcpt_tos for m in smtp_server.messages()] == [["other@acme-roofing.ca"]]
+
+
 def test_smtp_recipient_refused_with_550_is_permanent(smtp_server: SmtpServer) -> None:
     smtp_server.refuse.add(RECIPIENT)
     with pytest.raises(PermanentSendError, match="550"):

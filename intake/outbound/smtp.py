@@ -99,16 +99,15 @@ class SmtpTransport(Transport):
         """Send; MAIL FROM `<>` when `mail_from` is "" (RFC 3834 auto-replies)."""
         client = self._session()
         try:
+            # On a refusal smtplib sends RSET itself, so the session stays usable for the next reply.
             client.sendmail(mail_from, recipients, raw)
         except smtplib.SMTPRecipientsRefused as exc:
-            self._reset()
             codes = [code for code, _ in exc.recipients.values()]
             text = "; ".join(f"{rcpt}: {_reply_text(code, msg)}" for rcpt, (code, msg) in exc.recipients.items())
             if codes and all(500 <= code < 600 for code in codes):
                 raise PermanentSendError(f"recipient refused: {text}") from exc
             raise TransientSendError(f"recipient deferred: {text}") from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            self._reset()
             raise _by_code(exc.smtp_code, f"refused: {_reply_text(exc.smtp_code, exc.smtp_error)}") from exc
         except smtplib.SMTPResponseException as exc:
             self.close()
@@ -116,14 +115,6 @@ class SmtpTransport(Transport):
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise TransientSendError(f"SMTP {self.host}:{self.port}: {exc}") from exc
-
-    def _reset(self) -> None:
-        """After a refused transaction: RSET keeps the session usable for the next message."""
-        try:
-            if self._client is not None:
-                self._client.rset()
-        except (smtplib.SMTPException, OSError):
-            self.close()
 
     def close(self) -> None:
         if self._client is None:
