@@ -78,24 +78,27 @@ class Health:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
 
-    def _update(self, sessions: sessionmaker[Session] | None, **values: Any) -> None:
-        """Merge `values` and, when the database answers, fresh counts into the record."""
+    def _update(self, sessions: sessionmaker[Session] | None, values: dict[str, Any],
+                counts_may_fail: bool = False) -> None:
+        """Merge `values` and fresh counts from `sessions` (when given) into the record; with
+        `counts_may_fail` a database that does not answer leaves the old counts in place."""
         with self._lock:
             data = self.read()
             if sessions is not None:
                 try:
                     data.update(counts(sessions, self.stuck_after, self.overdue_after))
-                except Exception:  # the database may be what failed
-                    if "last_error" not in values:
+                except Exception:
+                    if not counts_may_fail:
                         raise
             data.update(values, pid=os.getpid())
             self._write(data)
 
     def record_success(self, sessions: sessionmaker[Session]) -> None:
-        self._update(sessions, last_success_at=utcnow().isoformat())
+        self._update(sessions, {"last_success_at": utcnow().isoformat()})
 
     def record_failure(self, sessions: sessionmaker[Session] | None, error: str) -> None:
-        self._update(sessions, last_error=error, last_error_at=utcnow().isoformat())
+        # The database may be what failed: the error is recorded whatever the counts do.
+        self._update(sessions, {"last_error": error, "last_error_at": utcnow().isoformat()}, counts_may_fail=True)
 
     def record_sending(self, sent: int, error: str | None) -> None:
         """What the reply job saw: the last send error (SMTP down...) and when a reply last went out."""
@@ -106,7 +109,7 @@ class Health:
         if error:
             values.update(last_send_error=error, last_send_error_at=now)
         if values:
-            self._update(None, **values)
+            self._update(None, values)
 
 
 def problems(data: dict[str, Any], poll_seconds: float, now: datetime | None = None) -> list[str]:
