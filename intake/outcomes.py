@@ -30,6 +30,7 @@ from intake.replies import (
     render_too_large,
 )
 from intake.states import MessageOutcome
+from intake.storage import kept_files
 from triage.engine import empty_summary, finish_report
 from triage.findings import RETURNED, finding
 from triage.report import Report, Source
@@ -159,8 +160,6 @@ class NewVersion(Handler):
         return True
 
     def prepare(self, pipeline: Pipeline, email: Incoming) -> Report:
-        from intake.pipeline import _kept_files  # pipeline imports this module
-
         config = pipeline.config
         report = pipeline.triage_email(email)
         submitter = None
@@ -172,7 +171,7 @@ class NewVersion(Handler):
             report = finish_report(report.source, [*report.findings, finding("message.sender_unverified", why)],
                                    config.triage.severities, report.summary, report.documents)
         # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
-        return scan.scan_submission(report, _kept_files(email.workdir), config.scan, config.triage.severities)
+        return scan.scan_submission(report, kept_files(email.workdir), config.scan, config.triage.severities)
 
     def record(self, pipeline: Pipeline, session: Session, row: InboxMessage, email: Incoming,
                prepared: Report) -> tuple[MessageOutcome, str]:

@@ -48,7 +48,7 @@ from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.scan import ScannerUnavailable
 from intake.states import MessageOutcome, MessageState
-from intake.storage import Storage
+from intake.storage import Storage, kept_files
 from triage.engine import empty_summary, finish_report, triage_path
 from triage.findings import finding
 from triage.report import Report, Source
@@ -337,7 +337,7 @@ class Pipeline:
     def triage_email(self, email: outcomes.Incoming) -> Report:
         """The triage report of what the email carries: its zips, else its links, else nothing.
 
-        The files triage keeps for storage end up in `<scratch>/files` (see `_kept_files`).
+        The files triage keeps for storage end up in `<scratch>/files` (see `intake.storage.kept_files`).
         """
         config, parsed, workdir = self.config, email.parsed, email.workdir
         triage_dir = workdir / "triage"
@@ -380,7 +380,7 @@ class Pipeline:
     def _keep_files(kept: Path, workdir: Path) -> None:
         """Put what triage kept in the one place filing looks (a zip's files, or the triaged folder)."""
         if kept.is_dir():
-            os.replace(kept, _kept_files(workdir))
+            os.replace(kept, kept_files(workdir))
 
     # -- recording outcomes -------------------------------------------------------------------
 
@@ -565,7 +565,7 @@ class Pipeline:
         workdir = self.storage.scratch(row_id)
         if not workdir.exists():
             return  # filed by an earlier run, which removes the scratch folder last
-        files = _kept_files(workdir)
+        files = kept_files(workdir)
         # Only a version with a storage path is filed, and record_version always stores a report.
         assert version.storage_path is not None and version.report is not None
         self.storage.file_version(self.storage.path_of(version.storage_path), workdir / "message.eml",
@@ -598,8 +598,3 @@ def _rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE changed (its result is a CursorResult)."""
     assert isinstance(result, CursorResult)
     return result.rowcount
-
-
-def _kept_files(workdir: Path) -> Path:
-    """Where a message's scratch folder holds the submission's files for filing (Pipeline.triage_email)."""
-    return workdir / "files"

@@ -72,3 +72,8 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def kept_files(workdir: Path) -> Path:
+    """Where a message's scratch folder holds the submission's files until they are filed."""
+    return workdir / "files"
