@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -78,6 +79,19 @@ def test_a_port_already_taken_is_logged_and_the_daemon_carries_on(tmp_path, dove
     assert b"metrics: cannot listen" in daemon.stderr
 
 
+def _answers(url: str, seconds: float) -> int | None:
+    """The HTTP status of `url` once something listens there (None if nothing did in time)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as page:
+                return page.status
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+
+
 def test_the_workbench_serves_metrics_on_its_own_port(tmp_path, dovecot_server, smtp_server):
     metrics_port, web_port = free_port(), free_port()
     setup = Setup(tmp_path, dovecot_server, smtp_server, f"sqlite:///{tmp_path / 'db.sqlite3'}",
@@ -88,8 +102,8 @@ def test_the_workbench_serves_metrics_on_its_own_port(tmp_path, dovecot_server, 
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         samples = scrape_when(metrics_port, lambda s: ("secor_intake_cases", (("qa_state", "new"),)) in s, 30)
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/signin", timeout=5) as page:
-            assert page.status == 200  # the workbench itself still answers on its port
+        # The metrics server starts before uvicorn listens: wait for the workbench's own port too.
+        assert _answers(f"http://127.0.0.1:{web_port}/signin", 30) == 200  # the workbench still answers
     finally:
         process.terminate()
         process.wait(timeout=30)
