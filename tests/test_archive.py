@@ -335,10 +335,26 @@ def test_symlink_entries_are_refused_even_when_followed_by_a_file_through_them(t
     ["Element 1/Policy.pdf", "element 1/POLICY.PDF"],
     ["Element 1", "Element 1/policy.pdf"],  # a file and a folder with one name
     ["Élément 1/a.pdf", "E\u0301le\u0301ment 1/a.pdf"],  # NFC and NFD spellings of one name
+    # a file made where a folder already seen stands, after several files went into that folder
+    ["Element 1/Sub/a.pdf", "Element 1/Sub/b.pdf", "element 1/sub"],
+    ["Element 1/a.pdf", "Element 1/b.pdf", "ELEMENT 1", "Element 1/c.pdf"],
 ])
 def test_duplicate_names_are_refused(tmp_path: Path, names: list[str]) -> None:
     result, dest = extract(tmp_path, zf.build_zip([zf.deflated(n, b"x") for n in names]))
     assert_fatal(result, dest, "archive.unsafe_path")
+
+
+@pytest.mark.parametrize("component", ["a" * 256, "é" * 128, "\U0001F4C4" * 64])  # 256 UTF-8 bytes each
+def test_a_name_longer_than_a_file_system_allows_is_refused(tmp_path: Path, component: str) -> None:
+    result, dest = extract(tmp_path, zf.build_zip([zf.deflated(f"Element 1/{component}", b"x")]))
+    assert_fatal(result, dest, "archive.unsafe_path")
+    assert "too long" in result.findings[0].message
+
+
+def test_a_name_just_within_the_limit_is_read(tmp_path: Path) -> None:
+    names = ["a" * 255, "é" * 127, "\U0001F4C4" * 63]  # 255, 254 and 252 bytes
+    result, dest = extract(tmp_path, zf.build_zip([zf.deflated(f"Element 1/{n}", b"x") for n in names]))
+    assert not result.fatal and sorted(f.path for f in result.files) == sorted(f"Element 1/{n}" for n in names)
 
 
 def test_duplicate_folder_entries_are_fine(tmp_path: Path) -> None:

@@ -192,6 +192,25 @@ def test_dates_in_file_names():
     assert parse_date("Date of submission to the partner23-Aug-2026") == date(2026, 8, 23)
     assert parse_date("Submitted11/26/2026") == date(2026, 11, 26)
     assert parse_date("primary 27, 2026") is None and name_date("Summary 2026.pdf") is None
+    assert name_date("Inspection 14-Mar-26.pdf") == date(2026, 3, 14)  # a two-digit year
+
+
+def test_names_skipped_by_the_year_check_hold_no_date():
+    """name_date skips the full pattern when a name has no year; over many made-up names, that
+    skip never loses a date the full pattern finds."""
+    from triage.dates import _NAME_DATE, _from_match
+
+    def full_pattern(name):
+        return next((v for m in _NAME_DATE.finditer(name) if (v := _from_match(m)) is not None), None)
+
+    rng = random.Random(14)
+    tokens = ["Mar", "March", "sept.", "14", "3", "03", "26", "2026", "20260314", "1999", "0001", "of",
+              "Record", "_", "-", " ", "/", ".", ",", "th", "IMG", "x",
+              "14-Mar-26", "3rd of June 26", "1 Sep 26", "03/14/2026", "June 2026", "2026-06"]
+    names = ["".join(rng.choice(tokens) for _ in range(rng.randrange(1, 8))) + ".pdf" for _ in range(20_000)]
+    dated = [n for n in names if full_pattern(n) is not None]
+    assert len(dated) > 1_000  # the made-up names do carry dates the check must not skip
+    assert [name_date(n) for n in dated] == [full_pattern(n) for n in dated]
 
 
 def test_triage_reads_the_tool_and_not_the_decoys(tmp_path):

@@ -381,8 +381,8 @@ def _plan(fp: BinaryIO, infos: list[zipfile.ZipInfo], cd_start: int, prefix: str
 def _judge_entry(fp: BinaryIO, info: zipfile.ZipInfo, prefix: str) -> tuple[_Entry | None, Finding | None]:
     """Decode, check and place one entry; the finding is fatal (unsafe name, link, bad header)."""
     name = _decode_name(info)
-    shown = _printable(name)
     problem = _unsafe_name(name) or _unsafe_type(info)
+    shown = name if problem is None else _printable(name)  # a safe name has no control characters
     if problem is not None:
         return None, finding(
             "archive.unsafe_path",
@@ -453,6 +453,7 @@ def _collisions(entries: list[_Entry], state: _State) -> list[Finding]:
     out = []
     files = set(state.file_keys)
     dirs = set(state.dir_keys)
+    clear: set[str] = set()
     for e in entries:
         if e.junk or not e.path:
             continue
@@ -464,7 +465,11 @@ def _collisions(entries: list[_Entry], state: _State) -> list[Finding]:
             files.add(key)
             dirs.add(key[:-4])
             continue
-        parents = key.split("/")[:-1]
+        parent = key.rpartition("/")[0]
+        # A folder seen before with no file on its way, while nothing clashed: no second walk up
+        # (a file made later where a seen folder is clashes with that folder, and ends the shortcut).
+        seen_clear = parent in clear and not out
+        parents = [] if seen_clear else key.split("/")[:-1]
         if any("/".join(parents[:i + 1]) in files for i in range(len(parents))):
             out.append(_duplicate(e))
         elif e.is_dir:
@@ -475,7 +480,10 @@ def _collisions(entries: list[_Entry], state: _State) -> list[Finding]:
             if key in files or key in dirs:
                 out.append(_duplicate(e))
             files.add(key)
-        dirs.update("/".join(parents[:i + 1]) for i in range(len(parents)))
+        if not seen_clear:
+            dirs.update("/".join(parents[:i + 1]) for i in range(len(parents)))
+            if not out:
+                clear.add(parent)
     state.file_keys, state.dir_keys = files, dirs  # reserved now, so later archives see them
     return out
 
@@ -541,7 +549,8 @@ def _unsafe_name(name: str) -> str | None:
     parts = posix.split("/")
     if ".." in parts:
         return "it points to a parent folder with '..'"
-    if any(len(p.encode("utf-8")) > _MAX_NAME_COMPONENT_BYTES for p in parts):
+    if max(map(len, parts)) * 4 > _MAX_NAME_COMPONENT_BYTES and \
+            any(len(p.encode("utf-8")) > _MAX_NAME_COMPONENT_BYTES for p in parts):  # 4: UTF-8's widest
         return "a name in it is too long"
     return None
 

@@ -107,11 +107,17 @@ def parse_date(text: str) -> date | None:
 # The common shape first, by a pattern that starts with a literal (the regex engine then skips ahead
 # to each "20" instead of trying every alternative at every position): 5,000 names in ~7 ms, not 34.
 _ISO_FIRST = re.compile(rf"{_Y}([-/._ ])({_M})\1({_D})(?![0-9A-Za-z])")
+# Every shape has a year: `20yy`, or two digits standing alone (`14-Mar-26`). A name with neither
+# (`Record 0001.pdf`, most names) skips the full pattern, which costs ~15 us a name.
+_YEAR = re.compile(_Y)
+_TWO_DIGIT_YEAR = re.compile(r"(?<![0-9])\d\d(?![0-9])")
 
 
 def name_date(name: str) -> date | None:
     """The date a file name carries (`2026-03-14 Site Inspection.pdf`, `Toolbox Talk March 3 2026.pdf`,
     `FLHA_20260402.pdf`, `Minutes 2026-06.pdf` = 1 June), or None. A bare year is no date."""
+    if not (_YEAR.search(name) or _TWO_DIGIT_YEAR.search(name)):
+        return None
     m = _ISO_FIRST.search(name)
     if m and (m.start() == 0 or not name[m.start() - 1].isdigit()):
         value = _make(name[m.start():m.start() + 4], m.group(2), m.group(3))
