@@ -5,7 +5,7 @@ Office files in 8 element folders), APPENDed to a local Dovecot. Measured: `seco
 real process, from its start (every message waiting) to its end (the last reply delivered to the
 local SMTP server, which is checked). Baseline, same messages, same run: imapclient fetching each
 message (BODY.PEEK[]), decoding its attachment and `unzip` of it to disk: the unavoidable work.
-Target: ratio at most 1.5.
+Target: ratio at most 1.25 (issue 14).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tests.bench.common import (
 from tests.servers.dovecot import run_dovecot
 from tests.servers.smtp import SmtpServer
 
-GOAL = 1.5
+GOAL = 1.25  # issue 14 (issue 5 asked for 1.5)
 
 
 def baseline(dovecot, user: str, work: Path) -> float:

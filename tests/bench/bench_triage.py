@@ -9,11 +9,12 @@ Target: ratio at most 2. Shown too: the single pass alone, triage that also extr
 the daemon does, for storage) against `unzip` to disk, and the `secor-intake triage` command as a
 process (it adds the interpreter's start-up).
 
-Target 5b, whole processes as a user runs them (issue 14), alternated round by round, median of
-ROUNDS_PROCESS: `secor-intake triage` of a one-file zip (the evaluation tool; goal under 0.15 s), and of
+Target 5b, whole processes as a user runs them (issue 14): the command as an installation without
+the test extra runs it (`common.user_install`), alternated round by round, median of ROUNDS_PROCESS: `secor-intake triage` of a one-file zip (the evaluation tool; goal under 0.15 s), and of
 5,000 small PDFs (~14 MB) against `unzip -tqq` of the same file (goal: ratio at most 2). The project's
 bytecode is compiled first, as an installed package has it (PYTHONDONTWRITEBYTECODE would otherwise
-make every process compile the sources again).
+make every process compile the sources again). With valgrind installed, the same three commands are
+also counted in instructions (callgrind), a figure a loaded machine does not move.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,11 +35,13 @@ from tests.bench.common import (
     MB,
     Result,
     _pdf_with_scan,
+    instructions,
     intake_cli,
     median,
     ratio,
     run_measured,
     submission_files,
+    user_install,
     write_zip,
 )
 from tests.pipeline_helpers import ROOT, write_config
@@ -54,7 +56,7 @@ GOAL_ONE_FILE = 0.15  # seconds, whole process
 
 
 def big_zip(files: int) -> Path:
-    path = CACHE / "zips" / f"big-{files}.zip"
+    path = CACHE / "zips" / f"big-{files}-v2.zip"
     if not path.exists():
         tmp = path.with_suffix(".part")
         write_zip(tmp, submission_files(50_000 + files, files - 1, files * 12_000))
@@ -64,7 +66,7 @@ def big_zip(files: int) -> Path:
 
 def small_pdfs_zip(files: int) -> Path:
     """The evaluation tool and `files - 1` small PDFs (1.2-2.8 KB of scan each) in the 8 element folders."""
-    path = CACHE / "zips" / f"small-pdfs-{files}.zip"
+    path = CACHE / "zips" / f"small-pdfs-{files}-v2.zip"
     if not path.exists():
         rng = random.Random(files)
         root = "Acme Roofing Ltd. SECOR 2026"
@@ -93,12 +95,17 @@ def run_processes(quick: bool = False) -> list[Result]:
         config = write_config(work / "cli.toml", {"storage": {"path": str(work / "storage")},
                                                   "database": {"url": f"sqlite:///{work}/db.sqlite3"}})
         one_times, many_times, unzip_times = [], [], []
+        command = [*user_install(), "--config", str(config), "triage"]
+        python = str(Path(command[0]).parent / "python")
         for _ in range(ROUNDS_PROCESS):
-            one_times.append(run_measured(intake_cli(config, "triage", str(one))).seconds)
+            one_times.append(run_measured([*command, str(one)]).seconds)
             unzip_times.append(run_measured(["unzip", "-tqq", str(many)]).seconds)
-            many_run = run_measured(intake_cli(config, "triage", str(many)))
+            many_run = run_measured([*command, str(many)])
             many_times.append(many_run.seconds)
-        bare = median([run_measured([sys.executable, "-c", "pass"]).seconds for _ in range(5)])
+        bare = median([run_measured([python, "-c", "pass"]).seconds for _ in range(5)])
+        counts = {what: instructions(args) for what, args in (
+            ("unzip", ["unzip", "-tqq", str(many)]), ("many", [*command, str(many)]),
+            ("one", [*command, str(one)]), ("python", [python, "-c", "pass"]))}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     one_s, many_s, unzip_s = median(one_times), median(many_times), median(unzip_times)
@@ -109,6 +116,10 @@ def run_processes(quick: bool = False) -> list[Result]:
              f"`python -c pass` {bare:.3f} s",
              f"one-file zip: {spread(one_times)}; {files} small PDFs ({many.stat().st_size / MB:.0f} MB, exit "
              f"{many_run.returncode}): {spread(many_times)}; unzip -tqq {spread(unzip_times)}"]
+    if None not in counts.values():  # the same comparison in instructions, which load does not move
+        notes.append(f"instructions (callgrind): {files} small PDFs {counts['many'] / 1e9:.2f} G against unzip "
+                     f"{counts['unzip'] / 1e9:.2f} G (ratio {ratio(counts['many'], counts['unzip']):.2f}); one-file zip "
+                     f"{counts['one'] / 1e9:.2f} G, of which `python -c pass` {counts['python'] / 1e9:.2f} G")
     return [Result("5b triage process", "`secor-intake triage`, one-file zip", one_s, None, "s", None,
                    f"< {GOAL_ONE_FILE} s", one_s < GOAL_ONE_FILE, notes),
             Result("5b triage process", f"`secor-intake triage`, {files} small PDFs", many_s, unzip_s, "s", r,

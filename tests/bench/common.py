@@ -8,12 +8,14 @@ import hashlib
 import io
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -111,6 +113,42 @@ def run_measured(args: list[str], *, env: dict[str, str] | None = None, timeout:
                    err.read().decode(errors="replace"))
 
 
+def instructions(args: list[str]) -> int | None:
+    """Instructions a command executes (valgrind's callgrind; ~50x slower than the command), or None
+    without valgrind. Unlike seconds, the count is the same from run to run on a loaded machine."""
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out", *args],
+                             capture_output=True, text=True, cwd=ROOT, env=clean_env())
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    return int(found.group(1)) if found else None
+
+
+def user_install() -> list[str]:
+    """`secor-intake` as a user's installation runs it: this checkout installed (not editable) in a
+    venv with the project's dependencies and without the test extra (fpdf2 brings fontTools and
+    Pillow, which pypdf then imports at start-up: ~50 ms), bytecode compiled by pip. The venv is made
+    once per set of dependencies; the project is installed again on each call."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = sorted(project["dependencies"])
+    folder = SCRATCH / f"user-venv-{hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]}"
+    python = folder / "bin" / "python"
+
+    def pip(*args: str) -> None:
+        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip install {' '.join(args)} failed:\n{done.stderr}")
+
+    if not (folder / "ready").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        pip(*wanted)
+        (folder / "ready").touch()
+    pip("--no-deps", "--force-reinstall", str(ROOT))
+    return [str(folder / "bin" / "secor-intake")]
+
+
 def intake_cli(config_file: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "intake", "--config", str(config_file), *args]
 
@@ -194,11 +232,14 @@ _PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x04\x00\x00\x00\x03\x0
 def _pdf_with_scan(lines: list[str], payload: bytes) -> bytes:
     """A PDF of a few text lines plus an embedded (incompressible) scanned-image stream."""
     base = minimal_pdf(lines)
-    cut = base.rfind(b"xref")
+    cut = base.rfind(b"\nxref\n") + 1  # the table itself, not the end of "startxref"
     stream = (b"99 0 obj\n<< /Type /XObject /Subtype /Image /Width 1700 /Height 2200 /BitsPerComponent 8 "
               b"/ColorSpace /DeviceRGB /Filter /DCTDecode /Length " + str(len(payload)).encode() + b" >>\nstream\n"
               + payload + b"\nendstream\nendobj\n")
-    return base[:cut] + stream + base[cut:]
+    # the table moved by the stream's length: startxref says where it now is, as in a scanner's PDF
+    # (until v2 the stream was cut into "startxref", and readers fell back to their slow recovery scan)
+    tail = base[cut:].replace(f"startxref\n{cut}\n".encode(), f"startxref\n{cut + len(stream)}\n".encode())
+    return base[:cut] + stream + tail
 
 
 def _docx_with_image(lines: list[str], payload: bytes) -> bytes:
@@ -261,7 +302,7 @@ def realistic_zip(seed: int, quick: bool = False) -> bytes:
     rng = random.Random(10_000 + seed)
     n_files = rng.randrange(50, 151)
     total = rng.randrange(int(2.3 * MB), int(3.9 * MB))
-    path = CACHE / "zips" / f"submission-{seed}-{n_files}-{total}.zip"
+    path = CACHE / "zips" / f"submission-{seed}-{n_files}-{total}-v2.zip"  # v2: PDFs with a true startxref
     if not path.exists():
         tmp = path.with_suffix(".part")
         write_zip(tmp, submission_files(seed, n_files, int(total * 0.985)))
