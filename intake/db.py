@@ -18,6 +18,8 @@ Tables, in the order a message flows through them:
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -452,7 +454,7 @@ def _configure_sqlite(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
         if begin != "BEGIN IMMEDIATE":
             cursor.execute("PRAGMA query_only = ON")
@@ -461,6 +463,21 @@ def _configure_sqlite(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL. The switch needs the file to itself, and SQLite answers "database is
+    locked" at once, without its busy handler, while another connection is opening a new file: two
+    daemons (or threads) starting on one new file retry for as long as busy_timeout would wait."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def make_engine(url: str, read_only: bool = False) -> Engine:

@@ -200,6 +200,29 @@ def test_savepoints_work_on_sqlite(tmp_path) -> None:
         engine.dispose()
 
 
+def test_a_new_sqlite_file_another_connection_is_writing_is_switched_to_wal_once_it_is_free(tmp_path) -> None:
+    """SQLite refuses the switch to WAL at once ("database is locked", no busy wait) while another
+    connection writes a new file, as when the daemon and the workbench start together on one: the
+    switch is retried until the writer is done (the CI run that found it: two upgrades at once)."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "new.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE started (x)")
+    done = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    done.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        done.join()
+        writer.close()
+        engine.dispose()
+
+
 def test_two_daemons_upgrading_at_once_both_succeed(db_url: str) -> None:
     """PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE. The second finds the work done."""
     run_together(lambda: upgrade(db_url))
