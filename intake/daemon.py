@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from intake import metrics
 from intake.backoff import backoff
-from intake.db import utcnow
+from intake.clock import utcnow
 from intake.housekeeping import housekeep
 from intake.mailbox.base import LoginRefused, MailboxError
 from intake.service import Services, send_replies, take_mail

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from intake.clock import utcnow
 from intake.config import Config
-from intake.db import Case, InboxMessage, utcnow
+from intake.db import Case, InboxMessage
 from intake.samples import build_sample_zip, write_sample_submission
 
 TIFF_HEADER = b"II*\x00\x08\x00\x00\x00" + b"\x00" * 64  # a little-endian TIFF, as fax software writes

@@ -1,6 +1,7 @@
 """The health file: what a monitor needs to know, rewritten after every cycle.
 
-`secor-intake health` reads it and exits 1 when something needs a person (see README).
+`secor-intake health` reads it and exits 1 when something needs a person (see README); it loads no
+database code, which only the writers' counts need.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import os
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
-
+from intake.clock import utcnow
 from intake.config import Config
-from intake.db import InboxMessage, Reply, utcnow
 from intake.states import MessageState, ReplyStatus
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def counts(sessions: sessionmaker[Session], stuck_after: timedelta, overdue_after: timedelta,
@@ -28,6 +29,11 @@ def counts(sessions: sessionmaker[Session], stuck_after: timedelta, overdue_afte
     and nobody took it back); a reply is overdue when it was due, or "sending", more than
     `overdue_after` ago (the reply job is not running, or cannot record what it sent).
     """
+    # here, not at the top: `secor-intake health` (a monitor's check) reads the file without the database
+    from sqlalchemy import and_, func, or_, select
+
+    from intake.db import InboxMessage, Reply
+
     now = now or utcnow()
     with sessions() as session:
         def count(query: Any) -> int:

@@ -42,8 +42,9 @@ from intake.assess import assess_links
 from intake.authresults import AuthResults
 from intake.backoff import backoff
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
+from intake.clock import utcnow
 from intake.config import Config
-from intake.db import Case, FolderProgress, InboxMessage, Version, utcnow
+from intake.db import Case, FolderProgress, InboxMessage, Version
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.scan import ScannerUnavailable

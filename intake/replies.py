@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from fetchers.providers import supported_services_phrase
 from intake.backoff import backoff
 from intake.claims import claim_is_stale, hold, let_go, worker_identity
+from intake.clock import utcnow
 from intake.config import OutboundConfig
-from intake.db import Case, InboxMessage, Reply, Version, utcnow
+from intake.db import Case, InboxMessage, Reply, Version
 from intake.faults import crash_point
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
 from intake.states import ReplyStatus

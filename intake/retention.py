@@ -19,8 +19,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.clock import utcnow
 from intake.config import RetentionConfig
-from intake.db import AuditEntry, Case, Decision, utcnow
+from intake.db import AuditEntry, Case, Decision
 
 log = logging.getLogger("secor_intake.retention")
 

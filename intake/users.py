@@ -10,7 +10,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from intake.db import SignInAttempt, User, WebSession, utcnow
+from intake.clock import utcnow
+from intake.db import SignInAttempt, User, WebSession
 
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's RFC 9106 low-memory profile

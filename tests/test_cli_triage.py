@@ -109,21 +109,3 @@ def test_output_piped_into_head_ends_quietly(tmp_path, as_json):
     # 141 as a program that SIGPIPE ended; the text report is one write, which the kernel may
     # finish into the pipe before `head` leaves, and then ends as usual (returned: 1)
     assert writer.returncode == 141 if as_json else writer.returncode in (1, 141)
-
-
-def test_triage_loads_only_what_it_uses(tmp_path):
-    """A zip whose files are told by their signatures: no libmagic, database, web or mail libraries
-    loaded (each costs the process start-up a user waits for; see README, Performance)."""
-    import zipfile
-
-    from intake.samples import evaluation_tool_lines
-
-    zip_path = tmp_path / "one.zip"
-    with zipfile.ZipFile(zip_path, "w") as zf:
-        zf.writestr("SECOR Evaluation Tool 2026.pdf", minimal_pdf(evaluation_tool_lines(employer="Acme")))
-    unused = ("magic", "sqlalchemy", "jinja2", "starlette", "imapclient", "apscheduler", "fetchers.net")
-    code = ("import sys; from intake.cli import main; status = main(['triage', sys.argv[1]]); "
-            f"print(status, [m for m in {unused!r} if m in sys.modules], file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", code, str(zip_path)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
-    assert done.stderr.strip().splitlines()[-1] == "0 []", done.stderr

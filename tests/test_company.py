@@ -181,6 +181,6 @@ def test_company_link_and_companies_commands(tmp_path):
 
 
 def config_year() -> int:
-    from intake.db import utcnow
+    from intake.clock import utcnow
 
     return utcnow().year

@@ -11,7 +11,8 @@ import pytest
 
 from intake import pipeline as pipeline_module
 from intake.claims import worker_identity
-from intake.db import Case, InboxMessage, Reply, utcnow
+from intake.clock import utcnow
+from intake.db import Case, InboxMessage, Reply
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.db import Case, InboxMessage, utcnow
+from intake.clock import utcnow
+from intake.db import Case, InboxMessage
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory

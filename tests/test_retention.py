@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from intake import users
-from intake.db import AuditEntry, Case, Decision, User, utcnow
+from intake.clock import utcnow
+from intake.db import AuditEntry, Case, Decision, User
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle
 from tests import mailfactory

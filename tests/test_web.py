@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 
 from intake import users
 from intake.cases import find_case, show_document
-from intake.db import AuditEntry, Decision, Reply, StoredDocument, WebSession, utcnow
+from intake.clock import utcnow
+from intake.db import AuditEntry, Decision, Reply, StoredDocument, WebSession
 from intake.service import poll_cycle, send_replies
 from intake.web.app import create_app
 from tests import mailfactory

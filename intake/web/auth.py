@@ -14,8 +14,9 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from intake.clock import utcnow
 from intake.config import WebConfig
-from intake.db import User, WebSession, utcnow
+from intake.db import User, WebSession
 
 COOKIE = "secor_session"
 SIGNIN_COOKIE = "secor_signin"  # double-submit token of the sign-in form (there is no session yet)

@@ -18,8 +18,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from intake.clock import utcnow
 from intake.config import load_config
-from intake.db import FolderProgress, InboxMessage, Reply, make_engine, session_factory, utcnow
+from intake.db import FolderProgress, InboxMessage, Reply, make_engine, session_factory
 from intake.db import upgrade as db_upgrade
 from tests.bench.common import (
     Result,

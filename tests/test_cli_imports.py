@@ -1,0 +1,57 @@
+"""Each command loads only what it uses: a module a command never calls still costs every run of it
+its import (see README, Performance). Each test runs the command in a fresh interpreter and lists
+which of the modules it must not need were loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from intake.samples import evaluation_tool_lines, minimal_pdf
+
+# What the daemon's cycle, the workbench and the share links need, and no short command does.
+CYCLE_ONLY = ("intake.pipeline", "intake.replies", "jinja2", "mailparser", "requests", "imapclient",
+              "apscheduler", "starlette", "triage.engine", "pypdf", "magic")
+
+
+def loaded(tmp_path: Path, args: list[str], unused: tuple[str, ...]) -> tuple[int, list[str]]:
+    """Run `secor-intake ARGS` in a fresh interpreter in `tmp_path`: its exit status, and which of
+    `unused` it loaded."""
+    code = ("import sys; from intake.cli import main; status = main(sys.argv[1:]); "
+            f"print(status, [m for m in {unused!r} if m in sys.modules], file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    status, _, modules = done.stderr.strip().splitlines()[-1].partition(" ")
+    return int(status), eval(modules)  # noqa: S307 - our own print of a list of names
+
+
+def test_triage_loads_no_database_web_mail_or_libmagic(tmp_path):
+    """A zip whose files are told by their signatures needs neither libmagic nor the database."""
+    zip_path = tmp_path / "one.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr("SECOR Evaluation Tool 2026.pdf", minimal_pdf(evaluation_tool_lines(employer="Acme")))
+    unused = ("magic", "sqlalchemy", "jinja2", "starlette", "imapclient", "apscheduler", "fetchers.net")
+    assert loaded(tmp_path, ["triage", str(zip_path)], unused) == (0, [])
+
+
+def test_health_loads_no_database_code(tmp_path):
+    """`health` (a monitor's check, Docker's HEALTHCHECK) reads the health file only."""
+    status, found = loaded(tmp_path, ["health"], ("sqlalchemy", "alembic", *CYCLE_ONLY))
+    assert status == 1  # no successful poll recorded yet
+    assert found == []
+
+
+def test_listing_cases_loads_no_cycle_code_nor_alembic_once_migrated(tmp_path):
+    """`submissions` reads the database: no mail, triage, templates or providers; and Alembic only
+    when the schema is behind (it is checked against the newest revision first)."""
+    assert loaded(tmp_path, ["db", "upgrade"], ())[0] == 0
+    assert loaded(tmp_path, ["submissions"], ("alembic", *CYCLE_ONLY)) == (0, [])
+
+
+def test_a_database_behind_the_newest_revision_is_still_migrated_on_start(tmp_path):
+    """The shortcut reads the revision; a fresh database (no revision yet) is migrated as before."""
+    status, found = loaded(tmp_path, ["submissions"], ("alembic",))
+    assert status == 0 and found == ["alembic"]
+    assert loaded(tmp_path, ["submissions"], ("alembic",)) == (0, [])
