@@ -24,6 +24,7 @@ log = logging.getLogger("secor_intake.daemon")
 MAX_BACKOFF = timedelta(minutes=15)  # between polls of a failing mailbox
 DATABASE_RETRY_SECONDS = 5.0  # how often a database that went away is looked for
 IDLE_WAIT_SECONDS = 10.0  # one IDLE round; short so that a stop request is seen soon
+WATCH_RETRY_SECONDS = 1.0  # the watcher's first wait before it connects again, doubling up to the poll interval
 
 
 class Daemon:
@@ -84,24 +85,42 @@ class Daemon:
         """Hold an IDLE connection (or watch the Maildir) and start a poll as soon as mail arrives.
 
         Polling stays the fallback: the poll interval still bounds the wait when IDLE is missing or
-        its connection is down; a dropped connection is reopened after a pause.
+        its connection is down. A server that went away is tried again after 1, 2, 4... seconds, up to
+        the poll interval (a refused login only once per poll interval: no lock-out); once back, a
+        poll starts, for the mail that came meanwhile.
         """
         folder = self.config.mailbox.folder
-        wait = min(self.config.schedule.poll_seconds, IDLE_WAIT_SECONDS)
-        first = True
+        poll_seconds = self.config.schedule.poll_seconds
+        wait = min(poll_seconds, IDLE_WAIT_SECONDS)
+        first, failures = True, 0
         while not self.services.stop.is_set():
             if not first:
                 metrics.IMAP_RECONNECTS.inc()
             first = False
             try:
                 with self.services.mail_source() as source:
+                    if failures:  # the mail that came while the server was away
+                        failures = 0
+                        log.info("mail watcher: the mailbox answers again; polling now")
+                        self._poll_now()
                     while not self.services.stop.is_set():
                         if source.wait_for_mail(folder, wait):
-                            self.mail_waiting.set()
-                            self.scheduler.modify_job("poll", next_run_time=utcnow())
+                            self._poll_now()
             except MailboxError as exc:
-                log.warning("mail watcher: %s; polling every %.0f s meanwhile", exc, self.config.schedule.poll_seconds)
-                self.services.stop.wait(self.config.schedule.poll_seconds)
+                failures += 1
+                pause = poll_seconds if isinstance(exc, LoginRefused) else \
+                    backoff(WATCH_RETRY_SECONDS, failures, timedelta(seconds=poll_seconds)).total_seconds()
+                log.warning("mail watcher: %s; trying again in %.0f s, polling every %.0f s meanwhile",
+                            exc, pause, poll_seconds)
+                self.services.stop.wait(pause)
+
+    def _poll_now(self) -> None:
+        """Poll at once: the watcher saw mail, or connected again. Its connection shows the mailbox
+        answers, so a backoff from the mailbox's failed polls does not hold the poll back."""
+        if not self.database_down:
+            self.retry_at = None
+        self.mail_waiting.set()
+        self.scheduler.modify_job("poll", next_run_time=utcnow())
 
     def _failed(self, error: str, failed: str, started: float, loud: bool = False) -> None:
         """Record a failed poll and when to try again; `failed` is "mailbox", "database" or "other".
