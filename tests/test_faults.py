@@ -141,47 +141,43 @@ def test_dovecot_restarted_under_the_daemon_then_new_mail_is_taken_once(tmp_path
     assert_each_filed_and_answered_once(setup, 2)
 
 
+def restart_under_the_daemon(tmp_path, dovecot, smtp_server, poll_seconds: float, seen: bytes) -> tuple[float, bytes]:
+    """Stop Dovecot under an IDLE daemon until its log says `seen`, start it, send one more email:
+    seconds from the restart to that reply, and the daemon's log. Each email filed and answered once."""
+    setup = Setup(tmp_path, dovecot, smtp_server, f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                  schedule={"poll_seconds": poll_seconds, "idle": True})
+    setup.append(submission(1))
+    with RunningDaemon(setup) as daemon:
+        daemon.wait_for(lambda: answered(setup, 1), 60)
+        dovecot.stop()
+        daemon.wait_for(lambda: seen in daemon.stderr, 60)
+        assert seen in daemon.stderr
+        dovecot.start()
+        back = time.monotonic()
+        setup.append(submission(2))
+        recovered_in = recovery(daemon, setup, 2, since=back)
+        log = daemon.stderr
+    assert daemon.returncode == 0, daemon.stderr.decode()
+    assert_each_filed_and_answered_once(setup, 2)
+    return recovered_in, log
+
+
 def test_push_comes_back_within_seconds_of_dovecot_whatever_the_poll_interval(tmp_path, private_dovecot,
                                                                                smtp_server):
     """The watcher tries a server that went away again after 1, 2, 4... s, not after a poll interval
     (here ten minutes: only the watcher can bring the reply in time), and polls once it is back."""
-    setup = Setup(tmp_path, private_dovecot, smtp_server, f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                  schedule={"poll_seconds": 600.0, "idle": True})
-    setup.append(submission(1))
-    with RunningDaemon(setup) as daemon:
-        daemon.wait_for(lambda: answered(setup, 1), 60)
-        private_dovecot.stop()
-        daemon.wait_for(lambda: b"mail watcher:" in daemon.stderr, 30)  # the watcher lost its server
-        time.sleep(2)
-        private_dovecot.start()
-        back = time.monotonic()
-        setup.append(submission(2))
-        recovered_in = recovery(daemon, setup, 2, since=back)
-        assert b"the mailbox answers again" in daemon.stderr
-    assert daemon.returncode == 0, daemon.stderr.decode()
+    recovered_in, log = restart_under_the_daemon(tmp_path, private_dovecot, smtp_server, 600.0, b"mail watcher:")
+    assert b"the mailbox answers again" in log
     assert recovered_in < RECOVERY_SECONDS
-    assert_each_filed_and_answered_once(setup, 2)
 
 
 def test_a_poll_backing_off_from_a_dead_server_is_released_when_the_watcher_is_back(tmp_path, private_dovecot,
                                                                                      smtp_server):
     """Polls that failed back off (3, 6, 12 s here); the watcher's new login proves the server is back,
     so the mail waiting is taken then, not when the backoff ends."""
-    setup = Setup(tmp_path, private_dovecot, smtp_server, f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                  schedule={"poll_seconds": 3.0, "idle": True})
-    setup.append(submission(1))
-    with RunningDaemon(setup) as daemon:
-        daemon.wait_for(lambda: answered(setup, 1), 60)
-        private_dovecot.stop()
-        daemon.wait_for(lambda: b"(3 in a row)" in daemon.stderr, 60)
-        assert b"next try in 12 s" in daemon.stderr  # the poll now waits 12 s
-        private_dovecot.start()
-        back = time.monotonic()
-        setup.append(submission(2))
-        recovered_in = recovery(daemon, setup, 2, since=back)
-    assert daemon.returncode == 0, daemon.stderr.decode()
+    recovered_in, log = restart_under_the_daemon(tmp_path, private_dovecot, smtp_server, 3.0, b"(3 in a row)")
+    assert b"next try in 12 s" in log  # the poll waited 12 s from the third failure
     assert recovered_in < 8.0  # the watcher is back within 3 s; the poll's backoff alone would take ~12 s
-    assert_each_filed_and_answered_once(setup, 2)
 
 
 def test_smtp_down_is_reported_by_health_and_the_reply_goes_once_it_is_back(tmp_path, dovecot_server, smtp_server):
