@@ -67,6 +67,9 @@ def test_sign_in_queue_case_preview_and_a_decision_to_the_delivered_email(served
     assert page.locator("h1").inner_text() == bench.clean
     _shot(page, "case")
     page.locator("a", has_text="preview").first.click()  # the evaluation tool, a PDF, in the preview frame
+    # the preview is a page of its own: a form filled before it has loaded is lost with the old page
+    # (a CI run's decision never went out that way)
+    page.wait_for_url("**preview=**")
     frame = page.locator("#preview iframe")
     assert frame.count() == 1 and frame.get_attribute("src").startswith("/files/")
     page.get_by_label("Decision").select_option(label="Return")
