@@ -121,6 +121,7 @@ def test_hostile_names_run_no_script_and_inject_no_element(served, page: Any) ->
     png.click()
     image = page.locator("#preview img")
     image.wait_for()
+    page.wait_for_function("document.querySelector('#preview img').complete")  # loaded (or broken: 0 below)
     assert page.evaluate("document.querySelector('#preview img').naturalWidth") == 1
     for name in ("page.html", "drawing.svg", "notes.xml"):
         with page.expect_download() as download:
