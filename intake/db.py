@@ -22,7 +22,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -58,6 +58,10 @@ from sqlalchemy.types import JSON
 from intake.clock import utcnow
 from intake.states import MessageOutcome, MessageState, ReplyStatus
 from triage.report import Report
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import Connection
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_PATH = Path(__file__).parent / "migrations"
@@ -501,6 +505,17 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    """Alembic's configuration for our migrations, working on `connection` when given."""
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_PATH))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
 def head_revision() -> str:
     """The newest migration's revision: each file in migrations/versions is named after its
     revision (`0004_sender_authentication.py` is "0004"), and they follow one another."""
@@ -527,16 +542,12 @@ def upgrade(engine_or_url: Engine | str) -> None:
         if _at_head(engine):
             return
         from alembic import command
-        from alembic.config import Config as AlembicConfig
 
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Two daemons starting together: one migrates, the other waits, then finds it done.
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
-            alembic_config = AlembicConfig()
-            alembic_config.set_main_option("script_location", str(MIGRATIONS_PATH))
-            alembic_config.attributes["connection"] = connection
-            command.upgrade(alembic_config, "head")
+            command.upgrade(alembic_config(connection), "head")
     finally:
         if isinstance(engine_or_url, str):
             engine.dispose()

@@ -4,6 +4,7 @@ which of the modules it must not need were loaded."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -19,12 +20,12 @@ CYCLE_ONLY = ("intake.pipeline", "intake.replies", "jinja2", "mailparser", "requ
 def loaded(tmp_path: Path, args: list[str], unused: tuple[str, ...]) -> tuple[int, list[str]]:
     """Run `secor-intake ARGS` in a fresh interpreter in `tmp_path`: its exit status, and which of
     `unused` it loaded."""
-    code = ("import sys; from intake.cli import main; status = main(sys.argv[1:]); "
-            f"print(status, [m for m in {unused!r} if m in sys.modules], file=sys.stderr)")
+    code = ("import json, sys; from intake.cli import main; status = main(sys.argv[1:]); "
+            f"print(json.dumps([status, [m for m in {unused!r} if m in sys.modules]]), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
-    status, _, modules = done.stderr.strip().splitlines()[-1].partition(" ")
-    return int(status), eval(modules)  # noqa: S307 - our own print of a list of names
+    status, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    return status, modules
 
 
 def test_triage_loads_no_database_web_mail_or_libmagic(tmp_path):

@@ -11,7 +11,6 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from intake.db import (
-    MIGRATIONS_PATH,
     Base,
     Case,
     FindingRow,
@@ -19,6 +18,7 @@ from intake.db import (
     InboxMessage,
     Reply,
     Version,
+    alembic_config,
     head_revision,
     make_engine,
     record_version,
@@ -70,12 +70,9 @@ def test_migrated_schema_equals_models_and_upgrade_twice_is_a_no_op(db_url: str)
 
 
 def test_head_revision_is_alembics_head_and_each_file_is_named_after_its_revision() -> None:
-    from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
-    alembic_config = AlembicConfig()
-    alembic_config.set_main_option("script_location", str(MIGRATIONS_PATH))
-    scripts = ScriptDirectory.from_config(alembic_config)
+    scripts = ScriptDirectory.from_config(alembic_config())
     assert head_revision() == scripts.get_current_head()
     for script in scripts.walk_revisions():
         assert script.path is not None and script.path.rpartition("/")[2].startswith(f"{script.revision}_")
@@ -84,15 +81,11 @@ def test_head_revision_is_alembics_head_and_each_file_is_named_after_its_revisio
 def test_a_database_at_an_older_revision_is_migrated_to_the_newest(db_url: str) -> None:
     """`upgrade` leaves a database at the newest revision alone without Alembic; an older one it migrates."""
     from alembic import command
-    from alembic.config import Config as AlembicConfig
 
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
-            alembic_config = AlembicConfig()
-            alembic_config.set_main_option("script_location", str(MIGRATIONS_PATH))
-            alembic_config.attributes["connection"] = connection
-            command.upgrade(alembic_config, "0003")
+            command.upgrade(alembic_config(connection), "0003")
         upgrade(engine)
         with engine.connect() as connection:
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
