@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -201,6 +202,20 @@ def test_idle_starts_a_poll_as_soon_as_mail_arrives(tmp_path, dovecot_server, sm
         daemon.wait_for(setup.smtp.messages, 60)
         assert len(setup.smtp.messages()) == 1
     assert daemon.returncode == 0, daemon.stderr.decode()
+
+
+def test_a_refused_login_is_not_retried_by_the_watcher_before_the_poll_interval(tmp_path, dovecot_server,
+                                                                                smtp_server, db_url):
+    """A server that went away is tried again after 1, 2, 4... s; a refused login only once per poll
+    interval, so the watcher never turns a wrong password into a lock-out."""
+    setup = Setup(tmp_path, dovecot_server, smtp_server, db_url, mailbox={"password": "wrong"},
+                  schedule={"poll_seconds": 600.0, "idle": True})
+    with RunningDaemon(setup) as daemon:
+        daemon.wait_for(lambda: b"mail watcher:" in daemon.stderr, 30)
+        time.sleep(4)  # the fast retries (1 + 2 s) would have come by now
+        log = daemon.stderr
+    assert daemon.returncode == 0
+    assert log.count(b"mail watcher:") == 1 and b"trying again in 600 s" in log
 
 
 def test_run_with_a_refused_login_stays_up_and_says_so_in_the_health_record(tmp_path, dovecot_server, smtp_server,
