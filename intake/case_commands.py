@@ -141,7 +141,7 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
         raise DecidedMeanwhile(latest_decision(session, submission.id)) from None
     if request.decision != "accept" or accept_sends_email:
         in_reply_to, references = _thread(session, submission)
-        lines = [_reason_line(r) for r in request.finding_reasons] + list(request.qa_reasons)
+        lines = reason_lines(request.finding_reasons) + list(request.qa_reasons)
         msg = render_decision(outbound, submission, request.decision, decision.note, lines, request.elements,
                               due, in_reply_to, references)
         reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
@@ -153,8 +153,26 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
     return DecisionResult(decision, created=True)
 
 
-def _reason_line(reason: dict[str, Any]) -> str:
-    return f"{reason['path']}: {reason['message']}" if reason.get("path") else str(reason["message"])
+MAX_PATHS_PER_REASON = 3
+
+
+def reason_lines(reasons: list[dict[str, Any]]) -> list[str]:
+    """One line per finding code (in first-seen order): eight near-identical paragraphs say less than
+    one with a count and a few of the paths."""
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for reason in reasons:
+        by_code.setdefault(str(reason.get("code")), []).append(reason)
+    lines = []
+    for group in by_code.values():
+        first = group[0]
+        if len(group) == 1:
+            lines.append(f"{first['path']}: {first['message']}" if first.get("path") else str(first["message"]))
+            continue
+        paths = [str(r["path"]) for r in group if r.get("path")]
+        shown = "; ".join(paths[:MAX_PATHS_PER_REASON])
+        more = f" and {len(paths) - MAX_PATHS_PER_REASON} more" if len(paths) > MAX_PATHS_PER_REASON else ""
+        lines.append(f"{first['message']} ({len(group)} files{': ' + shown + more if paths else ''})")
+    return lines
 
 
 def assign(session: Session, submission: Case, actor: User, assignee: User | None) -> None:

@@ -209,6 +209,13 @@ def _csrf(test_client: TestClient) -> str:
     return form_fields(test_client.get("/").text, "/signout")["csrf_token"]
 
 
+def _file_link_text(page: str, document_id: int) -> str:
+    """The text of a file's link on a case page, tags taken out (the element folder is a span)."""
+    found = re.search(rf'<a class="file" href="/files/{document_id}"[^>]*>(.*?)</a>', page)
+    assert found is not None, f"no link to file {document_id}"
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1)))
+
+
 def test_case_page_lists_every_document_by_path_linking_to_its_bytes(bench: Bench) -> None:
     ana = _signed_in(bench)
     page = ana.get(f"/cases/{bench.clean}")
@@ -219,8 +226,7 @@ def test_case_page_lists_every_document_by_path_linking_to_its_bytes(bench: Benc
         tool = case.versions[-1].report["summary"]["evaluation_tool"]
     assert documents
     for document in documents:
-        assert f'<a class="file" href="/files/{document.id}"' in page.text
-        assert f">{document.path}</a>" in page.text
+        assert _file_link_text(page.text, document.id) == document.path
         served = ana.get(f"/files/{document.id}")
         assert served.status_code == 200 and served.content == (folder / document.path).read_bytes()
     assert page.text.index(tool) < page.text.index("Element 1 - ")  # the evaluation tool first
@@ -387,8 +393,9 @@ def test_findings_are_pre_ticked_reasons_and_grouped_by_element(bench: Bench) ->
         findings = [f for f in find_case(session, bench.hostile).versions[-1].findings
                     if f.severity in ("reject", "warn")]
     assert findings
-    for f in findings:
-        assert f'name="finding" value="{f.id}" checked' in page
+    boxes = re.findall(r'name="finding" value="([\d,]+)" checked', page)
+    assert sorted(int(i) for box in boxes for i in box.split(",")) == sorted(f.id for f in findings)
+    assert len(boxes) == len({f.code for f in findings})  # one box per code, however many paths it names
     assert "Whole submission" in page or "<h3>Element" in page
 
 
@@ -546,3 +553,118 @@ def test_correspondence_shows_every_email_in_and_out_as_text(bench: Bench) -> No
     first = ana.get(f"/messages/{eml_ids[0]}.eml")
     assert first.content == stored.read_bytes() and first.headers["content-type"] == "application/octet-stream"
     assert b"we will <b>fix</b>" in ana.get(f"/messages/{eml_ids[1]}.eml").content
+
+
+# -- the file list: previews of Word and Excel, Filter files, pages --------------------------------
+
+def _document_id(bench: Bench, tracking: str, name: str) -> int:
+    with bench.services.sessions() as session:
+        return next(d.id for d in find_case(session, tracking).versions[-1].documents if d.path.endswith(name))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_word_and_excel_preview_as_sanitised_html_in_a_sandbox(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.hostile}").text
+    for name, expected, script in (("hazards.docx", "Hazard assessment 2026", "docx"),
+                                   ("inspections.xlsx", "Inspected on", "xlsx")):
+        document_id = _document_id(bench, bench.hostile, name)
+        assert f'data-frame="/files/{document_id}/preview"' in page  # offered like a PDF's preview
+        shown = ana.get(f"/files/{document_id}/preview")
+        assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/html")
+        csp = shown.headers["content-security-policy"]
+        assert "sandbox" in csp and "script-src" not in csp and "default-src 'none'" in csp
+        assert "img-src data:;" in csp  # no image from anywhere but the document itself
+        assert expected in shown.text
+        assert f"&lt;script&gt;alert('{script}')" in shown.text  # the document's text, shown as text
+        body = shown.text.lower()
+        assert "<script" not in body and "javascript:" not in body and "<img" not in body
+        assert "127.0.0.1:9" not in body  # the linked image's address is gone
+        assert ana.get(f"/files/{document_id}").headers["content-disposition"].startswith("attachment")
+    pdf_id = _document_id(bench, bench.hostile, "site photo.png")
+    assert ana.get(f"/files/{pdf_id}/preview").status_code == 404  # only Word and Excel are converted
+
+
+def test_converting_a_word_document_fetches_nothing(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    from intake.web import preview
+    from tests.web_helpers import hostile_docx
+
+    hits: list[str] = []
+
+    class Beacon(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        beacon = f"http://127.0.0.1:{server.server_address[1]}/pixel.png"
+        document = tmp_path / "linked.docx"
+        document.write_bytes(hostile_docx(beacon))
+        shown = preview.office_html(document, preview.DOCX)
+        assert "Hazard assessment 2026" in shown and "pixel.png" not in shown
+        # the beacon answers when asked: nobody asked
+        assert __import__("urllib.request").request.urlopen(beacon).status == 200 and hits == ["/pixel.png"]
+    finally:
+        server.shutdown()
+
+
+def test_office_previews_are_bounded(tmp_path: Path) -> None:
+    from intake.web import preview
+    from tests.web_helpers import hostile_docx, hostile_xlsx
+
+    bomb = tmp_path / "bomb.docx"
+    bomb.write_bytes(hostile_docx(padding=preview.XML_PART_CAP + 1))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(preview.NotPreviewable, match="too large"):
+        preview.office_html(bomb, preview.DOCX)
+    sheet = tmp_path / "long.xlsx"
+    sheet.write_bytes(hostile_xlsx(rows=preview.MAX_ROWS + 200))
+    shown = preview.office_html(sheet, preview.XLSX)
+    assert shown.count("<tr>") == preview.MAX_ROWS and f"Only the first {preview.MAX_ROWS} rows" in shown
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(preview.NotPreviewable):
+        preview.office_html(broken, preview.XLSX)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_filter_files_narrows_the_list_on_the_server_and_pages_a_long_one(bench: Bench, monkeypatch) -> None:
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.hostile}").text
+    assert '<label for="file-filter">Filter files</label>' in page and "data-complete" in page
+    narrowed = ana.get(f"/cases/{bench.hostile}?files=PHOTO").text  # no script: the form's GET
+    assert "site photo.png" in narrowed and "drawing.svg" not in narrowed and "1 of 9 files match" in narrowed
+    alone = ana.get(f"/cases/{bench.hostile}/files?files=.xlsx")  # what the box fetches as one types
+    assert "inspections.xlsx" in alone.text and "hazards.docx" not in alone.text and "<html" not in alone.text
+    from intake.web import app as web_app
+
+    monkeypatch.setattr(web_app, "FILES_PER_PAGE", 4)
+    first = ana.get(f"/cases/{bench.hostile}").text
+    assert first.count('<a class="file"') == 4 and "data-complete" not in first and "page 1 of 3" in first
+    third = ana.get(f"/cases/{bench.hostile}?files_page=3").text
+    assert third.count('<a class="file"') == 1 and "page 3 of 3" in third
+
+
+def test_element_names_are_said_once_and_findings_of_one_code_make_one_line() -> None:
+    from intake.case_commands import reason_lines
+    from intake.web.app import element_label
+
+    assert element_label("1", "Element 1 - Management Leadership") == "Element 1 - Management Leadership"
+    assert element_label("1", "element 01 Management") == "element 01 Management"
+    assert element_label("1", "Element 10 - Other") == "Element 1 — Element 10 - Other"
+    assert element_label("3", "Hazard Control") == "Element 3 — Hazard Control"
+    assert element_label("3", None) == "Element 3"
+    reasons = [{"code": "over", "path": f"Element 2/record {n}.pdf", "message": "More than asked for."}
+               for n in range(8)] + [{"code": "name", "path": None, "message": "Name it."}]
+    assert reason_lines(reasons) == [
+        "More than asked for. (8 files: Element 2/record 0.pdf; Element 2/record 1.pdf; Element 2/record 2.pdf "
+        "and 5 more)", "Name it."]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import gc
+import html
 import ipaddress
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -47,7 +49,7 @@ from intake.db import (
     utcnow,
 )
 from intake.storage import Storage
-from intake.web import auth, stats
+from intake.web import auth, preview, stats
 from intake.web.security import (
     FILE_CSP,
     INLINE_TYPES,
@@ -102,10 +104,17 @@ def _age(value: datetime) -> str:
     return f"{delta.days} d"
 
 
+# Types as people name them (the case page's Type column); anything else is shown as its MIME type.
+KIND_NAMES = {"application/pdf": "PDF", preview.DOCX: "Word", preview.XLSX: "Excel", "application/msword": "Word (old)",
+              "application/vnd.ms-excel": "Excel (old)", "image/png": "PNG image", "image/jpeg": "JPEG image",
+              "image/gif": "GIF image", "image/webp": "WebP image", "text/plain": "Text",
+              "application/zip": "Zip archive", "text/html": "HTML", "image/svg+xml": "SVG image"}
+
+
 def _templates() -> Environment:
     env = Environment(loader=PackageLoader("intake.web", "templates"), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(size=_size, age=_age, safe_name=display_name,
+    env.filters.update(size=_size, age=_age, safe_name=display_name, kind=lambda m: KIND_NAMES.get(m, m),
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
     env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS)
     return env
@@ -313,10 +322,47 @@ def queue_page(request: Request, me: auth.SignedIn) -> Response:
 @dataclass
 class FileRow:
     id: int
-    path: str
+    path: str  # inside the submission
+    shown: str  # inside its element folder (the group's heading names the folder)
     size: int
     mime: str
-    inline: bool
+    preview: str | None  # the preview frame's address; None: download only
+    image: bool
+
+
+FILES_PER_PAGE = 400  # a 5,000-file case page stays small; the rest is a page (or a filter) away
+
+
+def _preview_src(document_id: int, mime: str) -> str | None:
+    if mime in INLINE_TYPES:
+        return f"/files/{document_id}"
+    return f"/files/{document_id}/preview" if mime in preview.HTML_PREVIEW_TYPES else None
+
+
+def element_label(element: str, folder: str | None) -> str:
+    """An element said once: the folder's own name when it already says "Element N", else both."""
+    if folder and re.match(rf"(?i)\s*element\s*0*{re.escape(element)}(?!\d)", folder):
+        return folder
+    return f"Element {element}" + (f" — {folder}" if folder else "")
+
+
+def _element_folders(summary: dict[str, Any]) -> dict[str, list[str]]:
+    """Each element's folder paths inside the submission, longest first (the path shown is cut after it)."""
+    details = summary.get("element_details") or {}
+    folders = {e: [f["path"] for f in d.get("folders", []) if f.get("path")] for e, d in details.items()}
+    for element, name in (summary.get("elements") or {}).items():
+        if name and not folders.get(element):
+            folders[element] = [name]
+    return {e: sorted(paths, key=len, reverse=True) for e, paths in folders.items()}
+
+
+def _relative(path: str, folders: list[str]) -> str:
+    for folder in folders:
+        if path.startswith(folder + "/"):
+            return path[len(folder) + 1:]
+        if "/" not in folder and f"/{folder}/" in path:  # a folder name only: it may sit in a wrapper folder
+            return path.split(f"/{folder}/", 1)[1]
+    return path
 
 
 def _case_view(session: Session, submission: Case, number: int | None) -> dict[str, Any]:
@@ -332,10 +378,12 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
     folders = {folder: element for element, folder in (summary.get("elements") or {}).items() if folder}
     by_path = {d.path: d.element for d in documents}
     tool = summary.get("evaluation_tool")
+    element_folders = _element_folders(summary)
     groups: dict[str | None, list[FileRow]] = {}
     tool_rows: list[FileRow] = []
     for d in documents:
-        row = FileRow(d.id, d.path, d.size, d.mime, d.mime in INLINE_TYPES)
+        shown = _relative(d.path, element_folders.get(d.element, [])) if d.element else d.path
+        row = FileRow(d.id, d.path, shown, d.size, d.mime, _preview_src(d.id, d.mime), d.mime.startswith("image/"))
         (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(row)
     findings: dict[str | None, list[FindingRow]] = {}
     every_finding = list(session.scalars(select(FindingRow).where(FindingRow.version_id == version.id)
@@ -348,12 +396,48 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
         before = dict(session.execute(select(StoredDocument.path, StoredDocument.sha256)
                                       .where(StoredDocument.version_id == previous.id)).all())
         comparison = cases.compare_versions(before, {d.path: d.sha256 for d in documents})
-    element_names = {element: folder for element, folder in (summary.get("elements") or {}).items()}
+    element_names = {element: element_label(element, folder)
+                     for element, folder in (summary.get("elements") or {}).items()}
     return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
             "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
             "reasons": [f for f in every_finding if f.severity in ("reject", "warn")],
             "previous": previous, "element_names": element_names, "summary": summary,
             "file_count": len(documents)}
+
+
+@dataclass
+class FileListing:
+    """One page of a version's files, grouped as on the case page, narrowed by a filter."""
+
+    groups: list[tuple[str | bool | None, list[FileRow], int]]  # (element | False: the tool, rows, group size)
+    filter: str
+    page: int
+    pages: int
+    matching: int
+    total: int
+
+
+def file_listing(view: dict[str, Any], text: str, page_number: int) -> FileListing:
+    """The rows of page `page_number` among the files whose path contains `text` (any case)."""
+    wanted = text.strip().casefold()
+    every = ([(False, view["tool_rows"])] if view["tool_rows"] else []) + view["file_groups"]
+    matching = [(element, [r for r in rows if wanted in r.path.casefold()] if wanted else rows, len(rows))
+                for element, rows in every]
+    count = sum(len(rows) for _, rows, _ in matching)
+    pages = max(1, -(-count // FILES_PER_PAGE))
+    page_number = min(max(page_number, 1), pages)
+    skip, room = (page_number - 1) * FILES_PER_PAGE, FILES_PER_PAGE
+    shown: list[tuple[str | bool | None, list[FileRow], int]] = []
+    for element, rows, size in matching:
+        if skip >= len(rows):
+            skip -= len(rows)
+            continue
+        part = rows[skip:skip + room]
+        skip, room = 0, room - len(part)
+        shown.append((element, part, size))
+        if room == 0:
+            break
+    return FileListing(shown, text, page_number, pages, count, view["file_count"])
 
 
 def _element_order(item: tuple[str | None, Any]) -> tuple[int, int, str]:
@@ -417,7 +501,8 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         submission = session.scalar(select(Case).where(Case.tracking_number == tracking).options(
             selectinload(Case.versions).selectinload(Version.message), selectinload(Case.assignee)))
         if submission is None:
-            return _not_found(request)
+            return _render(request, "error.html", status=404, title="No such case",
+                           message=f"There is no case {tracking}. Search for it among all cases:", search=tracking)
         view = _case_view(session, submission, number)
         decisions = list(session.scalars(select(Decision).where(Decision.submission_id == submission.id)
                                          .options(selectinload(Decision.user)).order_by(Decision.sequence)))
@@ -429,43 +514,100 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         previous_case, next_case = cases.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
         company = company_record(submission)
-    preview = None
+    shown = None
     if "preview" in request.query_params and view["version"] is not None:
         wanted = request.query_params["preview"]
-        preview = next((row for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for row in rows
-                        if str(row.id) == wanted and row.inline), None)
+        shown = next((row for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for row in rows
+                      if str(row.id) == wanted and row.preview), None)
     with wb.sessions.begin() as session:
         case_commands.audit(session, session.get(User, me.user_id), "view", submission.id,
                             version=view["version"].number if view["version"] else None)
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
     return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
                    trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
-                   back=_query(filters), analysts=analysts, preview=preview, due=due, company=company,
+                   back=_query(filters), analysts=analysts, preview=shown, due=due, company=company,
+                   listing=_listing(request, view),
                    tool_fields=TOOL_FIELDS,
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
                    sequence=len(decisions) + 1, error=request.query_params.get("error"),
                    notice=request.query_params.get("notice"),
-                   version_numbers={v.id: v.number for v in submission.versions})
+                   version_numbers={v.id: v.number for v in submission.versions},
+                   missing_version=number if view["version"] is not None and number is not None
+                   and view["version"].number != number else None)
+
+
+def _listing(request: Request, view: dict[str, Any]) -> FileListing | None:
+    if view["version"] is None:
+        return None
+    try:
+        page_number = int(request.query_params.get("files_page", "1"))
+    except ValueError:
+        page_number = 1
+    return file_listing(view, request.query_params.get("files", "")[:200], page_number)
+
+
+def case_files(request: Request, me: auth.SignedIn) -> Response:
+    """The case page's file list alone (what the Filter files box and the page links fetch)."""
+    wb: Workbench = request.app.state.wb
+    try:
+        number = int(request.query_params["version"]) if "version" in request.query_params else None
+    except ValueError:
+        number = None
+    with wb.reads() as session:
+        submission = session.scalar(select(Case).where(Case.tracking_number == request.path_params["tracking"])
+                                    .options(selectinload(Case.versions)))
+        if submission is None:
+            return _not_found(request)
+        view = _case_view(session, submission, number)
+    if view["version"] is None:
+        return _not_found(request)
+    return _render(request, "files.html", case=submission, view=view, listing=_listing(request, view),
+                   back=_query(_filters(request)))
 
 
 # -- files ---------------------------------------------------------------------------------------
+
+def file_preview(request: Request, me: auth.SignedIn) -> Response:
+    """A Word or Excel document as a page of sanitised HTML, for the case page's preview frame."""
+    wb: Workbench = request.app.state.wb
+    found = _document(wb, request.path_params["document_id"])
+    if found is None or found[0].mime not in preview.HTML_PREVIEW_TYPES:
+        return _not_found(request)
+    document, path, submission_id = found
+    with wb.sessions.begin() as session:
+        case_commands.audit(session, session.get(User, me.user_id), "open", submission_id, document.id,
+                            path=document.path)
+    name = document.path.rsplit("/", 1)[-1]
+    try:
+        body = preview.office_html(path, document.mime)
+    except preview.NotPreviewable as exc:
+        body = f"<p>{html.escape(str(exc))}: download it instead.</p>"
+    return HTMLResponse(preview.preview_page(name, body), headers={
+        "Content-Security-Policy": preview.PREVIEW_CSP, "Cache-Control": "private, no-store"})
+
+
+def _document(wb: Workbench, document_id: int) -> tuple[StoredDocument, Path, int] | None:
+    """A submitted document by its id in the database (never by a path from the URL), its file, its case's id."""
+    with wb.reads() as session:
+        row = session.execute(select(StoredDocument, Version.number, Case.tracking_number, Case.id)
+                              .join(Version, Version.id == StoredDocument.version_id)
+                              .join(Case, Case.id == Version.submission_id)
+                              .where(StoredDocument.id == document_id)).first()
+    if row is None:
+        return None
+    document, number, tracking, submission_id = row
+    path = _inside(wb.storage.version_dir(tracking, number) / "files", document.path)
+    return (document, path, submission_id) if path is not None else None
+
 
 def file_download(request: Request, me: auth.SignedIn) -> Response:
     """A submitted document by its id in the database, never by a path from the URL. PDFs and
     images inline; anything else (HTML, SVG, XML included) as an octet-stream attachment."""
     wb: Workbench = request.app.state.wb
-    with wb.reads() as session:
-        row = session.execute(select(StoredDocument, Version.number, Case.tracking_number, Case.id)
-                              .join(Version, Version.id == StoredDocument.version_id)
-                              .join(Case, Case.id == Version.submission_id)
-                              .where(StoredDocument.id == request.path_params["document_id"])).first()
-    if row is None:
+    found = _document(wb, request.path_params["document_id"])
+    if found is None:
         return _not_found(request)
-    document, number, tracking, submission_id = row
-    files = wb.storage.version_dir(tracking, number) / "files"
-    path = _inside(files, document.path)
-    if path is None:
-        return _not_found(request)
+    document, path, submission_id = found
     inline = document.mime in INLINE_TYPES and request.query_params.get("download") != "1"
     with wb.sessions.begin() as session:
         case_commands.audit(session, session.get(User, me.user_id), "download" if not inline else "open",
@@ -530,7 +672,7 @@ def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitab
 def decide(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = submission.tracking_number
-    chosen = {int(v) for v in form.getlist("finding") if isinstance(v, str) and v.isdigit()}
+    chosen = {int(i) for v in form.getlist("finding") if isinstance(v, str) for i in v.split(",") if i.isdigit()}
     findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
                 if f.id in chosen]
     try:
@@ -602,6 +744,8 @@ def stats_page(request: Request, me: auth.SignedIn) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
+    """An unknown address: a signed-in user keeps the navigation."""
+    request.scope["signed_in"] = await run_in_threadpool(_signed_in, request)
     return _not_found(request)
 
 
@@ -631,7 +775,9 @@ def create_app(config: Config, services: Any | None = None) -> Starlette:
         Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
         Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
         Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
+        Route("/cases/{tracking}/files", page(case_files), methods=["GET"]),
         Route("/files/{document_id:int}", page(file_download), methods=["GET"]),
+        Route("/files/{document_id:int}/preview", page(file_preview), methods=["GET"]),
         Route("/messages/{message_id:int}.eml", page(message_download), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
