@@ -668,3 +668,18 @@ def test_element_names_are_said_once_and_findings_of_one_code_make_one_line() ->
     assert reason_lines(reasons) == [
         "More than asked for. (8 files: Element 2/record 0.pdf; Element 2/record 1.pdf; Element 2/record 2.pdf "
         "and 5 more)", "Name it."]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_not_found_keeps_the_navigation_an_unknown_case_offers_search_a_missing_version_says_so(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    lost = ana.get("/no/such/page")
+    assert lost.status_code == 404 and 'href="/stats"' in lost.text and "Sign out" in lost.text
+    unknown = ana.get("/cases/SECOR-2026-999999")
+    assert unknown.status_code == 404 and 'href="/stats"' in unknown.text
+    assert '<label for="f-q">Search the cases</label>' in unknown.text and 'value="SECOR-2026-999999"' in unknown.text
+    seventh = ana.get(f"/cases/{bench.clean}?version=7")
+    assert seventh.status_code == 200 and "This case has no version 7: it has 1 version." in seventh.text
+    assert "no version" not in ana.get(f"/cases/{bench.clean}?version=1").text
+    anonymous = TestClient(create_app(bench.config, bench.services)).get("/no/such/page")
+    assert anonymous.status_code == 404 and 'href="/stats"' not in anonymous.text

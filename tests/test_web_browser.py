@@ -134,3 +134,77 @@ def test_hostile_names_run_no_script_and_inject_no_element(served, page: Any) ->
     assert page.dialogs == []
     for selector in ("#injected-html", "#injected-svg"):
         assert page.locator(selector).count() == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_word_and_excel_preview_in_the_page_and_their_content_runs_nothing(served, page: Any) -> None:
+    bench, server = served
+    _sign_in(page, server)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{server.url}/cases/{bench.hostile}")
+    page.evaluate("window.notReloaded = true")  # gone if the page loads again
+    page.locator("tr", has_text="hazards.docx").get_by_role("link", name="preview").click()
+    word = page.frame_locator("#preview iframe")
+    word.get_by_text("Hazard assessment 2026").wait_for()
+    assert word.get_by_text("<script>alert('docx')</script>", exact=False).is_visible()  # text, not a script
+    assert word.locator("a", has_text="click me").get_attribute("href") is None  # its javascript: link is gone
+    assert word.locator("img").count() == 0  # the linked image too
+    word.get_by_text("click me").click()
+    assert page.evaluate("window.notReloaded") is True and "preview=" in page.url
+    link = page.locator("tr", has_text="inspections.xlsx").get_by_role("link", name="preview")
+    link.scroll_into_view_if_needed()  # as a person scrolls back to the list (the frame had the focus)
+    link.click()
+    excel = page.frame_locator("#preview iframe")
+    excel.locator("td", has_text="Inspected on").wait_for()
+    assert excel.locator("td", has_text="<script>alert('xlsx')</script>").is_visible()
+    assert excel.locator("a").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.notReloaded") is True
+    assert page.dialogs == []
+    assert [u for u in requests if not u.startswith(server.url)] == []  # nothing fetched from elsewhere
+    _shot(page, "preview-word")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_filter_files_narrows_the_list_as_one_types(served, page: Any) -> None:
+    bench, server = served
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.hostile}")
+    files = page.locator("table.files a.file")
+    total = files.count()
+    assert total >= 8
+    page.get_by_label("Filter files").press_sequentially("hazard")
+    page.wait_for_function("document.getElementById('file-count').textContent.includes('match')")
+    visible = sorted(name.rsplit("/", 1)[-1] for name in page.locator("table.files a.file:visible").all_inner_texts())
+    # Element 2 - Hazard Assessment and Element 3 - Hazard Control: a folder's name matches too
+    assert visible == ["drawing.svg", "hazards.docx", "page.html", "site photo.png"]
+    assert not page.locator("summary", has_text="Element 4").is_visible()  # a group with no match is hidden
+    page.get_by_label("Filter files").fill("")
+    page.wait_for_function(f"document.querySelectorAll('table.files tbody tr:not([hidden])').length === {total}")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_at_400_pixels_queue_and_case_need_no_sideways_scrolling_and_the_decision_is_near(served, chromium) -> None:
+    bench, server = served
+    context = chromium.new_context(viewport={"width": 400, "height": 800})
+    narrow = context.new_page()
+    try:
+        _sign_in(narrow, server)
+        for path in ("/", f"/cases/{bench.hostile}", f"/cases/{bench.clean}"):
+            narrow.goto(server.url + path)
+            width = narrow.evaluate("document.documentElement.scrollWidth")
+            assert width <= 400, f"{path} is {width} px wide"
+        _shot(narrow, "case-400px")
+        narrow.keyboard.press("Tab")
+        assert narrow.evaluate("document.activeElement.textContent") == "Skip to content"
+        tabs = 1
+        while narrow.evaluate("document.activeElement.id") != "to-decision" and tabs < 15:
+            narrow.keyboard.press("Tab")
+            tabs += 1
+        narrow.keyboard.press("Enter")
+        narrow.keyboard.press("Tab")
+        assert narrow.evaluate("document.activeElement.closest('form.decide') !== null")
+        assert tabs < 15
+    finally:
+        context.close()

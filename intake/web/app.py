@@ -378,13 +378,11 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
     folders = {folder: element for element, folder in (summary.get("elements") or {}).items() if folder}
     by_path = {d.path: d.element for d in documents}
     tool = summary.get("evaluation_tool")
-    element_folders = _element_folders(summary)
-    groups: dict[str | None, list[FileRow]] = {}
-    tool_rows: list[FileRow] = []
+    # The rows as read: a FileRow is made only for the files shown (file_listing), a page of them.
+    groups: dict[str | None, list[Any]] = {}
+    tool_rows: list[Any] = []
     for d in documents:
-        shown = _relative(d.path, element_folders.get(d.element, [])) if d.element else d.path
-        row = FileRow(d.id, d.path, shown, d.size, d.mime, _preview_src(d.id, d.mime), d.mime.startswith("image/"))
-        (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(row)
+        (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(d)
     findings: dict[str | None, list[FindingRow]] = {}
     every_finding = list(session.scalars(select(FindingRow).where(FindingRow.version_id == version.id)
                                          .order_by(FindingRow.id)))
@@ -402,14 +400,20 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
             "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
             "reasons": [f for f in every_finding if f.severity in ("reject", "warn")],
             "previous": previous, "element_names": element_names, "summary": summary,
-            "file_count": len(documents)}
+            "file_count": len(documents), "element_folders": _element_folders(summary)}
+
+
+def file_row(view: dict[str, Any], d: Any) -> FileRow:
+    """A document's row as the case page shows it (`d`: a row of _case_view's documents)."""
+    shown = _relative(d.path, view["element_folders"].get(d.element, [])) if d.element else d.path
+    return FileRow(d.id, d.path, shown, d.size, d.mime, _preview_src(d.id, d.mime), d.mime.startswith("image/"))
 
 
 @dataclass
 class FileListing:
     """One page of a version's files, grouped as on the case page, narrowed by a filter."""
 
-    groups: list[tuple[str | bool | None, list[FileRow], int]]  # (element | False: the tool, rows, group size)
+    groups: list[tuple[str | bool | None, list[FileRow], int]]  # (element | False: the tool, rows shown, group size)
     filter: str
     page: int
     pages: int
@@ -434,7 +438,7 @@ def file_listing(view: dict[str, Any], text: str, page_number: int) -> FileListi
             continue
         part = rows[skip:skip + room]
         skip, room = 0, room - len(part)
-        shown.append((element, part, size))
+        shown.append((element, [file_row(view, d) for d in part], size))
         if room == 0:
             break
     return FileListing(shown, text, page_number, pages, count, view["file_count"])
@@ -517,8 +521,9 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
     shown = None
     if "preview" in request.query_params and view["version"] is not None:
         wanted = request.query_params["preview"]
-        shown = next((row for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for row in rows
-                      if str(row.id) == wanted and row.preview), None)
+        found = next((d for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for d in rows
+                      if str(d.id) == wanted), None)
+        shown = file_row(view, found) if found is not None and _preview_src(found.id, found.mime) else None
     with wb.sessions.begin() as session:
         case_commands.audit(session, session.get(User, me.user_id), "view", submission.id,
                             version=view["version"].number if view["version"] else None)
