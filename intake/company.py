@@ -157,6 +157,21 @@ def _case_row(link: CompanyCase) -> dict[str, Any]:
             "verdict": link.submission.verdict, "linked_by": link.linked_by}
 
 
+def legal_names(company: Company) -> dict[str, list[str]]:
+    """Each legal name the evaluation tools of the company's cases state (first spelling of names equal
+    but for case and spaces) -> those cases' tracking numbers. More than one: the account's cases may
+    not be one employer (a mistyped WCB account merges companies), which QA must see."""
+    names: dict[str, tuple[str, list[str]]] = {}
+    for link in sorted(company.cases, key=lambda c: (c.year, c.submission_id)):
+        versions = link.submission.versions
+        tool = (((versions[-1].report or {}).get("summary") or {}).get("tool") or {}) if versions else {}
+        name = tool.get("legal_name")
+        if isinstance(name, str) and name.strip():
+            key = " ".join(name.casefold().split())
+            names.setdefault(key, (" ".join(name.split()), []))[1].append(link.submission.tracking_number)
+    return dict(names.values())
+
+
 def company_record(submission: Case) -> dict[str, Any] | None:
     """`company` in `show --json`: the case's company with all its cases, and what this case reuses."""
     session = object_session(submission)
@@ -171,6 +186,7 @@ def company_record(submission: Case) -> dict[str, Any] | None:
     reused = reused_documents(session, company, submission, link.year, hashes)
     return {"wcb_account": company.wcb_account, "legal_name": company.legal_name, "linked_by": link.linked_by,
             "cases": [_case_row(c) for c in sorted(company.cases, key=lambda c: (c.year, c.submission_id))],
+            "legal_names": legal_names(company),
             "reused_documents": [{"path": r.path, "earlier_case": r.earlier_case, "earlier_year": r.earlier_year,
                                   "earlier_path": r.earlier_path} for r in reused]}
 
@@ -205,6 +221,6 @@ def companies(session: Session, this_year: int) -> list[dict[str, Any]]:
             by_year.setdefault(str(c.year), []).append(_case_row(c))
         last = cases[-1]
         out.append({"wcb_account": company.wcb_account, "legal_name": company.legal_name, "cases": by_year,
-                    "last_year": last.year, "last_purpose": last.purpose,
+                    "last_year": last.year, "last_purpose": last.purpose, "legal_names": legal_names(company),
                     "next_due": next_due([(c.year, c.purpose) for c in cases], this_year)})
     return out

@@ -34,9 +34,10 @@ def zip_of(root: Path) -> bytes:
     return out.getvalue()
 
 
-def tool_folder(base: Path, year: int, employer: str, wcb: str | None, purpose: str = "Maintenance") -> Path:
+def tool_folder(base: Path, year: int, employer: str, wcb: str | None, purpose: str = "Maintenance",
+                tool_employer: str = "Acme Roofing Ltd.") -> Path:
     root = write_sample_submission(base / str(year), employer=employer, wrapper=None)
-    lines = evaluation_tool_lines(employer="Acme Roofing Ltd.", wcb_account=wcb or "", start=f"{year}-09-08",
+    lines = evaluation_tool_lines(employer=tool_employer, wcb_account=wcb or "", start=f"{year}-09-08",
                                   end=f"{year}-09-19", submitted=f"{year}-10-02",
                                   purpose=purpose)
     if wcb is None:
@@ -184,3 +185,34 @@ def config_year() -> int:
     from intake.clock import utcnow
 
     return utcnow().year
+
+
+def test_one_account_whose_cases_state_different_legal_names_is_flagged(setup, tmp_path):
+    config, services = setup
+    for year, name in ((2025, "Acme Roofing Ltd."), (2026, "ACME  roofing ltd."), (2026, "Birch Electric Inc.")):
+        root = tool_folder(tmp_path / "src" / name, year, name, "1234567", tool_employer=name)
+        deliver_and_poll(config, services, mailfactory.submission_with_zip(
+            zip_of(root), message_id=f"<{year}.{len(name)}@mail.example>"))
+    tracking = latest_tracking(services)
+    names = show(services, tracking)["company"]["legal_names"]
+    # spelling aside, two employers under one account
+    assert {name: len(cases) for name, cases in names.items()} == {"Acme Roofing Ltd.": 2, "Birch Electric Inc.": 1}
+
+    from starlette.testclient import TestClient
+
+    from intake import users
+    from intake.web.app import create_app
+    from tests.web_helpers import PASSWORD, sign_in
+
+    with services.sessions.begin() as session:
+        users.add_user(session, "ana", "analyst", PASSWORD)
+    client = TestClient(create_app(config, services), follow_redirects=True)
+    sign_in(client)
+    page = client.get(f"/cases/{tracking}").text
+    assert 'id="legal-names"' in page and "2 different legal names" in page and "Birch Electric Inc." in page
+    config_file = write_config(tmp_path / "cli.toml", {
+        "mailbox": {"kind": "maildir", "path": str(tmp_path / "maildir")},
+        "outbound": {"kind": "file", "path": str(tmp_path / "outbox")},
+        "database": {"url": config.database_url}, "storage": {"path": str(tmp_path / "submissions")}})
+    listing = run_cli(config_file, "companies")
+    assert "warning: its cases state 2 different legal names" in listing.stdout
