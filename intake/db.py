@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Engine,
@@ -216,6 +217,8 @@ class Case(Base):
     qa_state: Mapped[str] = mapped_column(String(24), default="new", server_default="new", index=True)
     qa_since: Mapped[datetime | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"), index=True)
+    # Request documents' due date while the case awaits them (cleared by a new version or decision).
+    qa_due_on: Mapped[date | None] = mapped_column(Date)
 
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     versions: Mapped[list[Version]] = relationship(back_populates="submission", order_by="Version.number")
@@ -371,8 +374,13 @@ class Decision(Base):
     decided_by: Mapped[int] = mapped_column(ForeignKey("web_user.id"))
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply.id"))
+    # Undo decision: the decision stays (and the audit trail), marked; its held email withdrawn.
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"))
+    # Request documents: the one reminder before the due date, once queued.
+    reminder_reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply.id"))
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[decided_by])
 
 
 class CaseNote(Base):
