@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +26,15 @@ from intake.db import (
     CaseNote,
     Decision,
     InboxMessage,
+    Reply,
     User,
     Version,
+    changed_rows,
     record_version,
     utcnow,
 )
-from intake.replies import queue_reply, render_decision
+from intake.replies import queue_reply, render_decision, render_reminder
+from intake.states import ReplyStatus
 from intake.storage import Storage
 from intake.tracking import allocate_tracking_number
 from triage.report import Report
@@ -70,7 +73,12 @@ class DecisionRequest:
 @dataclass(frozen=True)
 class DecisionResult:
     decision: Decision
-    created: bool  # False: this form had already been recorded (double submit, resent form)
+    created: bool  # False: this decision had already been recorded (double submit, resent form, same decision)
+    already_told: Reply | None = None  # a Return of a version triage returned: the email that told the submitter
+
+
+class TooLateToUndo(Exception):
+    """The decision's email has gone out (or the time to undo is over): nothing was changed."""
 
 
 def audit(session: Session, user: User | None, action: str, submission_id: int | None = None,
@@ -81,6 +89,8 @@ def audit(session: Session, user: User | None, action: str, submission_id: int |
 
 
 def _validate(request: DecisionRequest) -> None:
+    if not request.decision:
+        raise DecisionError("choose a decision (Accept, Return or Request documents): nothing was recorded")
     if request.decision not in QA_DECISIONS:
         raise DecisionError(f"unknown decision {request.decision!r}")
     if len(request.note) > MAX_NOTE_CHARS:
@@ -102,29 +112,68 @@ def _thread(session: Session, submission: Case) -> tuple[str | None, list[str]]:
     return (ids[-1] if ids else None), ids[-20:]
 
 
+def _same(decision: Decision, request: DecisionRequest, version: Version) -> bool:
+    """The decision recorded already, as the request would record it (choice, note, reasons, version)."""
+    reasons = decision.reasons or {}
+    due = request.due.isoformat() if request.due else None
+
+    def key(r: dict[str, Any]) -> tuple[str, str, str]:
+        return (str(r.get("code")), str(r.get("path")), str(r.get("message")))
+
+    return (decision.version_id == version.id and decision.decision == request.decision
+            and (decision.note or "") == request.note.strip()
+            and sorted(map(key, reasons.get("findings") or [])) == sorted(map(key, request.finding_reasons))
+            and sorted(reasons.get("qa") or []) == sorted(request.qa_reasons)
+            and sorted(reasons.get("elements") or []) == sorted(request.elements) and reasons.get("due") == due)
+
+
+def triage_told(session: Session, version: Version) -> tuple[Reply | None, set[tuple[str, str | None]]]:
+    """When triage returned `version`: its email to the submitter and the (code, path) of each finding
+    it listed (every reject and warn finding the submitter may read); else (None, set())."""
+    from triage.findings import known_codes
+
+    if version.verdict != "returned":
+        return None, set()
+    reply = session.scalar(select(Reply).where(Reply.version_id == version.id,
+                                               Reply.status != ReplyStatus.SUPPRESSED))
+    if reply is None:
+        return None, set()
+    codes = known_codes()
+    return reply, {(f.code, f.path) for f in version.findings if f.severity in ("reject", "warn")
+                   and (codes.get(f.code) is None or codes[f.code].audience != "qa")}
+
+
 def record_decision(session: Session, submission: Case, user: User, request: DecisionRequest,
-                    outbound: OutboundConfig, accept_sends_email: bool = False) -> DecisionResult:
+                    outbound: OutboundConfig, accept_sends_email: bool = False, undo_seconds: int = 0,
+                    now: datetime | None = None) -> DecisionResult:
     """Record QA's decision on the case's latest version, queue its email and audit it, in one transaction.
 
-    The same form sent again returns the decision it recorded (created False) and queues nothing.
-    A form shown before another decision was recorded raises DecidedMeanwhile, so two analysts
-    deciding at once record one decision and send one email; the unique (case, sequence) and
-    idempotency key hold that even between two processes. Raises DecisionError for a decision
-    that lacks what it needs.
+    The same form sent again, or the same decision (choice, note, reasons) on the same version from
+    another form or analyst, returns the decision recorded (created False) and queues nothing. A form
+    shown before another decision was recorded raises DecidedMeanwhile, so two analysts deciding at
+    once record one decision and send one email; the unique (case, sequence) and idempotency key
+    hold that even between two processes. Raises DecisionError for a decision that lacks what it needs.
+
+    The email waits `undo_seconds` before the sending job may take it (undo_decision withdraws it
+    meanwhile). A Return of a version triage already returned leaves out of the email what triage's
+    email told the submitter; with nothing new to say, no email.
     """
     existing = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
     if existing is not None:
         return DecisionResult(existing, created=False)
     _validate(request)
-    count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == submission.id)) or 0
     latest_version = submission.versions[-1]
+    latest = latest_decision(session, submission.id)
+    if latest is not None and _same(latest, request, latest_version):
+        return DecisionResult(latest, created=False)
+    count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == submission.id)) or 0
     if request.sequence != count + 1:
         # The same form may have been recorded by a concurrent request since the look-up above.
         again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
         if again is not None:
             return DecisionResult(again, created=False)
-        raise DecidedMeanwhile(latest_decision(session, submission.id))
-    now = utcnow()
+        raise DecidedMeanwhile(latest)  # not the same decision (checked above): the analyst must see it
+    now = now or utcnow()
     due = request.due.isoformat() if request.due else None
     reasons = {"findings": request.finding_reasons, "qa": request.qa_reasons, "elements": request.elements,
                "due": due}
@@ -138,19 +187,104 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
         again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
         if again is not None:
             return DecisionResult(again, created=False)
-        raise DecidedMeanwhile(latest_decision(session, submission.id)) from None
-    if request.decision != "accept" or accept_sends_email:
+        meanwhile = latest_decision(session, submission.id)
+        if meanwhile is not None and _same(meanwhile, request, latest_version):  # a second analyst, same decision
+            return DecisionResult(meanwhile, created=False)
+        raise DecidedMeanwhile(meanwhile) from None
+    told, told_findings = triage_told(session, latest_version) if request.decision == "return" else (None, set())
+    findings = [r for r in request.finding_reasons if (r.get("code"), r.get("path")) not in told_findings]
+    news = decision.note or findings or request.qa_reasons or told is None
+    if (request.decision != "accept" or accept_sends_email) and news:
         in_reply_to, references = _thread(session, submission)
-        lines = reason_lines(request.finding_reasons) + list(request.qa_reasons)
+        lines = reason_lines(findings) + list(request.qa_reasons)
         msg = render_decision(outbound, submission, request.decision, decision.note, lines, request.elements,
                               due, in_reply_to, references)
         reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
                             automatic=False)  # an analyst's decision is not held back by the loop limit
+        if reply is not None and reply.status == ReplyStatus.PENDING:
+            reply.next_attempt_at = now + timedelta(seconds=max(undo_seconds, 0))  # the time to undo
         decision.reply_id = reply.id if reply is not None else None
     submission.qa_state, submission.qa_since = STATE_AFTER[request.decision], now
+    submission.qa_due_on = request.due if request.decision == "request_documents" else None
     audit(session, user, "decision", submission.id, decision=request.decision, sequence=request.sequence,
           reply_id=decision.reply_id)
-    return DecisionResult(decision, created=True)
+    return DecisionResult(decision, created=True, already_told=told)
+
+
+def undo_decision(session: Session, submission: Case, user: User, decision_id: int, undo_seconds: int,
+                  now: datetime | None = None) -> Decision:
+    """Withdraw the case's latest decision and its held email, while the email waits (`undo_seconds`
+    after the decision) and has not been taken by the sending job. The decision stays, marked undone;
+    the case goes back to the state it had. Raises TooLateToUndo (nothing changed), PermissionError
+    (only the analyst who decided, or an admin), LookupError (not the case's latest decision)."""
+    now = now or utcnow()
+    decision = latest_decision(session, submission.id)
+    if decision is None or decision.id != decision_id:
+        raise LookupError("this is not the case's latest decision")
+    if decision.decided_by != user.id and user.role != "admin":
+        raise PermissionError("only the analyst who recorded a decision, or an admin, undoes it")
+    if now >= decision.decided_at + timedelta(seconds=undo_seconds):
+        raise TooLateToUndo("the time to undo this decision is over")
+    if decision.reply_id is not None:
+        # One statement against the sending job: a reply it has claimed is no longer "pending".
+        withdrawn = changed_rows(session.execute(update(Reply).where(
+            Reply.id == decision.reply_id, Reply.status == ReplyStatus.PENDING, Reply.attempts == 0).values(
+            status=ReplyStatus.SUPPRESSED, suppressed_reason=f"withdrawn: decision undone by {user.username}",
+            next_attempt_at=None)))
+        if withdrawn != 1:
+            raise TooLateToUndo("the email has gone out already")
+    decision.undone_at, decision.undone_by = now, user.id
+    previous = latest_decision(session, submission.id)
+    version = submission.versions[-1]
+    if previous is not None and previous.version_id == version.id:
+        submission.qa_state = STATE_AFTER[previous.decision]
+        due = (previous.reasons or {}).get("due") if previous.decision == "request_documents" else None
+        submission.qa_due_on = date.fromisoformat(due) if due else None
+    else:
+        submission.qa_state = ("resubmitted" if version.number > 1 else
+                               "in_review" if submission.assignee_id is not None else "new")
+        submission.qa_due_on = None
+    submission.qa_since = now
+    audit(session, user, "undo", submission.id, decision=decision.decision, sequence=decision.sequence,
+          reply_id=decision.reply_id)
+    return decision
+
+
+def queue_due_reminders(session: Session, outbound: OutboundConfig, days_before: int, today: date,
+                        now: datetime | None = None) -> int:
+    """One reminder per request for documents whose due date is `days_before` days away or less (and
+    not passed by more than that), while the case still awaits them; returns how many were queued.
+    The decision's reminder_reply_id, claimed with one conditional UPDATE, makes it once even when
+    two sending jobs run."""
+    if days_before <= 0:
+        return 0
+    now = now or utcnow()
+    queued = 0
+    waiting = session.scalars(select(Case).where(
+        Case.qa_state == "awaiting_documents", Case.qa_due_on.is_not(None),
+        Case.qa_due_on <= today + timedelta(days=days_before)).order_by(Case.id))
+    for submission in waiting:
+        decision = latest_decision(session, submission.id)
+        if (decision is None or decision.decision != "request_documents" or decision.reminder_reply_id is not None
+                or decision.version_id != submission.versions[-1].id or submission.qa_due_on is None):
+            continue
+        in_reply_to, references = _thread(session, submission)
+        msg = render_reminder(outbound, submission, (decision.reasons or {}).get("elements") or [],
+                              submission.qa_due_on.isoformat(), in_reply_to, references)
+        with session.begin_nested():
+            reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
+                                automatic=False)
+            if reply is None:
+                continue
+            claimed = changed_rows(session.execute(update(Decision).where(
+                Decision.id == decision.id, Decision.reminder_reply_id.is_(None)).values(
+                reminder_reply_id=reply.id)))
+            if claimed != 1:  # another sending job queued it meanwhile: ours goes
+                session.delete(reply)
+                continue
+        audit(session, None, "reminder", submission.id, reply_id=reply.id, due=submission.qa_due_on.isoformat())
+        queued += 1
+    return queued
 
 
 MAX_PATHS_PER_REASON = 3
@@ -200,8 +334,9 @@ def add_note(session: Session, submission: Case, user: User, text: str) -> CaseN
 
 
 def mark_resubmitted(submission: Case, at: datetime) -> None:
-    """The submitter sent a new version of a known case: back to the top of QA's queue."""
-    submission.qa_state, submission.qa_since = "resubmitted", at
+    """The submitter sent a new version of a known case: back to the top of QA's queue (a request's
+    due date is met)."""
+    submission.qa_state, submission.qa_since, submission.qa_due_on = "resubmitted", at, None
 
 
 def add_version(session: Session, row: InboxMessage, report: Report, case_number: str | None, *,

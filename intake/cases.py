@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from sqlalchemy import Select, String, case, cast, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
+from intake.clock import utcnow
 from intake.company import company_record
 from intake.db import QA_STATES, Case, Decision, InboxMessage, StoredDocument, User, Version
 from intake.states import UNPROCESSED_STATES
@@ -29,7 +30,8 @@ def latest_version(submission: Case) -> Version | None:
 
 
 def latest_decision(session: Session, submission_id: int) -> Decision | None:
-    return session.scalar(select(Decision).where(Decision.submission_id == submission_id)
+    """The case's decision in force: its latest one not undone."""
+    return session.scalar(select(Decision).where(Decision.submission_id == submission_id, Decision.undone_at.is_(None))
                           .order_by(Decision.sequence.desc()).limit(1))
 
 
@@ -43,6 +45,9 @@ def qa_document(session: Session, submission: Case) -> dict[str, Any]:
         "decided_by": decision.user.username if decision else None,
         "decided_at": decision.decided_at.isoformat() if decision else None,
         "note": decision.note if decision else None,
+        "due_on": submission.qa_due_on.isoformat() if submission.qa_due_on else None,
+        # the due date passed without a new version (one clears the date)
+        "overdue": submission.qa_due_on is not None and submission.qa_due_on < utcnow().date(),
     }
 
 

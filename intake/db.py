@@ -44,7 +44,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -559,6 +559,12 @@ def upgrade(engine_or_url: Engine | str) -> None:
     finally:
         if isinstance(engine_or_url, str):
             engine.dispose()
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed (its result is a CursorResult): a conditional UPDATE's claim."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def record_version(session: Session, submission: Case, message: InboxMessage, report: Report,

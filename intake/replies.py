@@ -166,6 +166,17 @@ def render_decision(config: OutboundConfig, submission: Case, decision: str, not
                   in_reply_to, references, text)
 
 
+def render_reminder(config: OutboundConfig, submission: Case, elements: list[str], due: str,
+                    in_reply_to: str | None, references: list[str]) -> EmailMessage:
+    """The one reminder of a request for documents, a few days before its due date."""
+    context = _common(config, submission.submitter_name, submission.tracking_number) | {
+        "elements": elements, "due": due}
+    text = _env.get_template("qa_reminder.txt").render(context)
+    return _build(config, submission.submitter, submission.submitter_name,
+                  reply_subject(submission.subject, submission.tracking_number), submission.tracking_number,
+                  in_reply_to, references, text)
+
+
 def _suppression(session: Session, address: str, config: OutboundConfig, now: datetime,
                  automatic: bool) -> str | None:
     """Why a reply to `address` must not be sent, or None. The daily limit, which stops a mail loop

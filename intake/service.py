@@ -90,9 +90,15 @@ def take_mail(services: Services) -> CycleStats:
 
 
 def send_replies(services: Services) -> SendStats:
-    """Send what the outbox holds that is due."""
+    """Queue the due-date reminders QA's requests for documents need, then send what the outbox holds
+    that is due (a decision's email once its time to undo is over)."""
+    from intake.case_commands import queue_due_reminders
     from intake.replies import send_pending
 
+    if services.config.qa.reminder_days_before_due > 0:
+        with services.sessions.begin() as session:
+            queue_due_reminders(session, services.config.outbound, services.config.qa.reminder_days_before_due,
+                                utcnow().date())
     return send_pending(services.sessions, services.transport(), services.config.outbound,
                         worker_id=services.worker_id)
 

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from intake import users
 from intake.cases import find_case, show_document
 from intake.clock import utcnow
-from intake.db import AuditEntry, Decision, Reply, StoredDocument, WebSession
+from intake.db import AuditEntry, Case, Decision, Reply, StoredDocument, WebSession
 from intake.service import poll_cycle, send_replies
 from intake.web.app import create_app
 from tests import mailfactory
@@ -441,7 +441,8 @@ def test_viewing_a_case_changes_no_state(bench: Bench) -> None:
     with bench.services.sessions() as session:
         case = find_case(session, bench.clean)
         assert case.qa_state == "new" and show_document(session, case)["qa"] == {
-            "state": "new", "assignee": None, "decision": None, "decided_by": None, "decided_at": None, "note": None}
+            "state": "new", "assignee": None, "decision": None, "decided_by": None, "decided_at": None, "note": None,
+            "due_on": None, "overdue": False}
 
 
 def test_stats_count_cases_decisions_and_agreement_per_code(bench: Bench) -> None:
@@ -475,23 +476,27 @@ def test_page_reads_do_not_wait_for_the_daemons_write_lock_on_sqlite(tmp_path: P
         bench.services.close()
 
 
-@pytest.mark.parametrize("same_form", [True, False], ids=["one form sent twice", "two analysts"])
-def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(bench: Bench, same_form: bool) -> None:
+@pytest.mark.parametrize("same_form, same_note", [(True, True), (False, True), (False, False)],
+                         ids=["one form sent twice", "two analysts, same decision", "two analysts, other notes"])
+def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(bench: Bench, same_form: bool,
+                                                                               same_note: bool) -> None:
     from intake.case_commands import DecidedMeanwhile, DecisionRequest, record_decision
     from intake.db import make_engine, session_factory
     from tests.concurrency import run_together
 
     before = _count(bench, Reply)
     keys = iter(["k" * 20, "j" * 20])
+    notes = iter(["Resend it.", "Resend it." if same_note else "Send the whole folder again."])
 
     def decide() -> str:
         key = "k" * 20 if same_form else next(keys)
+        note = next(notes)
         engine = make_engine(bench.config.database_url)  # each its own engine, as two web processes
         try:
             with session_factory(engine).begin() as session:
                 case = find_case(session, bench.clean)
                 analyst = users.find_user(session, "ana")
-                request = DecisionRequest(decision="return", idempotency_key=key, sequence=1, note="Resend it.")
+                request = DecisionRequest(decision="return", idempotency_key=key, sequence=1, note=note)
                 result = record_decision(session, case, analyst, request, bench.config.outbound)
                 return "created" if result.created else "already"
         except DecidedMeanwhile:
@@ -500,7 +505,8 @@ def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(
             engine.dispose()
 
     outcomes = sorted(run_together(decide))
-    assert outcomes == (["already", "created"] if same_form else ["created", "meanwhile"])
+    # the same decision twice is recorded once, silently; another one is shown to its analyst
+    assert outcomes == (["already", "created"] if same_note else ["created", "meanwhile"])
     assert _count(bench, Decision) == 1 and _count(bench, Reply) == before + 1
 
 
@@ -683,3 +689,161 @@ def test_not_found_keeps_the_navigation_an_unknown_case_offers_search_a_missing_
     assert "no version" not in ana.get(f"/cases/{bench.clean}?version=1").text
     anonymous = TestClient(create_app(bench.config, bench.services)).get("/no/such/page")
     assert anonymous.status_code == 404 and 'href="/stats"' not in anonymous.text
+
+
+# -- decisions, second round: no preselection, the same decision once, undo, triage's return, due dates ----
+
+def _delivered(bench: Bench, needle: str) -> list[email.message.Message]:
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+    return [m for m in outbox_messages(outbox) if not m.is_multipart() and needle in m.get_payload(decode=True).decode()]
+
+
+def test_no_decision_is_preselected_and_none_chosen_records_nothing(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.clean}").text
+    control = page[page.index('<select id="decision-choice"'):page.index("</select>", page.index('id="decision-choice"'))]
+    assert '<option value="" selected>Choose…</option>' in control and control.count("selected") == 1
+    assert "a note on Accept is not sent" in page
+    before = _count(bench, Reply)
+    _, response = _decide(ana, bench.clean, note="Looks fine to me.")  # no choice made
+    assert "choose a decision" in response.text and "nothing was recorded" in response.text
+    assert _count(bench, Decision) == 0 and _count(bench, Reply) == before
+    _, accepted = _decide(ana, bench.clean, decision="accept", note="Looks fine to me.")
+    assert "Accept sends no email: your note was kept with the decision, not sent" in accepted.text
+
+
+def test_the_same_decision_from_a_reopened_page_or_another_analyst_sends_nothing_new(bench: Bench) -> None:
+    ana, ben = _signed_in(bench, "ana"), _signed_in(bench, "ben")
+    fields = {"decision": "return", "note": "The evaluation tool is not signed.", "reason": "0"}
+    before = _count(bench, Reply)
+    _, first = _decide(ana, bench.clean, **fields)
+    assert "Decision recorded" in first.text
+    _, reopened = _decide(ana, bench.clean, **fields)  # a new page (new form key, next decision number)
+    _, second = _decide(ben, bench.clean, **fields)
+    for response in (reopened, second):
+        assert "already recorded; nothing new was sent" in response.text
+    assert _count(bench, Decision) == 1 and _count(bench, Reply) == before + 1
+    _, changed = _decide(ana, bench.clean, **(fields | {"note": "Also sign page 3."}))  # a different one is new
+    assert "Decision recorded" in changed.text and _count(bench, Reply) == before + 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.server)], indirect=True)
+def test_a_decisions_email_waits_can_be_undone_and_otherwise_goes_out_once(tmp_path: Path, db_url: str) -> None:
+    bench = seed(tmp_path, db_url, undo_seconds=300)
+    try:
+        ana = _signed_in(bench)
+        _, response = _decide(ana, bench.clean, decision="return", note="Sign the evaluation tool, please.")
+        assert "The email waits 5 min before it goes out" in response.text
+        page = ana.get(f"/cases/{bench.clean}").text
+        held = page[page.index('id="held-email"'):page.index("</div>", page.index('id="held-email"'))]
+        assert "Sign the evaluation tool, please." in held and f"[{bench.clean}]" in held and "Undo decision" in held
+        send_replies(bench.services)
+        assert _delivered(bench, "Sign the evaluation tool") == []  # held
+        hidden = form_fields(page, f"/cases/{bench.clean}/undo")
+        assert _signed_in(bench, "ben").post(f"/cases/{bench.clean}/undo", data=hidden).status_code == 403
+        undone = ana.post(f"/cases/{bench.clean}/undo", data=hidden)
+        assert "Decision undone: its email was withdrawn, never sent." in undone.text
+        assert "Undo decision" not in undone.text and "its email was never sent" in undone.text
+        with bench.services.sessions() as session:
+            case = find_case(session, bench.clean)
+            assert case.qa_state == "new" and show_document(session, case)["qa"]["decision"] is None
+            actions = [a.action for a in session.scalars(select(AuditEntry).where(AuditEntry.submission_id == case.id))]
+        assert "decision" in actions and "undo" in actions  # the audit trail keeps both
+        assert "nothing was undone" in ana.post(f"/cases/{bench.clean}/undo", data=hidden).text
+        send_replies(bench.services)
+        assert _delivered(bench, "Sign the evaluation tool") == []  # withdrawn: never sent
+        from intake.web.stats import compute
+
+        with bench.services.sessions() as session:
+            figures = compute(session)  # an undone decision is not counted
+        assert sum(decided for _, _, decided in figures.weeks) == 0 and figures.decided_cases == 0
+        assert figures.verdict_agreement == {} or all(n == 0 for _, n in figures.verdict_agreement.values())
+
+        # decided again, the email goes out once its time is up, exactly once
+        _decide(ana, bench.clean, decision="return", note="Sign page 3 of the tool.")
+        with bench.services.sessions.begin() as session:  # the five minutes pass
+            reply = session.scalar(select(Reply).order_by(Reply.id.desc()))
+            reply.next_attempt_at = utcnow() - timedelta(seconds=1)
+        for _ in range(2):
+            send_replies(bench.services)
+        assert len(_delivered(bench, "Sign page 3 of the tool.")) == 1
+        assert "Undo decision" not in ana.get(f"/cases/{bench.clean}").text  # sent: nothing left to undo
+    finally:
+        bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_return_of_a_version_triage_returned_sends_only_what_is_new(tmp_path: Path, db_url: str) -> None:
+    bench = seed(tmp_path, db_url, demo=True)
+    try:
+        send_replies(bench.services)  # triage's emails go out
+        with bench.services.sessions() as session:
+            birch = session.scalar(select(Case).where(Case.submitter == "lee@birchelectric.example"))
+            tracking, told = birch.tracking_number, session.scalar(select(Reply).where(
+                Reply.version_id == birch.versions[-1].id))
+            finding = next(f for f in birch.versions[-1].findings if f.severity == "reject")
+        assert birch.verdict == "returned" and told.status == "sent"
+        ana = _signed_in(bench)
+        page = ana.get(f"/cases/{tracking}").text
+        assert 'id="triage-told"' in page and f"{told.sent_at:%Y-%m-%d %H:%M} UTC" in page
+        before = _count(bench, Reply)
+        ticked = re.findall(r'name="finding" value="([\d,]+)" checked', page)  # as a browser sends the form
+        _, nothing_new = _decide(ana, tracking, decision="return", finding=ticked)  # triage's findings: told already
+        assert "had already told the submitter" in nothing_new.text and "nothing new was sent" in nothing_new.text
+        assert _count(bench, Reply) == before
+        with bench.services.sessions() as session:
+            assert find_case(session, tracking).qa_state == "returned"  # recorded all the same
+        _, with_note = _decide(ana, tracking, decision="return", finding=ticked,
+                               note="Your WCB account number is missing too.")
+        assert "only what is new goes out" in with_note.text and _count(bench, Reply) == before + 1
+        send_replies(bench.services)
+        [sent] = _delivered(bench, "Your WCB account number is missing too.")
+        assert finding.message not in sent.get_payload(decode=True).decode()  # not repeated
+    finally:
+        bench.services.close()
+
+
+def test_request_documents_due_date_overdue_and_the_one_reminder(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    due = (utcnow() + timedelta(days=2)).date()
+    _, response = _decide(ana, bench.clean, decision="request_documents", element="Element 6 - Emergency Response",
+                          due=due.isoformat(), note="The drill records, please.")
+    assert "Decision recorded" in response.text
+    send_replies(bench.services)  # the request itself, then (due in 2 days, reminders 3 days before) the reminder
+    send_replies(bench.services)
+    with bench.services.sessions() as session:
+        case = find_case(session, bench.clean)
+        qa = show_document(session, case)["qa"]
+    assert qa["due_on"] == due.isoformat() and qa["overdue"] is False and qa["state"] == "awaiting_documents"
+    reminders = _delivered(bench, "A reminder about your SECOR submission")
+    assert len(reminders) == 1 and f"[{bench.clean}]" in reminders[0]["Subject"]
+    assert due.isoformat() in reminders[0].get_payload(decode=True).decode()
+    assert reminders[0]["In-Reply-To"] == bench.clean_message_id  # threaded with the case
+    with bench.services.sessions.begin() as session:  # the due date passes without a new version
+        find_case(session, bench.clean).qa_due_on = (utcnow() - timedelta(days=1)).date()
+    send_replies(bench.services)
+    with bench.services.sessions() as session:
+        assert show_document(session, find_case(session, bench.clean))["qa"]["overdue"] is True
+    assert len(_delivered(bench, "A reminder about your SECOR submission")) == 1  # never a second one
+
+
+def test_no_reminder_when_turned_off_or_when_a_new_version_came(tmp_path: Path) -> None:
+    from intake.case_commands import queue_due_reminders
+
+    bench = seed(tmp_path, f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    try:
+        ana = _signed_in(bench)
+        due = (utcnow() + timedelta(days=1)).date()
+        _decide(ana, bench.clean, decision="request_documents", element="Element 6", due=due.isoformat())
+        with bench.services.sessions.begin() as session:
+            assert queue_due_reminders(session, bench.config.outbound, 0, utcnow().date()) == 0  # 0: none
+        with bench.services.mail_source() as source:
+            source.append(bench.config.mailbox.folder, mailfactory.reply_to_case(bench.clean, with_zip=True))
+        poll_cycle(bench.services)
+        with bench.services.sessions.begin() as session:
+            case = find_case(session, bench.clean)
+            assert case.qa_state == "resubmitted" and case.qa_due_on is None
+            assert show_document(session, case)["qa"]["overdue"] is False
+            assert queue_due_reminders(session, bench.config.outbound, 3, utcnow().date()) == 0
+    finally:
+        bench.services.close()

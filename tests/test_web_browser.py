@@ -208,3 +208,67 @@ def test_at_400_pixels_queue_and_case_need_no_sideways_scrolling_and_the_decisio
         assert tabs < 15
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_no_preselection_and_the_back_button_resubmit_sends_one_email(served, page: Any) -> None:
+    bench, server = served
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.clean}")
+    assert page.get_by_label("Decision").input_value() == ""  # nothing chosen for the analyst
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.get_by_role("alert").filter(has_text="choose a decision").wait_for()
+    with bench.services.sessions() as session:
+        assert session.scalar(select(func.count(Decision.id))) == 0
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=Decision recorded")
+    page.go_back()  # the analyst goes back and sends the same Return again
+    page.wait_for_load_state()
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=nothing new was sent")
+    page.reload()  # and once more from the page as it is now (a new form)
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=nothing new was sent")
+    poll_cycle(bench.services)
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+    sent = [m for m in outbox_messages(outbox)
+            if not m.is_multipart() and "sign the evaluation tool" in m.get_payload(decode=True).decode()]
+    assert len(sent) == 1
+
+
+@pytest.fixture
+def served_with_undo(tmp_path: Path, db_url: str) -> Iterator[tuple[Bench, LiveServer]]:
+    bench = seed(tmp_path, db_url, undo_seconds=300)
+    with LiveServer(create_app(bench.config, bench.services)) as server:
+        yield bench, server
+    bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_email_is_shown_as_it_will_go_and_undo_withdraws_it(served_with_undo, page: Any) -> None:
+    bench, server = served_with_undo
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.clean}")
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Element 6 needs this year's drill records.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=The email waits 5 min")
+    held = page.locator("#held-email")
+    assert "Element 6 needs this year's drill records." in held.locator("pre").inner_text()
+    assert f"[{bench.clean}]" in held.inner_text()
+    _shot(page, "undo")
+    poll_cycle(bench.services)  # the sending job runs meanwhile: the email waits
+    page.get_by_role("button", name="Undo decision").click()
+    page.wait_for_selector("text=Decision undone")
+    assert page.locator("#held-email").count() == 0 and page.locator("#qa-state").inner_text() == "New"
+    poll_cycle(bench.services)
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+    assert not [m for m in outbox_messages(outbox)
+                if not m.is_multipart() and "drill records" in m.get_payload(decode=True).decode()]

@@ -68,7 +68,8 @@ def test_submissions_and_show_json_carry_the_qa_fields(tmp_path: Path, monkeypat
     assert status == 0 and {row["qa_state"] for row in rows} == {"new"}
     status, out, _ = _run(monkeypatch, capsys, config, "show", bench.clean, "--json")
     assert status == 0 and json.loads(out)["qa"] == {"state": "new", "assignee": None, "decision": None,
-                                                     "decided_by": None, "decided_at": None, "note": None}
+                                                     "decided_by": None, "decided_at": None, "note": None,
+            "due_on": None, "overdue": False}
 
 
 def _free_port() -> int:

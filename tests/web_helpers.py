@@ -3,6 +3,7 @@ migrated database and storage, accounts created with the user commands' function
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import zipfile
 from dataclasses import dataclass
@@ -125,10 +126,13 @@ class Bench:
     clean_message_id: str
 
 
-def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool = False) -> Bench:
+def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool = False,
+         undo_seconds: int = 0) -> Bench:
     """Two submissions taken by a real poll (`demo`: after the demo's emails), an analyst `ana`, a
-    second analyst `ben`, an admin `ada`."""
+    second analyst `ben`, an admin `ada`. A decision's email waits `undo_seconds` (0: the tests not
+    about Undo decision see it sent by the next sending run)."""
     config = config or maildir_config(tmp_path, db_url)
+    config = dataclasses.replace(config, web=dataclasses.replace(config.web, undo_seconds=undo_seconds))
     services = open_services(config, upgrade=True)
     clean_id = "<clean.1@mail.acme-roofing.ca>"
     with services.mail_source() as source:

@@ -493,6 +493,20 @@ def _text_body(raw: bytes) -> str:
         return ""
 
 
+def _held_email(wb: Workbench, session: Session, decisions: list[Decision]) -> dict[str, Any] | None:
+    """The latest decision's email while it waits to go out (the time to undo), exactly as it will be sent."""
+    latest = next((d for d in reversed(decisions) if d.undone_at is None), None)
+    if latest is None or latest.reply_id is None:
+        return None
+    reply = session.get(Reply, latest.reply_id)
+    now = utcnow()
+    if reply is None or reply.status != "pending" or reply.next_attempt_at is None or reply.next_attempt_at <= now:
+        return None
+    if now >= latest.decided_at + timedelta(seconds=wb.config.web.undo_seconds):
+        return None
+    return {"decision": latest, "reply": reply, "text": _text_body(bytes(reply.raw)), "at": reply.next_attempt_at}
+
+
 def case_page(request: Request, me: auth.SignedIn) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = request.path_params["tracking"]
@@ -515,6 +529,9 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         trail = list(session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id)
                                      .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id.desc()).limit(200)))
         correspondence = _correspondence(wb, session, submission)
+        held = _held_email(wb, session, decisions)
+        told, _ = (case_commands.triage_told(session, submission.versions[-1]) if submission.versions
+                   else (None, set()))
         previous_case, next_case = cases.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
         company = company_record(submission)
@@ -532,7 +549,8 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
                    trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
                    back=_query(filters), analysts=analysts, preview=shown, due=due, company=company,
                    listing=_listing(request, view),
-                   tool_fields=TOOL_FIELDS,
+                   tool_fields=TOOL_FIELDS, held=held, triage_told=told, undo_seconds=wb.config.web.undo_seconds,
+                   accept_sends_email=wb.config.web.accept_sends_email,
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
                    sequence=len(decisions) + 1, error=request.query_params.get("error"),
                    notice=request.query_params.get("notice"),
@@ -683,7 +701,7 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
     try:
         decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
         result = case_commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
-                                               wb.config.web.accept_sends_email)
+                                               wb.config.web.accept_sends_email, wb.config.web.undo_seconds)
     except (ValueError, case_commands.DecisionError) as exc:  # nothing was written before these
         return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
     except case_commands.DecidedMeanwhile as exc:
@@ -694,8 +712,45 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
         from intake.metrics import DECISIONS
 
         DECISIONS.labels(decision_request.decision).inc()
-    notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
-    return RedirectResponse(_case_url(tracking, notice=notice), status_code=303)
+    return RedirectResponse(_case_url(tracking, notice=_decision_notice(wb, result, decision_request)),
+                            status_code=303)
+
+
+def _decision_notice(wb: Workbench, result: case_commands.DecisionResult,
+                     request: case_commands.DecisionRequest) -> str:
+    """What the analyst is told after Record decision: what happened, and what reaches the submitter."""
+    decision = result.decision
+    if not result.created:
+        if decision.undone_at is not None:
+            return "This decision was undone; nothing was sent. Choose again below."
+        return "This decision was already recorded; nothing new was sent."
+    said = "Decision recorded."
+    if result.already_told is not None:
+        sent = result.already_told.sent_at or result.already_told.created_at
+        said += (f" Triage's email of {sent:%Y-%m-%d %H:%M} UTC had already told the submitter this version's "
+                 "findings: " + ("only what is new goes out." if decision.reply_id else "nothing new was sent."))
+    if decision.reply_id is not None and wb.config.web.undo_seconds > 0:
+        minutes = wb.config.web.undo_seconds / 60
+        said += f" The email waits {minutes:g} min before it goes out: Undo decision below withdraws it."
+    if decision.decision == "accept" and decision.reply_id is None and request.note.strip():
+        said += " Accept sends no email: your note was kept with the decision, not sent to the submitter."
+    return said
+
+
+def undo(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
+    wb: Workbench = request.app.state.wb
+    tracking = submission.tracking_number
+    try:
+        decision_id = int(str(form.get("decision_id", "")))
+        case_commands.undo_decision(session, submission, actor, decision_id, wb.config.web.undo_seconds)
+    except (ValueError, LookupError) as exc:
+        return RedirectResponse(_case_url(tracking, error=f"nothing was undone: {exc}"), status_code=303)
+    except case_commands.TooLateToUndo as exc:
+        return RedirectResponse(_case_url(tracking, error=f"nothing was undone: {exc}."), status_code=303)
+    except PermissionError as exc:
+        return _forbidden(request, str(exc))  # nothing was changed before the check
+    return RedirectResponse(_case_url(tracking, notice="Decision undone: its email was withdrawn, never sent. "
+                                      "The audit trail keeps both."), status_code=303)
 
 
 def _decision_request(form: FormData, configured: list[str],
@@ -778,6 +833,7 @@ def create_app(config: Config, services: Any | None = None) -> Starlette:
         Route("/cases", page(queue_page), methods=["GET"]),
         Route("/cases/{tracking}", page(case_page), methods=["GET"]),
         Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
+        Route("/cases/{tracking}/undo", case_action(undo), methods=["POST"]),
         Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
         Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
         Route("/cases/{tracking}/files", page(case_files), methods=["GET"]),

@@ -48,13 +48,15 @@ def agrees(verdict: str, decision: str) -> bool:
 def compute(session: Session, weeks: int = 12) -> Figures:
     """The figures over every case; the per-week table shows the last `weeks` weeks with activity."""
     cases_in = Counter(_week(at) for at in session.scalars(select(Case.received_at)))
-    decided = Counter(_week(at) for at in session.scalars(select(Decision.decided_at)))
+    # An undone decision is not a decision: not in the weeks, the time to decide, or the agreement.
+    active = Decision.undone_at.is_(None)
+    decided = Counter(_week(at) for at in session.scalars(select(Decision.decided_at).where(active)))
     labels = sorted(set(cases_in) | set(decided))[-weeks:]
-    first = (select(Decision.submission_id, func.min(Decision.decided_at).label("at"))
+    first = (select(Decision.submission_id, func.min(Decision.decided_at).label("at")).where(active)
              .group_by(Decision.submission_id).subquery())
     waits = [(at - received).total_seconds() / 3600 for received, at in session.execute(
         select(Case.received_at, first.c.at).join(first, first.c.submission_id == Case.id))]
-    latest = (select(Decision.submission_id, func.max(Decision.sequence).label("sequence"))
+    latest = (select(Decision.submission_id, func.max(Decision.sequence).label("sequence")).where(active)
               .group_by(Decision.submission_id).subquery())
     rows = session.execute(select(Decision.version_id, Decision.decision, Version.verdict)
                            .join(latest, (latest.c.submission_id == Decision.submission_id)
