@@ -365,12 +365,15 @@ _LABELS: dict[str, str] = {
                r"|(?:evaluation|audit|submission)\s+(?:type|purpose)",
     "evaluation_start": rf"(?:evaluation|audit|assessment)\s+start(?:ed)?(?:\s+date)?|(?:start|starting)\s+date{_OF_TOOL}"
                         r"|date\s+(?:the\s+)?(?:evaluation|audit)\s+(?:started|began)",
-    "evaluation_end": rf"(?:evaluation|audit|assessment)\s+(?:end|completion|completed)(?:\s+date)?"
+    "evaluation_end": rf"(?:evaluation|audit|assessment)\s+(?:end|completion|completed(?!\s+by))(?:\s+date)?"
                       rf"|(?:end|ending|completion)\s+date{_OF_TOOL}|date\s+(?:the\s+)?(?:evaluation|audit)\s+(?:ended|completed)",
     "evaluation_period": r"(?:evaluation|audit)\s+(?:period|dates)|dates?\s+of\s+(?:the\s+)?(?:evaluation|audit)",
-    "submitted_on": r"(?:date\s+)?submitted(?:\s+on)?|submission\s+date|date\s+of\s+submission",
-    "assessor": r"(?:name\s+of\s+(?:the\s+)?(?:assessor|evaluator|auditor))"
-                r"|(?:(?:internal|external|lead)\s+)?(?:assessor|evaluator|auditor)(?:'s)?(?:\s+name|\s*\(name\))?"
+    "submitted_on": r"(?:date\s+)?submitted(?!\s+by)(?:\s+on)?|submission\s+date|date\s+of\s+submission",
+    # A company that assesses itself: `Self-Assessment Completed By`, `Internal Auditor`, `Evaluated by`.
+    "assessor": r"(?:name\s+of\s+(?:the\s+)?(?:(?:internal|external|lead|secor)\s+)?(?:assessor|evaluator|auditor))"
+                r"|(?:self[-\s]?)?(?:evaluation|assessment|audit)\s+(?:completed|conducted|performed|done)\s+by"
+                r"|(?:evaluated|assessed|audited)\s+by"
+                r"|(?:(?:internal|external|lead|secor)\s+|self[-\s]?)?(?:assessor|evaluator|auditor)(?:'s)?(?:\s+name|\s*\(name\))?"
                 r"(?!\s*(?:'s\s+)?(?:signature|training|trained|certificate|cert\b|qualification|date|phone|e-?mail|number|#|id\b))",
 }
 # After a label: a note in brackets, `as registered with WCB`, and words up to a colon (`covered by the WCB account:`).
