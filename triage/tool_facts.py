@@ -24,6 +24,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from triage.dates import find_dates, parse_date
@@ -382,8 +383,15 @@ _TAIL = re.compile(r"\s*(?:\([^)\n]{0,80}(?:\)|$))?\s*(?:as\s+registered\s+with\
                    r"\s*(?:\([^)\n]{0,80}(?:\)|$))?(?:[^:\n\d☐☒☑]{0,60}?:)?\s*(?:[-\u2013=#.]\s*)?", re.I)
 _SEPARATOR = re.compile(r"[:=#\t\u2013-]|\s{2,}")
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[a-h][.)]|[ivx]{1,4}[.)])?\s*", re.I)
-_LABEL_RES = {name: re.compile(rf"(?:{regex})\b|(?:{regex})(?=\s*[:#(])", re.I) for name, regex in _LABELS.items()}
-_ANY_LABEL_WITH_COLON = re.compile("|".join(rf"(?:{r})" for r in _LABELS.values()) + r"[^:\n]{0,50}:", re.I)
+# Each label once, then a word boundary or a colon, `#` or bracket (`WCB #:`): the pattern written twice
+# (`R\b|R(?=...)`) cost twice the compiling, and compiling these is most of this module's import.
+_LABEL_RES = {name: re.compile(rf"(?:{regex})(?:\b|(?=\s*[:#(]))", re.I) for name, regex in _LABELS.items()}
+
+
+@cache
+def _any_label_with_colon() -> re.Pattern[str]:
+    """Every label, then a colon. Compiled on first use: only a value with a colon in it needs it."""
+    return re.compile("|".join(rf"(?:{r})" for r in _LABELS.values()) + r"[^:\n]{0,50}:", re.I)
 
 
 def _always(m: re.Match[str] | None) -> re.Match[str]:
@@ -411,7 +419,9 @@ def _label_at(field_name: str, text: str) -> Iterable[tuple[int, bool]]:
 
 def _cut_at_next_label(value: str) -> str:
     """`Acme Ltd.   Trade name: Acme` -> `Acme Ltd.`: a second label on the same line ends the value."""
-    m = _ANY_LABEL_WITH_COLON.search(value, 1)
+    if ":" not in value[1:]:  # the pattern ends in a colon: no colon, no second label
+        return value
+    m = _any_label_with_colon().search(value, 1)
     return value[:m.start()] if m else value
 
 
