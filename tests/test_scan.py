@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import socket
 import subprocess
 import zipfile
@@ -221,12 +222,12 @@ def test_scanning_off_adds_nothing(tmp_path: Path):
 # -- `secor-intake triage` with [scan] --------------------------------------------------------
 
 
-def triage_cli(tmp_path: Path, target: Path, **scan) -> subprocess.CompletedProcess:
+def triage_cli(tmp_path: Path, target: Path | str, links: dict | None = None, **scan) -> subprocess.CompletedProcess:
     """`secor-intake triage TARGET --json` with a configuration whose `[scan]` is `scan`, in `tmp_path`
     (which holds no database afterwards: triage stays read-only)."""
     config = write_config(tmp_path / "cli.toml", {"storage": {"path": str(tmp_path / "storage")},
                                                   "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
-                                                  "scan": scan})
+                                                  "links": links or {}, "scan": scan})
     return run_cli(config, "triage", str(target), "--json")
 
 
@@ -256,6 +257,19 @@ def test_triage_of_an_infected_zip_is_returned(clamd_server, tmp_path: Path, whe
     assert report["summary"]["scan"]["hits"][0]["signature"] == EICAR_SIGNATURE
     assert submission.read_bytes() == zip_with(extra)  # the operator's file is left as it was
     assert not (tmp_path / "db.sqlite3").exists() and not (tmp_path / "storage").exists()
+
+
+def test_triage_of_an_infected_share_link_is_returned(clamd_server, provider_server, tmp_path: Path):
+    shutil.copy(provider_server.ca_file, tmp_path / "test-ca.pem")
+    links = {"resolve": provider_server.settings().resolve, "ca_bundle": "test-ca.pem", "read_timeout_seconds": 5.0}
+    done = triage_cli(tmp_path, "https://www.dropbox.com/s/infected/Acme%20SECOR.zip?dl=0", links,
+                      clamd=str(clamd_server.socket))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["source"]["kind"] == "link"
+    assert [f["path"] for f in report["findings"] if f["code"] == "format.malware"] == [
+        "Element 3 - Hazard Control/Inspection.pdf"]
+    assert not (tmp_path / "db.sqlite3").exists()
 
 
 def test_triage_of_a_folder_scans_it_in_place_and_deletes_nothing(clamd_server, tmp_path: Path):
