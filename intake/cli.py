@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Sequence
 
+from intake import __version__
 from intake.commands import add_parsers, print_json
 from intake.company_cli import add_parsers as add_company_parsers
 from intake.config import Config, ConfigError, load_config
@@ -25,6 +26,7 @@ log = logging.getLogger("secor_intake")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secor-intake", description="SECOR submission intake and triage daemon")
     parser.add_argument("--config", help="configuration file (default: $SECOR_INTAKE_CONFIG, else ./secor-intake.toml, else embedded defaults under ./var/)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     triage = commands.add_parser("triage", help="triage a local zip, a folder or a share link; touches no database")
