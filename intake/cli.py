@@ -11,7 +11,7 @@ from typing import Sequence
 from intake import __version__
 from intake.commands import add_parsers, print_json
 from intake.company_cli import add_parsers as add_company_parsers
-from intake.config import Config, ConfigError, load_config
+from intake.config import CONFIG_ENV, Config, ConfigError, load_config
 from intake.logs import setup_logging
 from intake.web.cli import add_parsers as add_web_parsers
 
@@ -114,8 +114,13 @@ COMMANDS = {"triage": _cmd_triage}
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    env: dict[str, str] = dict(os.environ)
+    if args.command == "demo":
+        # The demo runs on the embedded defaults, also in the image, whose $SECOR_INTAKE_CONFIG names
+        # a file that only a real set-up mounts.
+        env.pop(CONFIG_ENV, None)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, env)
     except ConfigError as exc:
         print(f"secor-intake: configuration: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
