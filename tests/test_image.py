@@ -1,0 +1,199 @@
+"""The container image, built by scripts/image.sh (`make image`) and run with podman.
+
+The module builds the image first (the layer cache makes a rebuild of unchanged sources quick; CI
+builds from nothing), then runs it as an admin would: `demo` with nothing mounted, `run` without a
+configuration, the daemon and the workbench on a volume with a mounted configuration, and a daemon
+polling the Dovecot and answering through the SMTP server of the tests.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import intake
+from tests import mailfactory
+from tests.daemon_helpers import Setup, scrape_when
+from tests.pipeline_helpers import ROOT, write_config
+from tests.servers import require_server
+from tests.servers.dovecot import free_port
+
+pytestmark = [pytest.mark.server, pytest.mark.timeout(1200)]
+
+IMAGE = "secor-intake:latest"
+CONFIG_IN_IMAGE = "/etc/secor-intake/secor-intake.toml"
+DATA = "/var/lib/secor-intake"
+PODMAN_ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "var" / "podman" / "containers.conf")}
+
+
+def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, env=PODMAN_ENV)
+    if check and result.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)} exited {result.returncode}: {result.stderr[-3000:]}")
+    return result
+
+
+def build(what: str, log: Path) -> None:
+    """scripts/image.sh WHAT, its output kept in a file (a build prints thousands of lines)."""
+    with log.open("wb") as out:
+        result = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh"), what], stdout=out,
+                                stderr=subprocess.STDOUT, timeout=900)
+    assert result.returncode == 0, log.read_text(errors="replace")[-5000:]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> str:
+    require_server(all(shutil.which(tool) for tool in ("podman", "runc", "debootstrap")),
+                   "podman, runc and debootstrap (Debian packages)")
+    build("image", tmp_path_factory.mktemp("image") / "build.log")
+    return IMAGE
+
+
+class Container:
+    """A detached `podman run`; removed (with its anonymous volumes) on leaving the block."""
+
+    def __init__(self, *args: str) -> None:
+        self.name = f"secor-test-{uuid.uuid4().hex[:12]}"
+        self.args = args
+
+    def __enter__(self) -> "Container":
+        podman("run", "-d", "--name", self.name, *self.args)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        podman("rm", "-f", "-v", "-t", "0", self.name, check=False)
+
+    def wait(self, timeout: float = 120) -> int:
+        return int(podman("wait", self.name, timeout=timeout).stdout.strip())
+
+    def logs(self) -> str:
+        return podman("logs", self.name).stdout + podman("logs", self.name).stderr
+
+    def healthy(self) -> bool:
+        return podman("healthcheck", "run", self.name, check=False).returncode == 0
+
+    def stop_with_sigterm(self) -> int:
+        podman("kill", "--signal", "TERM", self.name)
+        return self.wait(timeout=100)
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def data_on_volume(**sections: dict) -> dict[str, dict]:
+    """Configuration sections that keep the database, storage and health file on the data volume."""
+    return {"database": {"url": f"sqlite:///{DATA}/secor-intake.sqlite3"},
+            "storage": {"path": f"{DATA}/submissions"},
+            "health": {"path": f"{DATA}/health.json"},
+            "schedule": {"poll_seconds": 1.0, "reply_seconds": 1.0},
+            **sections}
+
+
+@pytest.fixture
+def volume() -> Iterator[str]:
+    name = f"secor-test-{uuid.uuid4().hex[:12]}"
+    podman("volume", "create", name)
+    yield name
+    podman("volume", "rm", "-f", name, check=False)
+
+
+def test_the_image_is_labelled_with_the_one_version_runs_as_a_user_and_checks_its_health(image):
+    [inspected] = json.loads(podman("image", "inspect", image).stdout)
+    assert inspected["Labels"]["org.opencontainers.image.version"] == intake.__version__
+    assert inspected["Healthcheck"]["Test"] == ["CMD", "secor-intake", "health"]  # kept: Docker format
+    assert inspected["Config"]["User"] == "secor"
+    assert podman("run", "--rm", image, "--version").stdout.strip() == f"secor-intake {intake.__version__}"
+    # The build's mounts (apt sources, CA bundle, pip.conf) leave at most empty mount points behind.
+    sizes = podman("run", "--rm", "--entrypoint", "sh", image, "-c",
+                   "cat /etc/pip.conf /run/secor-build/ca.crt /etc/apt/sources.list.d/* 2>/dev/null | wc -c")
+    assert sizes.stdout.strip() == "0"
+    # No compiler in the runtime stage.
+    assert podman("run", "--rm", "--entrypoint", "sh", image, "-c", "command -v gcc cc", check=False).stdout == ""
+
+
+def test_demo_runs_with_nothing_mounted(image):
+    with Container(image, "demo") as demo:
+        assert demo.wait() == 0, demo.logs()
+        output = demo.logs()
+    assert "Seeded 4 emails" in output and "One cycle: 4 emails taken" in output
+    assert "sign in as demo with the password" in output
+
+
+def test_run_without_a_configuration_is_refused_in_one_line(image):
+    with Container(image, "run") as daemon:
+        assert daemon.wait() == 2
+        assert daemon.logs().splitlines() == [
+            f"secor-intake: configuration: SECOR_INTAKE_CONFIG: no such file {CONFIG_IN_IMAGE}"]
+
+
+def test_daemon_and_workbench_on_a_volume_behind_published_ports(image, volume, tmp_path):
+    """The default container network: /metrics and the sign-in page reached through published ports."""
+    config = write_config(tmp_path / "secor-intake.toml", data_on_volume(
+        mailbox={"kind": "maildir", "path": f"{DATA}/maildir"},
+        outbound={"kind": "file", "path": f"{DATA}/outbox"},
+        metrics={"host": "0.0.0.0", "port": 9464},
+    ))
+    config.chmod(0o644)
+    mounts = ["-v", f"{volume}:{DATA}", "-v", f"{config}:{CONFIG_IN_IMAGE}:ro"]
+    metrics_port, web_port = free_port(), free_port()
+    with Container(*mounts, "-p", f"127.0.0.1:{metrics_port}:9464", image, "run") as daemon:
+        assert wait_until(daemon.healthy, 90), daemon.logs()
+        polls_ok = ("secor_intake_polls_total", (("result", "ok"),))
+        samples = scrape_when(metrics_port, lambda s: s.get(polls_ok), 30)
+        assert samples.get(polls_ok, 0) >= 1, (samples, daemon.logs())
+        with Container(*mounts, "-p", f"127.0.0.1:{web_port}:8080", image, "web", "--host", "0.0.0.0") as web:
+            assert wait_until(lambda: http_status(f"http://127.0.0.1:{web_port}/signin") == 200, 60), web.logs()
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/signin", timeout=5) as response:
+                assert b'name="password"' in response.read()
+            assert web.stop_with_sigterm() == 0, web.logs()
+        assert daemon.stop_with_sigterm() == 0, daemon.logs()
+
+
+def test_daemon_in_the_image_polls_dovecot_and_replies_over_smtp(image, volume, tmp_path, dovecot_server,
+                                                                  smtp_server):
+    """The host's network (--network host): the test servers listen on loopback, as in every other test."""
+    metrics_port = free_port()
+    setup = Setup(tmp_path, dovecot_server, smtp_server, "sqlite://", **data_on_volume(
+        metrics={"host": "127.0.0.1", "port": metrics_port}))
+    setup.config_file.chmod(0o644)
+    setup.append(mailfactory.submission_with_zip())
+    with Container("--network", "host", "-v", f"{volume}:{DATA}", "-v", f"{setup.config_file}:{CONFIG_IN_IMAGE}:ro",
+                   image, "run") as daemon:
+        assert wait_until(lambda: smtp_server.messages(), 120), daemon.logs()
+        [received] = smtp_server.messages()
+        reply = email.message_from_bytes(received.raw)
+        assert "SECOR-" in reply["Subject"] and received.rcpt_tos == ["jane.doe@acme-roofing.ca"]
+        assert wait_until(lambda: setup.folder_counts().get("SECOR/Processed") == 1, 30)
+        assert setup.folder_counts()["INBOX"] == 0
+        assert wait_until(daemon.healthy, 30), daemon.logs()
+        sent = ("secor_intake_replies_total", (("status", "sent"),))
+        samples = scrape_when(metrics_port, lambda s: s.get(sent), 30)
+        assert samples.get(sent) == 1, samples
+        assert daemon.stop_with_sigterm() == 0, daemon.logs()
