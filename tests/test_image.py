@@ -11,8 +11,10 @@ from __future__ import annotations
 import email
 import json
 import os
+import secrets
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,11 +29,14 @@ from tests import mailfactory
 from tests.daemon_helpers import Setup, scrape_when
 from tests.pipeline_helpers import ROOT, write_config
 from tests.servers import require_server
+from tests.servers.clamd import EICAR, signature_database
 from tests.servers.dovecot import free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(1200)]
 
 IMAGE = "secor-intake:latest"
+STAND_INS = {"SECOR_POSTGRES_IMAGE": "secor-postgres-standin:15", "SECOR_CLAMD_IMAGE": "secor-clamd-standin:latest"}
+PODMAN_COMPOSE = Path(sys.executable).with_name("podman-compose")  # the test extra's
 CONFIG_IN_IMAGE = "/etc/secor-intake/secor-intake.toml"
 DATA = "/var/lib/secor-intake"
 PODMAN_ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "var" / "podman" / "containers.conf")}
@@ -58,6 +63,12 @@ def image(tmp_path_factory) -> str:
                    "podman, runc and debootstrap (Debian packages)")
     build("image", tmp_path_factory.mktemp("image") / "build.log")
     return IMAGE
+
+
+@pytest.fixture(scope="module")
+def stand_ins(image, tmp_path_factory) -> dict[str, str]:
+    build("stand-ins", tmp_path_factory.mktemp("stand-ins") / "build.log")
+    return STAND_INS
 
 
 class Container:
@@ -122,6 +133,13 @@ def volume() -> Iterator[str]:
     podman("volume", "create", name)
     yield name
     podman("volume", "rm", "-f", name, check=False)
+
+
+def exec_in(container: str, *command: str, stdin: bytes | None = None) -> str:
+    result = subprocess.run(["podman", "exec", "-i", container, *command], input=stdin, capture_output=True,
+                            timeout=60, env=PODMAN_ENV)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout.decode()
 
 
 def test_the_image_is_labelled_with_the_one_version_runs_as_a_user_and_checks_its_health(image):
@@ -197,3 +215,60 @@ def test_daemon_in_the_image_polls_dovecot_and_replies_over_smtp(image, volume, 
         samples = scrape_when(metrics_port, lambda s: s.get(sent), 30)
         assert samples.get(sent) == 1, samples
         assert daemon.stop_with_sigterm() == 0, daemon.logs()
+
+
+def test_the_clamd_stand_in_carries_the_tests_signature_database():
+    folder = ROOT / "tests" / "images" / "clamd"
+    assert {name: (folder / name).read_text() for name in signature_database()} == signature_database()
+
+
+def test_compose_runs_the_daemon_on_postgresql_and_clamd_a_submission_goes_through_and_down_is_clean(
+        image, stand_ins, tmp_path):
+    require_server(PODMAN_COMPOSE.exists(), "podman-compose (pip install -e '.[test]')")
+    project = f"secor-test-{uuid.uuid4().hex[:12]}"
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    write_config(tmp_path / "secor-intake.toml", {
+        "mailbox": {"kind": "maildir", "path": f"{DATA}/maildir"},
+        "outbound": {"kind": "file", "path": f"{DATA}/outbox"},
+        "schedule": {"poll_seconds": 1.0, "reply_seconds": 1.0},
+    }).chmod(0o644)
+    (tmp_path / ".env").write_text(f"SECOR_DB_PASSWORD={secrets.token_hex(16)}\n")
+    web_port = free_port()
+    env = {**PODMAN_ENV, **stand_ins, "SECOR_INTAKE_IMAGE": image, "SECOR_METRICS_PORT": str(free_port()),
+           "SECOR_WEB_PORT": str(web_port), "SECOR_WEB_METRICS_PORT": str(free_port())}
+
+    def compose(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(PODMAN_COMPOSE), "-p", project, "-f", str(tmp_path / "docker-compose.yml"), *args],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+    daemon, web, postgres = (f"{project}_{service}_1" for service in ("daemon", "web", "postgres"))
+    try:
+        up = compose("up", "-d")
+        assert up.returncode == 0, up.stderr[-3000:]
+        # podman 4.3 has no health-conditioned start: the daemon restarts until PostgreSQL answers.
+        assert wait_until(lambda: podman("healthcheck", "run", daemon, check=False).returncode == 0, 180), \
+            podman("logs", "--tail", "30", daemon).stderr
+        raw = mailfactory.submission_with_zip(mailfactory.tiny_zip({"Acme/eicar.com": EICAR}))
+        exec_in(daemon, "python3", "-c", "import mailbox, sys; "
+                f"mailbox.Maildir('{DATA}/maildir').add(sys.stdin.buffer.read())", stdin=raw)
+        assert wait_until(lambda: json.loads(exec_in(daemon, "secor-intake", "submissions", "--json")), 60)
+        [case] = json.loads(exec_in(daemon, "secor-intake", "submissions", "--json"))
+        shown = json.loads(exec_in(daemon, "secor-intake", "show", case["tracking_number"], "--json"))
+        assert shown["summary"]["scan"]["hits"] == [{"path": "Acme/eicar.com", "signature": "Secor.Test.EICAR-Hash.UNOFFICIAL"}]
+        assert "format.malware" in [finding["code"] for finding in shown["findings"]]
+        stored = exec_in(postgres, "psql", "-U", "secor", "-d", "secor", "-tAc", "select count(*) from submission")
+        assert stored.strip() == "1"  # the case is in PostgreSQL
+        assert wait_until(lambda: http_status(f"http://127.0.0.1:{web_port}/signin") == 200, 60)
+        stop = compose("stop")
+        assert stop.returncode == 0, stop.stderr[-3000:]
+        exits = podman("ps", "-a", "--filter", f"label=io.podman.compose.project={project}",
+                       "--format", "{{.Names}} {{.ExitCode}}").stdout.split("\n")
+        assert sorted(line for line in exits if line) == sorted(
+            f"{project}_{service}_1 0" for service in ("postgres", "clamd", "daemon", "web"))
+    finally:
+        down = compose("down", "-v")
+    assert down.returncode == 0, down.stderr[-3000:]
+    label = f"label=io.podman.compose.project={project}"
+    assert podman("ps", "-a", "-q", "--filter", label).stdout == ""
+    assert podman("volume", "ls", "-q", "--filter", label).stdout == ""
+    assert podman("network", "exists", f"{project}_default", check=False).returncode == 1
