@@ -5,7 +5,7 @@
 #
 #   scripts/image.sh [image]     secor-intake:VERSION and secor-intake:latest (`make image`)
 #   scripts/image.sh stand-ins   PostgreSQL 15 and clamd images from Debian's packages, which the
-#                                compose test runs in place of the official images
+#                                compose test runs in place of the official images (both: image stand-ins)
 #   scripts/image.sh conf        print the podman configuration file to export as CONTAINERS_CONF
 #
 # A base image already present is used as it is, and the layer cache too, unless SECOR_IMAGE_FRESH=1
@@ -66,10 +66,12 @@ debian_mirror() {
     done | grep -E '/debian/?$' | head -n 1
 }
 
+BASE_MADE=0
 make_base() {
-    if [ "$FRESH" != 1 ] && podman image exists "$BASE"; then
+    if [ "$BASE_MADE" = 1 ] || { [ "$FRESH" != 1 ] && podman image exists "$BASE"; }; then
         return
     fi
+    BASE_MADE=1
     local mirror rootfs
     mirror="$(debian_mirror)"
     [ -n "$mirror" ] || die "no Debian archive found in apt's sources"
@@ -105,16 +107,26 @@ build() {
 }
 
 write_conf
-case "${1:-image}" in
-    conf)
-        echo "$STATE/containers.conf" ;;
-    image)
-        make_base
-        build --build-arg "VERSION=$VERSION" -t "secor-intake:$VERSION" -t secor-intake:latest "$ROOT" ;;
-    stand-ins)
-        make_base
-        build -t secor-postgres-standin:15 "$ROOT/tests/images/postgres"
-        build -t secor-clamd-standin:latest "$ROOT/tests/images/clamd" ;;
-    *)
-        die "usage: scripts/image.sh [image|stand-ins|conf]" ;;
-esac
+[ $# -gt 0 ] || set -- image
+for target in "$@"; do
+    case "$target" in
+        conf|image|stand-ins) ;;
+        *) die "usage: scripts/image.sh [image] [stand-ins] | conf" ;;
+    esac
+done
+for target in "$@"; do
+    case "$target" in
+        conf)
+            echo "$STATE/containers.conf" ;;
+        image)
+            make_base
+            build --build-arg "VERSION=$VERSION" -t "secor-intake:$VERSION" -t secor-intake:latest "$ROOT" ;;
+        stand-ins)
+            make_base
+            build -t secor-postgres-standin:15 "$ROOT/tests/images/postgres"
+            build -t secor-clamd-standin:latest "$ROOT/tests/images/clamd" ;;
+    esac
+done
+# A fresh build leaves the previous build's layers unnamed: drop them, so runs do not pile up.
+[ "$FRESH" = 1 ] && podman image prune -f >/dev/null
+exit 0

@@ -49,26 +49,21 @@ def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
     return result
 
 
-def build(what: str, log: Path) -> None:
-    """scripts/image.sh WHAT, its output kept in a file (a build prints thousands of lines)."""
+def build(log: Path, *targets: str) -> None:
+    """scripts/image.sh TARGETS, its output kept in a file (a build prints thousands of lines)."""
     with log.open("wb") as out:
-        result = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh"), what], stdout=out,
+        result = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh"), *targets], stdout=out,
                                 stderr=subprocess.STDOUT, timeout=900)
     assert result.returncode == 0, log.read_text(errors="replace")[-5000:]
 
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory) -> str:
+    """The image and the compose test's stand-ins, in one run of the script (one base image)."""
     require_server(all(shutil.which(tool) for tool in ("podman", "runc", "debootstrap")),
                    "podman, runc and debootstrap (Debian packages)")
-    build("image", tmp_path_factory.mktemp("image") / "build.log")
+    build(tmp_path_factory.mktemp("image") / "build.log", "image", "stand-ins")
     return IMAGE
-
-
-@pytest.fixture(scope="module")
-def stand_ins(image, tmp_path_factory) -> dict[str, str]:
-    build("stand-ins", tmp_path_factory.mktemp("stand-ins") / "build.log")
-    return STAND_INS
 
 
 class Container:
@@ -223,7 +218,7 @@ def test_the_clamd_stand_in_carries_the_tests_signature_database():
 
 
 def test_compose_runs_the_daemon_on_postgresql_and_clamd_a_submission_goes_through_and_down_is_clean(
-        image, stand_ins, tmp_path):
+        image, tmp_path):
     require_server(PODMAN_COMPOSE.exists(), "podman-compose (pip install -e '.[test]')")
     project = f"secor-test-{uuid.uuid4().hex[:12]}"
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
@@ -234,7 +229,7 @@ def test_compose_runs_the_daemon_on_postgresql_and_clamd_a_submission_goes_throu
     }).chmod(0o644)
     (tmp_path / ".env").write_text(f"SECOR_DB_PASSWORD={secrets.token_hex(16)}\n")
     web_port = free_port()
-    env = {**PODMAN_ENV, **stand_ins, "SECOR_INTAKE_IMAGE": image, "SECOR_METRICS_PORT": str(free_port()),
+    env = {**PODMAN_ENV, **STAND_INS, "SECOR_INTAKE_IMAGE": image, "SECOR_METRICS_PORT": str(free_port()),
            "SECOR_WEB_PORT": str(web_port), "SECOR_WEB_METRICS_PORT": str(free_port())}
 
     def compose(*args: str) -> subprocess.CompletedProcess:
