@@ -14,7 +14,7 @@ command -v unzip >/dev/null 2>&1 || need+=(unzip)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || need+=(clamav-daemon)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
-command -v podman >/dev/null 2>&1 || need+=(podman netavark aardvark-dns)  # without recommends, podman gets CNI, not netavark
+command -v podman >/dev/null 2>&1 || need+=(podman netavark aardvark-dns slirp4netns)  # not all podman's by default without recommends
 command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || need+=(runc)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then

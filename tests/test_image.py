@@ -39,6 +39,7 @@ STAND_INS = {"SECOR_POSTGRES_IMAGE": "secor-postgres-standin:15", "SECOR_CLAMD_I
 PODMAN_COMPOSE = Path(sys.executable).with_name("podman-compose")  # the test extra's
 CONFIG_IN_IMAGE = "/etc/secor-intake/secor-intake.toml"
 DATA = "/var/lib/secor-intake"
+HOST_FROM_CONTAINER = "10.0.2.2"  # slirp4netns's address for the host's loopback (allow_host_loopback)
 PODMAN_ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / "var" / "podman" / "containers.conf")}
 
 
@@ -189,16 +190,22 @@ def test_daemon_and_workbench_on_a_volume_behind_published_ports(image, volume, 
         assert daemon.stop_with_sigterm() == 0, daemon.logs()
 
 
-def test_daemon_in_the_image_polls_dovecot_and_replies_over_smtp(image, volume, tmp_path, dovecot_server,
-                                                                  smtp_server):
-    """The host's network (--network host): the test servers listen on loopback, as in every other test."""
+def test_daemon_in_the_image_polls_dovecot_and_replies_over_smtp_on_the_host(image, volume, tmp_path,
+                                                                              dovecot_server, smtp_server):
+    """The container in a network of its own (slirp4netns) reaches the host's loopback at 10.0.2.2.
+
+    The tests' Dovecot and SMTP server listen on 127.0.0.1 only, as every test server here must; slirp4netns
+    carries the container's connections to them without a route off the machine.
+    """
     metrics_port = free_port()
     setup = Setup(tmp_path, dovecot_server, smtp_server, "sqlite://", **data_on_volume(
-        metrics={"host": "127.0.0.1", "port": metrics_port}))
+        mailbox={"host": HOST_FROM_CONTAINER, "allow_plaintext_remote": True},  # plain IMAP, to the host's loopback
+        outbound={"host": HOST_FROM_CONTAINER},
+        metrics={"host": "0.0.0.0", "port": 9464}))
     setup.config_file.chmod(0o644)
     setup.append(mailfactory.submission_with_zip())
-    with Container("--network", "host", "-v", f"{volume}:{DATA}", "-v", f"{setup.config_file}:{CONFIG_IN_IMAGE}:ro",
-                   image, "run") as daemon:
+    with Container("--network", "slirp4netns:allow_host_loopback=true", "-p", f"127.0.0.1:{metrics_port}:9464",
+                   "-v", f"{volume}:{DATA}", "-v", f"{setup.config_file}:{CONFIG_IN_IMAGE}:ro", image, "run") as daemon:
         assert wait_until(lambda: smtp_server.messages(), 120), daemon.logs()
         [received] = smtp_server.messages()
         reply = email.message_from_bytes(received.raw)
