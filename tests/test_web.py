@@ -847,3 +847,43 @@ def test_no_reminder_when_turned_off_or_when_a_new_version_came(tmp_path: Path) 
             assert queue_due_reminders(session, bench.config.outbound, 3, utcnow().date()) == 0
     finally:
         bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.server)], indirect=True)
+def test_queue_views_overdue_first_sorting_legal_name_and_search_by_account(tmp_path: Path, db_url: str) -> None:
+    bench = seed(tmp_path, db_url, demo=True)
+    try:
+        with bench.services.sessions() as session:
+            birch = session.scalar(select(Case).where(Case.submitter == "lee@birchelectric.example")).tracking_number
+            company = show_document(session, find_case(session, bench.clean))["company"]
+        ana = _signed_in(bench)
+        default = ana.get("/").text
+        assert "Returned by triage: waiting for the submitter" in default
+        assert f">{birch}</a>" not in default  # the submitter was told: not QA's work now
+        waiting = ana.get("/?state=triage_returned").text
+        assert f">{birch}</a>" in waiting and f">{bench.clean}</a>" not in waiting
+        yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+        _decide(ana, bench.hostile, decision="request_documents", element="Element 6", due=yesterday)
+        queue = ana.get("/?state=all").text
+        rows = re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', queue)
+        assert rows[0] == bench.hostile and "overdue</strong>" in queue  # overdue rises to the top
+        overdue = ana.get("/?state=overdue").text
+        assert re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', overdue) == [bench.hostile]
+        ascending = re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', ana.get("/?state=all&sort=case").text)
+        descending = re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', ana.get("/?state=all&sort=-case").text)
+        assert ascending == sorted(ascending) and descending == ascending[::-1] and len(ascending) >= 4
+        assert 'aria-sort="descending"' in ana.get("/?state=all&sort=-case").text
+        assert company is not None  # the clean sample's tool states a WCB account and a legal name
+        assert f"<strong>{company['legal_name']}</strong>" in ana.get("/?state=all").text
+        account = company["wcb_account"]
+        by_account = ana.get(f"/?state=all&q={account[:3]}-{account[3:]}").text  # as people write it
+        assert f">{bench.clean}</a>" in by_account and f">{bench.hostile}</a>" not in by_account
+        by_name = ana.get(f"/?state=all&q={company['legal_name'].split()[0].upper()}").text
+        assert f">{bench.clean}</a>" in by_name
+        _decide(ana, bench.clean, decision="accept")
+        decided = ana.get(f"/?state=all&q={bench.clean}").text
+        assert f">{bench.clean}</a>" in decided and ">Take</button>" not in decided  # nothing to take
+        assert ">Take</button>" not in ana.get(f"/cases/{bench.clean}").text
+        assert "needs_review" not in re.sub(r"<[^>]+>", "", ana.get("/?state=all").text)  # raw values as words
+    finally:
+        bench.services.close()

@@ -61,6 +61,9 @@ from intake.web.security import (
 )
 
 STATIC = Path(__file__).parent / "static"
+VERDICT_LABELS = {"accepted": "Accepted", "needs_review": "Needs review", "returned": "Returned"}
+QUEUE_VIEWS = {"open": "Needs QA", cases.TRIAGE_RETURNED: "Returned by triage: waiting for the submitter",
+               cases.OVERDUE: "Overdue", "all": "All"}
 QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
                    "resubmitted": "Resubmitted", "accepted": "Accepted", "returned": "Returned"}
 DECISION_LABELS = {"accept": "Accept", "return": "Return", "request_documents": "Request documents"}
@@ -116,7 +119,8 @@ def _templates() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(size=_size, age=_age, safe_name=display_name, kind=lambda m: KIND_NAMES.get(m, m),
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
-    env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS)
+    env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS, verdict_labels=VERDICT_LABELS,
+                       queue_views=QUEUE_VIEWS)
     return env
 
 
@@ -297,13 +301,15 @@ def _filters(request: Request) -> cases.QueueFilter:
         page_number = int(params.get("page", "1"))
     except ValueError:
         page_number = 1
+    sort = params.get("sort", "")
     return cases.QueueFilter(state=params.get("state", "open"), verdict=params.get("verdict", ""),
-                             assignee=params.get("assignee", ""), q=params.get("q", "")[:200], page=page_number)
+                             assignee=params.get("assignee", ""), q=params.get("q", "")[:200], page=page_number,
+                             sort=sort if sort.lstrip("-") in cases.SORTABLE else "")
 
 
 def _query(filters: cases.QueueFilter, **changes: Any) -> str:
     values = {"state": filters.state, "verdict": filters.verdict, "assignee": filters.assignee, "q": filters.q,
-              "page": filters.page} | changes
+              "page": filters.page, "sort": filters.sort} | changes
     return urlencode({k: v for k, v in values.items() if v not in ("", None, 1) or k == "state"})
 
 
@@ -550,7 +556,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
                    back=_query(filters), analysts=analysts, preview=shown, due=due, company=company,
                    listing=_listing(request, view),
                    tool_fields=TOOL_FIELDS, held=held, triage_told=told, undo_seconds=wb.config.web.undo_seconds,
-                   accept_sends_email=wb.config.web.accept_sends_email,
+                   accept_sends_email=wb.config.web.accept_sends_email, today=utcnow().date(),
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
                    sequence=len(decisions) + 1, error=request.query_params.get("error"),
                    notice=request.query_params.get("notice"),
