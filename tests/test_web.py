@@ -548,7 +548,7 @@ def test_correspondence_shows_every_email_in_and_out_as_text(bench: Bench) -> No
             b"we will fix the folders", b"we will <b>fix</b> the folders"))
     poll_cycle(bench.services)
     page = ana.get(f"/cases/{bench.clean}").text
-    section = page[page.index('id="correspondence"'):page.index('id="notes"')]
+    section = page[page.index('id="timeline"'):page.index('id="notes"')]
     assert section.count('class="in"') == 2 and section.count('class="out"') == 1  # no reply to the follow-up
     assert "we will &lt;b&gt;fix&lt;/b&gt; the folders" in section  # its text, escaped
     assert "Please find attached our SECOR certification audit" in section  # the first email's text
@@ -887,3 +887,19 @@ def test_queue_views_overdue_first_sorting_legal_name_and_search_by_account(tmp_
         assert "needs_review" not in re.sub(r"<[^>]+>", "", ana.get("/?state=all").text)  # raw values as words
     finally:
         bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_one_timeline_per_case_with_page_views_summarised(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    ana.post(f"/cases/{bench.clean}/assign", data={"assignee": "me", "csrf_token": _csrf(ana)})
+    ana.post(f"/cases/{bench.clean}/notes", data={"text": "Called Jane about the tool.", "csrf_token": _csrf(ana)})
+    _decide(ana, bench.clean, decision="return", note="Sign the tool.")
+    for _ in range(3):
+        page = ana.get(f"/cases/{bench.clean}").text
+    assert page.count('<ol class="timeline">') == 1 and 'id="correspondence"' not in page and 'id="audit"' not in page
+    timeline = page[page.index('id="timeline"'):page.index('id="notes"')]
+    kinds = re.findall(r'<li class="(in|out|note|decision|event)[" ]', timeline)
+    assert kinds.index("in") < kinds.index("event") < kinds.index("note") < kinds.index("decision")  # in time order
+    assert "assigned the case to ana" in timeline and "Called Jane about the tool." in timeline
+    assert re.search(r"Read by ana \(\d+ page views", timeline) and "{'" not in timeline  # no Python dicts

@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -499,6 +499,49 @@ def _text_body(raw: bytes) -> str:
         return ""
 
 
+# Audit entries the timeline shows in words (views, opens and downloads are summarised apart; decisions
+# and notes come from their own rows).
+TIMELINE_EVENTS = {"assign": "assigned the case", "undo": "undid a decision", "reminder": "reminder queued"}
+READS = ("view", "open", "download")
+
+
+def _timeline(session: Session, submission: Case, correspondence: list[dict[str, Any]], decisions: list[Decision],
+              notes: list[CaseNote]) -> list[dict[str, Any]]:
+    """The case's one timeline, newest last: emails in and out, decisions, notes, assignments, undos, reminders."""
+    numbers = {v.id: v.number for v in submission.versions}
+    items = [item | {"kind": item["direction"]} for item in correspondence]
+    items += [{"kind": "decision", "at": d.decided_at, "who": d.user.username, "decision": d, "version": numbers.get(d.version_id)}
+              for d in decisions]
+    items += [{"kind": "note", "at": n.created_at, "who": n.user.username, "text": n.text} for n in notes]
+    for entry in session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id,
+                                                          AuditEntry.action.in_(tuple(TIMELINE_EVENTS)))
+                                 .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id)):
+        detail = entry.detail or {}
+        what = TIMELINE_EVENTS[entry.action]
+        if entry.action == "assign":
+            what = f"assigned the case to {detail['assignee']}" if detail.get("assignee") else "released the case"
+        elif entry.action == "reminder":
+            what = f"reminder of the due date {detail.get('due', '')} queued for the submitter"
+        elif entry.action == "undo":
+            what = f"undid the decision {DECISION_LABELS.get(detail.get('decision', ''), '')}; its email was withdrawn"
+        items.append({"kind": "event", "at": entry.at, "who": entry.user.username if entry.user else "the daemon",
+                      "what": what})
+    return sorted(items, key=lambda item: item["at"])
+
+
+def _readers(session: Session, submission_id: int) -> list[dict[str, Any]]:
+    """Who looked at the case and its files, how often, and when last: the audit trail's reads, summarised."""
+    rows = session.execute(select(User.username, AuditEntry.action, func.count(AuditEntry.id), func.max(AuditEntry.at))
+                           .join(User, User.id == AuditEntry.user_id)
+                           .where(AuditEntry.submission_id == submission_id, AuditEntry.action.in_(READS))
+                           .group_by(User.username, AuditEntry.action)).all()
+    readers: dict[str, dict[str, Any]] = {}
+    for username, action, count, last in rows:
+        reader = readers.setdefault(username, {"who": username, "view": 0, "open": 0, "download": 0, "last": last})
+        reader[action], reader["last"] = count, max(reader["last"], last)
+    return sorted(readers.values(), key=lambda r: r["last"], reverse=True)
+
+
 def _held_email(wb: Workbench, session: Session, decisions: list[Decision]) -> dict[str, Any] | None:
     """The latest decision's email while it waits to go out (the time to undo), exactly as it will be sent."""
     latest = next((d for d in reversed(decisions) if d.undone_at is None), None)
@@ -532,9 +575,9 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
                                          .options(selectinload(Decision.user)).order_by(Decision.sequence)))
         notes = list(session.scalars(select(CaseNote).where(CaseNote.submission_id == submission.id)
                                      .options(selectinload(CaseNote.user)).order_by(CaseNote.id)))
-        trail = list(session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id)
-                                     .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id.desc()).limit(200)))
         correspondence = _correspondence(wb, session, submission)
+        timeline = _timeline(session, submission, correspondence, decisions, notes)
+        readers = _readers(session, submission.id)
         held = _held_email(wb, session, decisions)
         told, _ = (case_commands.triage_told(session, submission.versions[-1]) if submission.versions
                    else (None, set()))
@@ -551,8 +594,8 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         case_commands.audit(session, session.get(User, me.user_id), "view", submission.id,
                             version=view["version"].number if view["version"] else None)
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
-    return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
-                   trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
+    return _render(request, "case.html", case=submission, view=view, decisions=decisions,
+                   timeline=timeline, readers=readers, previous_case=previous_case, next_case=next_case,
                    back=_query(filters), analysts=analysts, preview=shown, due=due, company=company,
                    listing=_listing(request, view),
                    tool_fields=TOOL_FIELDS, held=held, triage_told=told, undo_seconds=wb.config.web.undo_seconds,
