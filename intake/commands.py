@@ -49,7 +49,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
 
 def cmd_housekeeping(config: Config, args: argparse.Namespace) -> int:
     def work(services: Any) -> int:
-        from intake import retention
+        from intake.cases import retention
         from intake.housekeeping import housekeep
 
         found = retention.apply(services.sessions, services.storage.root, config.retention, dry_run=args.dry_run)
@@ -152,7 +152,7 @@ def cmd_submissions(config: Config, args: argparse.Namespace) -> int:
 
 
 def _list_submissions(services: Any, args: argparse.Namespace) -> int:
-    from intake.cases import submission_list
+    from intake.cases.queries import submission_list
 
     with services.sessions() as session:
         rows = submission_list(session, args.status)
@@ -172,7 +172,7 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
 
 
 def _show(services: Any, args: argparse.Namespace) -> int:
-    from intake.cases import find_case, show_document
+    from intake.cases.queries import find_case, show_document
     from triage.render import render_text
     from triage.report import Report
 

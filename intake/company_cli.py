@@ -26,7 +26,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
 
 
 def cmd_companies(config: Config, args: argparse.Namespace) -> int:
-    from intake.company import companies
+    from intake.cases.company import companies
 
     def work(services: Any) -> int:
         with services.sessions() as session:
@@ -49,7 +49,7 @@ def cmd_companies(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_company(config: Config, args: argparse.Namespace) -> int:
-    from intake.company import link
+    from intake.cases.company import link
 
     account = "".join(ch for ch in args.wcb_account if ch.isdigit())
     if not 6 <= len(account) <= 10:

@@ -15,22 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fetchers.providers import supported_services_phrase
 from intake import authresults, disposition, scan
 from intake import message as email_parser
-from intake.db import Case, InboxMessage
-from intake.mailbox.base import MessageRef
-from intake.replies import (
+from intake.cases.layout import kept_files, scratch_email
+from intake.cases.outbox import (
     queue_reply,
     render_acknowledgement,
     render_no_submission,
     render_too_large,
 )
+from intake.cases.queries import find_case
+from intake.db import InboxMessage
+from intake.mailbox.base import MessageRef
 from intake.states import MessageOutcome
-from intake.storage import kept_files
 from triage.engine import empty_summary, finish_report
 from triage.findings import RETURNED, finding
 from triage.report import Report, Source
@@ -101,7 +101,8 @@ class TooLarge(Handler):
         case, version, report = pipeline.add_version(session, row, parsed, report, None)
         if parsed.sender and not email.backlog:
             msg = render_too_large(config.outbound, parsed.sender, parsed.sender_name, parsed.subject,
-                                   parsed.message_id, parsed.references, email.ref.size, limit, case.tracking_number)
+                                   parsed.message_id, parsed.references, email.ref.size, limit, case.tracking_number,
+                                   services=supported_services_phrase())
             queue_reply(session, case, version, msg, parsed.sender, config.outbound, source_message=row)
         return MessageOutcome.TOO_LARGE, (f"{case.tracking_number} v1: returned (email of {email.ref.size} bytes "
                                           f"over the limit) from {parsed.sender}")
@@ -115,12 +116,13 @@ class Correspondence(Handler):
         return email.kind == disposition.FOLLOW_UP and email.case_number is not None and not email.carries_files
 
     def _raw_target(self, pipeline: Pipeline, email: Incoming, row: InboxMessage) -> Path:
-        return pipeline.storage.root / str(email.case_number) / "correspondence" / f"{row.id}.eml"
+        return pipeline.storage.correspondence_file(str(email.case_number), row.id)
 
     def record(self, pipeline: Pipeline, session: Session, row: InboxMessage, email: Incoming,
                prepared: Any) -> tuple[MessageOutcome, str]:
-        # case_number is only set for a case that exists (Pipeline._known_case), and cases are never deleted
-        case = session.scalars(select(Case).where(Case.tracking_number == email.case_number)).one()
+        case = find_case(session, str(email.case_number))
+        if case is None:  # not reached: case_number is only set for a case that exists, and cases are kept
+            raise LookupError(email.case_number)
         row.submission_id = case.id
         row.raw_path = pipeline.storage.stored_path(self._raw_target(pipeline, email, row))
         return MessageOutcome.PROCESSED, (f"{email.case_number}: message without files from {email.parsed.sender} "
@@ -129,7 +131,7 @@ class Correspondence(Handler):
     def finish(self, pipeline: Pipeline, row: InboxMessage, email: Incoming) -> None:
         target = self._raw_target(pipeline, email, row)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(email.workdir / "message.eml", target)
+        os.replace(scratch_email(email.workdir), target)
         pipeline.storage.discard_workdir(row.id)
 
 
@@ -165,8 +167,8 @@ class NewVersion(Handler):
         submitter = None
         if email.case_number is not None:
             with pipeline.sessions() as session:
-                submitter = session.scalar(select(Case.submitter)
-                                           .where(Case.tracking_number == email.case_number))
+                known = find_case(session, email.case_number)
+                submitter = known.submitter if known is not None else None
         if (why := disposition.sender_unverified(email.parsed, email.auth, submitter)) is not None:
             report = finish_report(report.source, [*report.findings, finding("message.sender_unverified", why)],
                                    config.triage.severities, report.summary, report.documents)
@@ -183,9 +185,11 @@ class NewVersion(Handler):
         elif parsed.sender:
             if any(f.code == "message.no_submission" for f in report.findings):
                 msg = render_no_submission(outbound, parsed.sender, parsed.sender_name, parsed.subject,
-                                           parsed.message_id, parsed.references, case.tracking_number)
+                                           parsed.message_id, parsed.references, case.tracking_number,
+                                           services=supported_services_phrase())
             else:
-                msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references)
+                msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references,
+                                             services=supported_services_phrase())
             queue_reply(session, case, version, msg, parsed.sender, outbound, source_message=row)
         outcome = MessageOutcome.RETURNED if report.verdict == RETURNED else MessageOutcome.PROCESSED
         return outcome, (f"{case.tracking_number} v{version.number}: {report.verdict} ({report.source.kind}, "

@@ -16,7 +16,7 @@ The order of work for one message is what makes a crash at any point safe:
 
 A crash before 4 leaves a claim whose process is gone: the next cycle takes it again. A crash after
 4 leaves a "done" row not yet moved: the next cycle files and moves it. Replies leave through the
-outbox (intake.replies.send_pending), never from here.
+outbox (intake.sending.send_pending), never from here.
 """
 
 from __future__ import annotations
@@ -36,11 +36,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fetchers.providers import supported_services_phrase
-from intake import authresults, case_commands, disposition, outcomes
+from intake import authresults, disposition, outcomes
 from intake import message as email_parser
 from intake.assess import assess_links
 from intake.authresults import AuthResults
 from intake.backoff import backoff
+from intake.cases import commands
+from intake.cases.layout import (
+    Storage,
+    attachments_dir,
+    kept_files,
+    parts_dir,
+    scratch_email,
+    triage_dir,
+    triage_files,
+)
+from intake.cases.queries import find_case
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.clock import utcnow
 from intake.config import Config
@@ -49,7 +60,6 @@ from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.scan import ScannerUnavailable
 from intake.states import MessageOutcome, MessageState
-from intake.storage import Storage, kept_files
 from triage.engine import empty_summary, finish_report, triage_path
 from triage.findings import finding
 from triage.report import Report, Source
@@ -305,18 +315,18 @@ class Pipeline:
         backlog = self._is_backlog(ref, progress)
         if ref.size > limits.max_message_bytes:
             header = source.fetch_header(ref)
-            parsed = email_parser.parse_message(header, workdir / "parts", 0)
-            (workdir / "message.eml").write_bytes(header)  # filed as the case's email: the header is all we took
+            parsed = email_parser.parse_message(header, parts_dir(workdir), 0)
+            scratch_email(workdir).write_bytes(header)  # filed as the case's email: the header is all we took
             # The header's hash stands for the email's: a byte-identical copy has the same header.
             return outcomes.Incoming(ref, parsed, hashlib.sha256(header).hexdigest(), workdir, too_large=True,
                                      kind=None, case_number=None, backlog=backlog, auth=self._auth(parsed))
-        raw_path = workdir / "message.eml"
+        raw_path = scratch_email(workdir)
         with raw_path.open("wb") as out:
             writer = _HashingWriter(out)
             source.fetch(ref, writer, limits.max_message_bytes)  # type: ignore[arg-type]
         sha256 = writer.digest.hexdigest()
         crash_point("fetched")
-        parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
+        parsed = email_parser.parse_message(raw_path, parts_dir(workdir), limits.max_message_bytes)
         auth = self._auth(parsed)
         if self._settle(row_id, parsed, sha256, auth, stats, None) is None:
             return None
@@ -338,24 +348,23 @@ class Pipeline:
     def triage_email(self, email: outcomes.Incoming) -> Report:
         """The triage report of what the email carries: its zips, else its links, else nothing.
 
-        The files triage keeps for storage end up in `<scratch>/files` (see `intake.storage.kept_files`).
+        The files triage keeps for storage end up in `<scratch>/files` (see `intake.cases.layout.kept_files`).
         """
         config, parsed, workdir = self.config, email.parsed, email.workdir
-        triage_dir = workdir / "triage"
-        triage_dir.mkdir()
+        triage_dir(workdir).mkdir()
         if parsed.attachments:
             zips = parsed.attachments
             if len(zips) == 1:
                 target, name = zips[0].path, zips[0].filename
             else:  # several zips (a submission split to fit the mail size): triage them as one folder
-                target = workdir / "attachments"
+                target = attachments_dir(workdir)
                 target.mkdir()
                 for attachment in zips:
                     os.replace(attachment.path, target / attachment.path.name)
                 name = ", ".join(a.filename for a in zips)
-            report = self.triage(target, config.limits, config.triage, triage_dir,
+            report = self.triage(target, config.limits, config.triage, triage_dir(workdir),
                                  Source(kind="attachment", name=name), keep_files=True)
-            self._keep_files(triage_dir / "files" if target.is_file() else target, workdir)
+            self._keep_files(triage_files(workdir) if target.is_file() else target, workdir)
         elif parsed.links:
             assessed = assess_links(parsed.links, config, workdir, keep_files=True, triage=self.triage)
             from intake.metrics import count_link_download  # prometheus-client: only where links are fetched
@@ -446,8 +455,8 @@ class Pipeline:
 
     def add_version(self, session: Session, row: InboxMessage, parsed: email_parser.ParsedMessage, report: Report,
                     case_number: str | None) -> tuple[Case, Version, Report]:
-        """case_commands.add_version for this email, with this pipeline's storage, clock and severities."""
-        return case_commands.add_version(session, row, report, case_number, sender=parsed.sender,
+        """commands.add_version for this email, with this pipeline's storage, clock and severities."""
+        return commands.add_version(session, row, report, case_number, sender=parsed.sender,
                                          sender_name=parsed.sender_name, subject=parsed.subject,
                                          year=self.clock().year, storage=self.storage,
                                          severities=self.config.triage.severities)
@@ -469,7 +478,7 @@ class Pipeline:
     def _known_case(self, tracking_numbers: list[str]) -> str | None:
         with self.sessions() as session:
             for number in tracking_numbers:
-                if session.scalar(select(Case.id).where(Case.tracking_number == number)):
+                if find_case(session, number) is not None:
                     return number
         return None
 
@@ -569,7 +578,7 @@ class Pipeline:
         files = kept_files(workdir)
         # Only a version with a storage path is filed, and record_version always stores a report.
         assert version.storage_path is not None and version.report is not None
-        self.storage.file_version(self.storage.path_of(version.storage_path), workdir / "message.eml",
+        self.storage.file_version(self.storage.path_of(version.storage_path), scratch_email(workdir),
                                   files if files.is_dir() else None, Report.from_dict(version.report))
         self.storage.discard_workdir(row_id)
 

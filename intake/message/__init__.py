@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from intake.cases.tracking import find_tracking_numbers
 from intake.message.charset import decode_bytes, decode_header_text, html_to_text
 from intake.message.elider import _Elided
 from intake.message.headers import (
@@ -31,7 +32,6 @@ from intake.message.headers import (
 )
 from intake.message.mime import _Collector, _find_links, _parse_tree
 from intake.message.model import MAX_DEFECTS, MAX_HEADERS, Attachment, ParsedMessage
-from intake.tracking import find_tracking_numbers
 
 __all__ = ["Attachment", "ParsedMessage", "decode_bytes", "decode_header_text", "html_to_text", "parse_message"]
 
