@@ -95,8 +95,6 @@ def _finish(sessions: sessionmaker[Session], reply_id: int, **values: Any) -> No
         session.execute(update(Reply).where(Reply.id == reply_id, Reply.status == ReplyStatus.SENDING).values(**values))
 
 
-
-
 def _retry_later(sessions: sessionmaker[Session], row: _Claimed, config: OutboundConfig, now: datetime,
                  error: str, stats: SendStats) -> None:
     """Back to "pending" with backoff, or "failed" once `config.max_attempts` tries are spent."""

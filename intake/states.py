@@ -38,7 +38,15 @@ class ReplyStatus(StrEnum):
 UNPROCESSED_STATES = (MessageState.FAILED, MessageState.ABANDONED)
 
 
-class QAState(StrEnum):
+class LabelledChoice(StrEnum):
+    """A choice the workbench shows: its label is its value in words ("in_review": "In review")."""
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class QAState(LabelledChoice):
     """Where a case is in QA's review."""
 
     NEW = "new"
@@ -49,26 +57,16 @@ class QAState(StrEnum):
     RETURNED = "returned"
 
     @property
-    def label(self) -> str:
-        """What the workbench shows."""
-        return self.value.replace("_", " ").capitalize()
-
-    @property
     def is_open(self) -> bool:
         return self in OPEN_QA_STATES
 
 
-class QADecision(StrEnum):
+class QADecision(LabelledChoice):
     """What an analyst decides about a case."""
 
     ACCEPT = "accept"
     RETURN = "return"
     REQUEST_DOCUMENTS = "request_documents"
-
-    @property
-    def label(self) -> str:
-        """The workbench's choice and history wording."""
-        return self.value.replace("_", " ").capitalize()
 
     @property
     def state_after(self) -> QAState:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -59,6 +59,9 @@ from intake.web.security import (
     display_name,
     tokens_match,
 )
+
+if TYPE_CHECKING:
+    from intake.service import Services
 
 STATIC = Path(__file__).parent / "static"
 QA_STATE_LABELS = {state.value: state.label for state in QAState}
@@ -610,7 +613,7 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def create_app(config: Config, services: Any | None = None) -> Starlette:
+def create_app(config: Config, services: Services | None = None) -> Starlette:
     """The workbench on `config`'s database and storage (reusing `services`' engine when given)."""
     if services is not None:
         sessions, storage = services.sessions, services.storage
