@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -38,7 +38,7 @@ from intake.db import Case, InboxMessage, Version
 from intake.mailbox.base import MessageRef
 from intake.states import MessageOutcome, MessageState
 from triage.engine import empty_summary, finish_report
-from triage.findings import RETURNED, finding
+from triage.findings import RETURNED, Finding, finding
 from triage.report import Report, Source
 
 log = logging.getLogger("secor_intake.pipeline")
@@ -59,11 +59,22 @@ class Context:
     triage: Callable[..., Report]  # triage.engine.triage_path, or a stand-in a test passes
 
     def add_version(self, session: Session, row: InboxMessage, parsed: email_parser.ParsedMessage, report: Report,
-                    case_number: str | None) -> tuple[Case, Version, Report]:
+                    case_number: str | None, later: Later | None = None) -> tuple[Case, Version, Report]:
         """commands.add_version for this email, with this context's storage, clock and severities."""
+        later = later or Later()
         return commands.add_version(session, row, report, case_number, sender=parsed.sender,
                                     sender_name=parsed.sender_name, subject=parsed.subject, year=self.clock().year,
-                                    storage=self.storage, severities=self.config.triage.severities)
+                                    storage=self.storage, severities=self.config.triage.severities,
+                                    later_findings=later.findings, later_summary=later.summary)
+
+
+@dataclass(frozen=True)
+class Later:
+    """What is found about an email after triage (sender check, virus scan), added to its report
+    where the version is recorded, so the report is finished once."""
+
+    findings: list[Finding] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,24 +197,27 @@ class NewVersion(Handler):
     def applies(self, email: Incoming) -> bool:
         return True
 
-    def prepare(self, context: Context, email: Incoming) -> Report:
+    def prepare(self, context: Context, email: Incoming) -> tuple[Report, Later]:
         config = context.config
         report = triage_email(context, email)
+        later = Later()
         submitter = None
         if email.case_number is not None:
             with context.sessions() as session:
                 known = find_case(session, email.case_number)
                 submitter = known.submitter if known is not None else None
         if (why := disposition.sender_unverified(email.parsed, email.auth, submitter)) is not None:
-            report = finish_report(report.source, [*report.findings, finding("message.sender_unverified", why)],
-                                   config.triage.severities, report.summary, report.documents)
+            later.findings.append(finding("message.sender_unverified", why))
         # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
-        return scan.scan_submission(report, kept_files(email.workdir), config.scan, config.triage.severities)
+        scanned, summary = scan.scan_submission(kept_files(email.workdir), config.scan)
+        later.findings.extend(scanned)
+        later.summary.update(summary)
+        return report, later
 
     def record(self, context: Context, session: Session, row: InboxMessage, email: Incoming,
-               prepared: Report) -> tuple[MessageOutcome, str]:
-        report, parsed, outbound = prepared, email.parsed, context.config.outbound
-        case, version, report = context.add_version(session, row, parsed, report, email.case_number)
+               prepared: tuple[Report, Later]) -> tuple[MessageOutcome, str]:
+        (report, later), parsed, outbound = prepared, email.parsed, context.config.outbound
+        case, version, report = context.add_version(session, row, parsed, report, email.case_number, later)
         if email.backlog:
             log.info("%s: mail from before the daemon's first look at the inbox: filed without a reply",
                               case.tracking_number)

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.config import ScanConfig
-from triage.engine import finish_report
 from triage.findings import Finding, finding
-from triage.report import Report
 
 log = logging.getLogger("secor_intake.scan")
 
@@ -143,13 +141,13 @@ def findings_for(result: ScanResult) -> list[Finding]:
     return out
 
 
-def scan_submission(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
-    """The report with the scan's findings and `summary.scan` added; `files` is the kept files' folder.
-
-    Infected files are deleted before filing, so the workbench never serves them.
+def scan_submission(files: Path, config: ScanConfig) -> tuple[list[Finding], dict[str, Any]]:
+    """The scan's findings and its `summary.scan` entry (none when no scanner is configured or
+    nothing was kept); `files` is the kept files' folder. The report is finished with them where the
+    version is recorded. Infected files are deleted before filing, so the workbench never serves them.
     """
     if not config.clamd or not files.is_dir():
-        return report
+        return [], {}
     try:
         result = scan_folder(files, config)
     except ScannerUnavailable as exc:
@@ -160,5 +158,4 @@ def scan_submission(report: Report, files: Path, config: ScanConfig, severities:
     for path in result.hits:
         (files / path).unlink()
         log.warning("virus found in %r (%s): the file is not stored", path, result.hits[path])
-    return finish_report(report.source, [*report.findings, *findings_for(result)], severities,
-                         {**report.summary, "scan": result.to_dict("clamd")}, report.documents)
+    return findings_for(result), {"scan": result.to_dict("clamd")}

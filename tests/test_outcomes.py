@@ -22,11 +22,15 @@ from intake.outcomes import (
     Correspondence,
     Ignored,
     Incoming,
+    Later,
     NewVersion,
     TooLarge,
     handler_for,
 )
 from intake.states import MessageOutcome
+from triage.engine import finish_report
+from triage.findings import finding
+from triage.report import Source
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 REF = MessageRef(folder="INBOX", uidvalidity="1", uid="7", size=1000, internal_date=NOW, message_id="<a@b>")
@@ -158,3 +162,25 @@ def test_a_reply_to_a_tracking_number_we_never_issued_is_judged_by_its_content()
     parsed.tracking_numbers = ["SECOR-2026-000099"]
     assert disposition.classify(parsed) == disposition.FOLLOW_UP
     assert disposition.classify(parsed, case_known=False) == disposition.NO_SUBMISSION
+
+
+def test_findings_after_triage_are_finished_once_with_the_version(db_sessions, tmp_path):
+    """The sender check's and the scan's findings join the triage report where the version is
+    recorded: the operator's severities applied and the findings in the report's order (severity,
+    then path)."""
+    context = _context(db_sessions, tmp_path)
+    context = dataclasses.replace(context, config=dataclasses.replace(
+        context.config, triage=dataclasses.replace(context.config.triage,
+                                                   severities={"message.sender_unverified": "info"})))
+    triaged = finish_report(Source(kind="attachment", name="a.zip"), [finding("format.paper_era", "old", "x.tif")],
+                            {}, {"files": 1})
+    later = Later(findings=[finding("message.sender_unverified", "who?"), finding("format.malware", "bad", "y.exe")],
+                  summary={"scan": {"engine": "clamd"}})
+    with db_sessions.begin() as session:
+        row = _row(session)
+        _, version, report = context.add_version(session, row, email_parser.ParsedMessage(sender="a@b.example"),
+                                                 triaged, None, later)
+        assert [(f.code, f.severity) for f in report.findings] == [
+            ("format.paper_era", "reject"), ("format.malware", "reject"), ("message.sender_unverified", "info")]
+        assert report.summary == {"files": 1, "scan": {"engine": "clamd"}}
+        assert version.report["findings"] == [f.to_dict() for f in report.findings]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,8 @@ from intake.db import (
     utcnow,
 )
 from intake.states import WAITING_FOR_ANALYST, QADecision, QAState
+from triage.engine import finish_report
+from triage.findings import Finding
 from triage.report import Report
 
 MAX_NOTE_CHARS = 10_000
@@ -191,13 +193,16 @@ def mark_resubmitted(case: Case, at: datetime) -> None:
 
 def add_version(session: Session, row: InboxMessage, report: Report, case_number: str | None, *,
                 sender: str | None, sender_name: str | None, subject: str | None, year: int,
-                storage: Storage, severities: dict[str, str]) -> tuple[Case, Version, Report]:
+                storage: Storage, severities: dict[str, str], later_findings: Sequence[Finding] = (),
+                later_summary: Mapping[str, Any] | None = None) -> tuple[Case, Version, Report]:
     """Record the email `row` as the next version of the case `case_number` (which moves to
     `resubmitted`), or as version 1 of a new case with a new tracking number of `year`.
 
-    Returns the case, the version and the report as recorded: with its tracking number and what the
-    company's history adds (intake.cases.company). Does not commit: the caller queues the reply in the
-    same transaction.
+    `report` is as triage finished it; `later_findings` and `later_summary` are what was found about
+    the email after triage (sender check, virus scan). Returns the case, the version and the report as
+    recorded, finished here once: with its tracking number, those findings and what the company's
+    history adds (intake.cases.company). Does not commit: the caller queues the reply in the same
+    transaction.
     """
     case = find_case(session, case_number) if case_number is not None else None
     if case is None:
@@ -207,7 +212,9 @@ def add_version(session: Session, row: InboxMessage, report: Report, case_number
     else:
         mark_resubmitted(case, row.received_at)
     history = company.file_version(session, case, report, severities)
-    report = dataclasses.replace(report, tracking_number=case.tracking_number, findings=[*report.findings, *history])
+    report = finish_report(report.source, [*report.findings, *later_findings, *history], severities,
+                           {**report.summary, **(later_summary or {})}, report.documents)
+    report = dataclasses.replace(report, tracking_number=case.tracking_number)
     version = record_version(session, case, row, report)
     session.flush()
     version.storage_path = storage.stored_path(storage.version_dir(case.tracking_number, version.number))
