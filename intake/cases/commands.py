@@ -196,7 +196,7 @@ def add_version(session: Session, row: InboxMessage, report: Report, case_number
                 storage: Storage, severities: dict[str, str], later_findings: Sequence[Finding] = (),
                 later_summary: Mapping[str, Any] | None = None) -> tuple[Case, Version, Report]:
     """Record the email `row` as the next version of the case `case_number` (which moves to
-    `resubmitted`), or as version 1 of a new case with a new tracking number of `year`.
+    QAState.RESUBMITTED), or as version 1 of a new case with a new tracking number of `year`.
 
     `report` is as triage finished it; `later_findings` and `later_summary` are what was found about
     the email after triage (sender check, virus scan). Returns the case, the version and the report as

@@ -1,7 +1,7 @@
 """Retention: stored submissions and raw emails deleted a configured time after a case's last decision.
 
-Only decided cases count: QA state `accepted` or `returned` with at least one recorded decision
-(a case that came back after its decision is `resubmitted`, so undecided again). The database keeps
+Only decided cases count: DECIDED_QA_STATES with at least one recorded decision (a case that came
+back after its decision is QAState.RESUBMITTED, so undecided again). The database keeps
 the case, its versions, findings and replies (the record that it existed and what was decided);
 what goes is the stored files (`[retention] submissions_years`) and, possibly sooner, the raw
 emails (`[retention] raw_email_years`). Each deletion is written to the append-only audit trail.
