@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from intake.config import ScanConfig
+from triage.engine import finish_report
 from triage.findings import Finding, finding
+from triage.report import Report
 
 log = logging.getLogger("secor_intake.scan")
 
@@ -141,11 +143,9 @@ def findings_for(result: ScanResult) -> list[Finding]:
     return out
 
 
-def scan_submission(files: Path, config: ScanConfig) -> tuple[list[Finding], dict[str, Any]]:
-    """The scan's findings and its `summary.scan` entry (none when no scanner is configured or
-    nothing was kept); `files` is the kept files' folder. The report is finished with them where the
-    version is recorded. Infected files are deleted before filing, so the workbench never serves them.
-    """
+def scan_findings(files: Path, config: ScanConfig) -> tuple[list[Finding], dict[str, Any]]:
+    """The scan's findings and its `summary.scan` entry (none when no scanner is configured or the
+    folder is missing); `files` is the folder of the submission's files, read and never changed."""
     if not config.clamd or not files.is_dir():
         return [], {}
     try:
@@ -153,9 +153,26 @@ def scan_submission(files: Path, config: ScanConfig) -> tuple[list[Finding], dic
     except ScannerUnavailable as exc:
         if config.required:
             raise
-        log.warning("filing without a virus scan: %s", exc)
+        log.warning("no virus scan: %s", exc)
         result = ScanResult(unavailable=str(exc))
-    for path in result.hits:
-        (files / path).unlink()
-        log.warning("virus found in %r (%s): the file is not stored", path, result.hits[path])
     return findings_for(result), {"scan": result.to_dict("clamd")}
+
+
+def scan_report(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
+    """The report with the scan's findings and `summary.scan` added (`secor-intake triage` scans the
+    operator's own copy; the daemon adds them where the version is recorded, see scan_submission)."""
+    findings, summary = scan_findings(files, config)
+    if not summary:
+        return report
+    return finish_report(report.source, [*report.findings, *findings], severities, {**report.summary, **summary},
+                         report.documents)
+
+
+def scan_submission(files: Path, config: ScanConfig) -> tuple[list[Finding], dict[str, Any]]:
+    """`scan_findings` for filing: infected files are also deleted, so the workbench never serves them.
+    The report is finished with these findings where the version is recorded."""
+    findings, summary = scan_findings(files, config)
+    for hit in summary.get("scan", {}).get("hits", []):
+        (files / hit["path"]).unlink()
+        log.warning("virus found in %r (%s): the file is not stored", hit["path"], hit["signature"])
+    return findings, summary
