@@ -12,7 +12,7 @@ import zipfile
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -20,6 +20,9 @@ from intake.clock import utcnow
 from intake.config import Config
 from intake.db import Case, InboxMessage
 from intake.samples import build_sample_zip, write_sample_submission
+
+if TYPE_CHECKING:
+    from intake.service import Services
 
 TIFF_HEADER = b"II*\x00\x08\x00\x00\x00" + b"\x00" * 64  # a little-endian TIFF, as fax software writes
 
@@ -79,7 +82,7 @@ DEMO_ANALYST = "demo"
 DEMO_SENDERS = ("dana@acmeroofing.example", "lee@birchelectric.example", "sam@cedarpaving.example")
 
 
-def _demo_analyst(services: Any) -> str | None:
+def _demo_analyst(services: Services) -> str | None:
     """Create the demo analyst; returns its password, or None when it exists already (its password stays)."""
     from intake.users import add_user, find_user
 
@@ -91,7 +94,7 @@ def _demo_analyst(services: Any) -> str | None:
     return password
 
 
-def _already_seeded(services: Any, senders: list[str]) -> list[str]:
+def _already_seeded(services: Services, senders: list[str]) -> list[str]:
     """The tracking numbers of the demo's cases from an earlier `demo` (seeding again would copy them)."""
     with services.sessions() as session:
         return list(session.scalars(select(Case.tracking_number).where(Case.submitter.in_(senders))

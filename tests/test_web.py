@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
 from intake import users
-from intake.cases import find_case, show_document
+from intake.cases.queries import find_case, show_document
 from intake.clock import utcnow
 from intake.db import AuditEntry, Case, Decision, Reply, StoredDocument, WebSession
 from intake.service import poll_cycle, send_replies
@@ -480,7 +480,7 @@ def test_page_reads_do_not_wait_for_the_daemons_write_lock_on_sqlite(tmp_path: P
                          ids=["one form sent twice", "two analysts, same decision", "two analysts, other notes"])
 def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(bench: Bench, same_form: bool,
                                                                                same_note: bool) -> None:
-    from intake.case_commands import DecidedMeanwhile, DecisionRequest, record_decision
+    from intake.cases.commands import DecidedMeanwhile, DecisionRequest, record_decision
     from intake.db import make_engine, session_factory
     from tests.concurrency import run_together
 
@@ -661,7 +661,7 @@ def test_filter_files_narrows_the_list_on_the_server_and_pages_a_long_one(bench:
 
 
 def test_element_names_are_said_once_and_findings_of_one_code_make_one_line() -> None:
-    from intake.case_commands import reason_lines
+    from intake.cases.commands import reason_lines
     from intake.web.app import element_label
 
     assert element_label("1", "Element 1 - Management Leadership") == "Element 1 - Management Leadership"
@@ -828,7 +828,7 @@ def test_request_documents_due_date_overdue_and_the_one_reminder(bench: Bench) -
 
 
 def test_no_reminder_when_turned_off_or_when_a_new_version_came(tmp_path: Path) -> None:
-    from intake.case_commands import queue_due_reminders
+    from intake.cases.commands import queue_due_reminders
 
     bench = seed(tmp_path, f"sqlite:///{tmp_path / 'r.sqlite3'}")
     try:

@@ -1,7 +1,7 @@
 """The read model of cases: what `submissions` and `show` print and what the workbench shows.
 
 Filtering, sorting and paging happen in SQL; the CLI, the pipeline and the web app all read cases
-through these functions. Nothing here writes (see intake.case_commands for that).
+through these functions. Nothing here writes (see intake.cases.commands for that).
 """
 
 from __future__ import annotations
@@ -13,16 +13,13 @@ from typing import Any, Iterator
 
 from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, not_, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
+from intake.cases.company import company_record
+from intake.cases.layout import Storage
 from intake.clock import utcnow
-from intake.company import company_record
-from intake.db import QA_STATES, Case, Company, CompanyCase, Decision, InboxMessage, StoredDocument, User, Version
-from intake.states import UNPROCESSED_STATES
-from intake.storage import Storage
-
-OPEN_QA_STATES = ("resubmitted", "new", "in_review", "awaiting_documents")
-# The queue's order: a submitter's answer first, then new work, then work in hand.
-_STATE_RANK = {state: rank for rank, state in enumerate(OPEN_QA_STATES + ("accepted", "returned"))}
+from intake.db import Case, Company, CompanyCase, Decision, InboxMessage, StoredDocument, User, Version
+from intake.states import DECIDED_QA_STATES, OPEN_QA_STATES, QUEUE_RANK, UNPROCESSED_STATES, QAState
 
 
 def latest_version(submission: Case) -> Version | None:
@@ -140,8 +137,10 @@ def show_document(session: Session, submission: Case, storage: Storage | None = 
     return document
 
 
-def find_case(session: Session, tracking_number: str) -> Case | None:
-    return session.scalar(select(Case).where(Case.tracking_number == tracking_number.strip().upper()))
+def find_case(session: Session, tracking_number: str, *load: ORMOption) -> Case | None:
+    """The case with this tracking number as a person or an email may write it (spaces, lower case),
+    or None; `load` adds loader options (selectinload...) for what the caller reads next."""
+    return session.scalar(select(Case).where(Case.tracking_number == tracking_number.strip().upper()).options(*load))
 
 
 # -- the workbench queue ------------------------------------------------------------------------
@@ -186,7 +185,7 @@ class QueueRow:
 
     @property
     def decided(self) -> bool:
-        return self.qa_state in ("accepted", "returned")
+        return self.qa_state in DECIDED_QA_STATES
 
 
 @dataclass
@@ -205,11 +204,11 @@ def _like(text: str) -> str:
 
 def _triage_returned() -> ColumnElement[bool]:
     """Triage returned the latest version (the submitter was told) and QA has not taken it up."""
-    return and_(Case.verdict == "returned", Case.qa_state.in_(("new", "resubmitted")))
+    return and_(Case.verdict == "returned", Case.qa_state.in_((QAState.NEW, QAState.RESUBMITTED)))
 
 
 def _overdue() -> ColumnElement[bool]:
-    return and_(Case.qa_state == "awaiting_documents", Case.qa_due_on < utcnow().date())
+    return and_(Case.qa_state == QAState.AWAITING_DOCUMENTS, Case.qa_due_on < utcnow().date())
 
 
 def _filtered(query: Select, filters: QueueFilter) -> Select:
@@ -219,7 +218,7 @@ def _filtered(query: Select, filters: QueueFilter) -> Select:
         query = query.where(_triage_returned())
     elif filters.state == OVERDUE:
         query = query.where(_overdue())
-    elif filters.state in QA_STATES:
+    elif filters.state in tuple(QAState):
         query = query.where(Case.qa_state == filters.state)
     if filters.verdict:
         query = query.where(Case.verdict == filters.verdict)
@@ -257,7 +256,7 @@ def _order(filters: QueueFilter) -> list[Any]:
         descending = filters.sort.startswith("-")
         return [column.desc().nulls_last() if descending else column.asc().nulls_last(), Case.id]
     overdue_first = case((_overdue(), 0), else_=1)
-    rank = case(_STATE_RANK, value=Case.qa_state, else_=len(_STATE_RANK))
+    rank = case(QUEUE_RANK, value=Case.qa_state, else_=len(QUEUE_RANK))
     return [overdue_first, rank, waiting, Case.id]
 
 
@@ -285,7 +284,7 @@ def neighbours(session: Session, tracking_number: str, filters: QueueFilter) -> 
     """The previous and next case in the queue's own order (keyboard navigation on the case page)."""
     waiting = func.coalesce(Case.qa_since, Case.received_at)
     overdue_first = case((_overdue(), 0), else_=1)
-    rank = case(_STATE_RANK, value=Case.qa_state, else_=len(_STATE_RANK))
+    rank = case(QUEUE_RANK, value=Case.qa_state, else_=len(QUEUE_RANK))
     key = tuple_(overdue_first, rank, waiting, Case.id)
     # From the case's own place in that order, the nearest row on each side: two scans that keep
     # one row each, rather than numbering the whole queue twice (~3x faster at 20,000 cases).

@@ -10,17 +10,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake import company
-from intake.cases import latest_decision
+from intake.cases import company
+from intake.cases.layout import Storage
+from intake.cases.outbox import queue_reply, render_decision, render_reminder
+from intake.cases.queries import find_case, latest_decision
+from intake.cases.tracking import allocate_tracking_number
 from intake.config import OutboundConfig
 from intake.db import (
-    QA_DECISIONS,
     AuditEntry,
     Case,
     CaseNote,
@@ -33,13 +35,11 @@ from intake.db import (
     record_version,
     utcnow,
 )
-from intake.replies import queue_reply, render_decision, render_reminder
-from intake.states import ReplyStatus
-from intake.storage import Storage
-from intake.tracking import allocate_tracking_number
+from intake.states import WAITING_FOR_ANALYST, QADecision, QAState, ReplyStatus
+from triage.engine import finish_report
+from triage.findings import Finding
 from triage.report import Report
 
-STATE_AFTER = {"accept": "accepted", "return": "returned", "request_documents": "awaiting_documents"}
 MAX_NOTE_CHARS = 10_000
 
 
@@ -66,8 +66,8 @@ class DecisionRequest:
     note: str = ""
     finding_reasons: list[dict[str, Any]] = field(default_factory=list)  # {"code", "path", "message"}
     qa_reasons: list[str] = field(default_factory=list)
-    elements: list[str] = field(default_factory=list)  # request_documents: what to send
-    due: date | None = None  # request_documents: by when
+    elements: list[str] = field(default_factory=list)  # when documents are requested: what to send
+    due: date | None = None  # when documents are requested: by when
 
 
 @dataclass(frozen=True)
@@ -88,25 +88,29 @@ def audit(session: Session, user: User | None, action: str, submission_id: int |
                            document_id=document_id, detail=detail or None))
 
 
-def _validate(request: DecisionRequest) -> None:
+def _validate(request: DecisionRequest) -> QADecision:
     if not request.decision:
         raise DecisionError("choose a decision (Accept, Return or Request documents): nothing was recorded")
-    if request.decision not in QA_DECISIONS:
-        raise DecisionError(f"unknown decision {request.decision!r}")
+    try:
+        decision = QADecision(request.decision)
+    except ValueError:
+        raise DecisionError(f"unknown decision {request.decision!r}") from None
     if len(request.note) > MAX_NOTE_CHARS:
         raise DecisionError(f"the note is longer than {MAX_NOTE_CHARS} characters")
-    if request.decision == "accept":
-        return
+    if decision is QADecision.ACCEPT:
+        return decision
     if not request.note.strip() and not request.finding_reasons and not request.qa_reasons and not request.elements:
-        raise DecisionError("Return and Request documents need a note to the submitter or at least one reason")
-    if request.decision == "request_documents" and (not request.elements or request.due is None):
-        raise DecisionError("Request documents needs at least one element and a due date")
+        raise DecisionError(f"{QADecision.RETURN.label} and {QADecision.REQUEST_DOCUMENTS.label} need a note to the "
+                            "submitter or at least one reason")
+    if decision is QADecision.REQUEST_DOCUMENTS and (not request.elements or request.due is None):
+        raise DecisionError(f"{QADecision.REQUEST_DOCUMENTS.label} needs at least one element and a due date")
+    return decision
 
 
-def _thread(session: Session, submission: Case) -> tuple[str | None, list[str]]:
+def _thread(session: Session, case: Case) -> tuple[str | None, list[str]]:
     """In-Reply-To (the submitter's latest email) and References (their emails on this case, in order)."""
     ids = [m for m in session.scalars(
-        select(InboxMessage.message_id).where(InboxMessage.submission_id == submission.id, InboxMessage.message_id.is_not(None))
+        select(InboxMessage.message_id).where(InboxMessage.submission_id == case.id, InboxMessage.message_id.is_not(None))
         .order_by(InboxMessage.received_at, InboxMessage.id)) if m]
     ids = list(dict.fromkeys(ids))
     return (ids[-1] if ids else None), ids[-20:]
@@ -143,7 +147,7 @@ def triage_told(session: Session, version: Version) -> tuple[Reply | None, set[t
                    and (codes.get(f.code) is None or codes[f.code].audience != "qa")}
 
 
-def record_decision(session: Session, submission: Case, user: User, request: DecisionRequest,
+def record_decision(session: Session, case: Case, user: User, request: DecisionRequest,
                     outbound: OutboundConfig, accept_sends_email: bool = False, undo_seconds: int = 0,
                     now: datetime | None = None) -> DecisionResult:
     """Record QA's decision on the case's latest version, queue its email and audit it, in one transaction.
@@ -161,12 +165,12 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
     existing = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
     if existing is not None:
         return DecisionResult(existing, created=False)
-    _validate(request)
-    latest_version = submission.versions[-1]
-    latest = latest_decision(session, submission.id)
+    choice = _validate(request)
+    latest_version = case.versions[-1]
+    latest = latest_decision(session, case.id)
     if latest is not None and _same(latest, request, latest_version):
         return DecisionResult(latest, created=False)
-    count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == submission.id)) or 0
+    count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == case.id)) or 0
     if request.sequence != count + 1:
         # The same form may have been recorded by a concurrent request since the look-up above.
         again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
@@ -177,8 +181,8 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
     due = request.due.isoformat() if request.due else None
     reasons = {"findings": request.finding_reasons, "qa": request.qa_reasons, "elements": request.elements,
                "due": due}
-    decision = Decision(submission_id=submission.id, version_id=latest_version.id, sequence=request.sequence,
-                        idempotency_key=request.idempotency_key, decision=request.decision,
+    decision = Decision(submission_id=case.id, version_id=latest_version.id, sequence=request.sequence,
+                        idempotency_key=request.idempotency_key, decision=choice.value,
                         note=request.note.strip() or None, reasons=reasons, decided_by=user.id, decided_at=now)
     try:
         with session.begin_nested():
@@ -187,38 +191,38 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
         again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
         if again is not None:
             return DecisionResult(again, created=False)
-        meanwhile = latest_decision(session, submission.id)
+        meanwhile = latest_decision(session, case.id)
         if meanwhile is not None and _same(meanwhile, request, latest_version):  # a second analyst, same decision
             return DecisionResult(meanwhile, created=False)
         raise DecidedMeanwhile(meanwhile) from None
-    told, told_findings = triage_told(session, latest_version) if request.decision == "return" else (None, set())
+    told, told_findings = triage_told(session, latest_version) if choice is QADecision.RETURN else (None, set())
     findings = [r for r in request.finding_reasons if (r.get("code"), r.get("path")) not in told_findings]
     news = decision.note or findings or request.qa_reasons or told is None
-    if (request.decision != "accept" or accept_sends_email) and news:
-        in_reply_to, references = _thread(session, submission)
+    if (choice is not QADecision.ACCEPT or accept_sends_email) and news:
+        in_reply_to, references = _thread(session, case)
         lines = reason_lines(findings) + list(request.qa_reasons)
-        msg = render_decision(outbound, submission, request.decision, decision.note, lines, request.elements,
+        msg = render_decision(outbound, case, choice, decision.note, lines, request.elements,
                               due, in_reply_to, references)
-        reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
+        reply = queue_reply(session, case, None, msg, case.submitter, outbound, now=now,
                             automatic=False)  # an analyst's decision is not held back by the loop limit
         if reply is not None and reply.status == ReplyStatus.PENDING:
             reply.next_attempt_at = now + timedelta(seconds=max(undo_seconds, 0))  # the time to undo
         decision.reply_id = reply.id if reply is not None else None
-    submission.qa_state, submission.qa_since = STATE_AFTER[request.decision], now
-    submission.qa_due_on = request.due if request.decision == "request_documents" else None
-    audit(session, user, "decision", submission.id, decision=request.decision, sequence=request.sequence,
+    case.qa_state, case.qa_since = choice.state_after, now
+    case.qa_due_on = request.due if choice is QADecision.REQUEST_DOCUMENTS else None
+    audit(session, user, "decision", case.id, decision=choice.value, sequence=request.sequence,
           reply_id=decision.reply_id)
     return DecisionResult(decision, created=True, already_told=told)
 
 
-def undo_decision(session: Session, submission: Case, user: User, decision_id: int, undo_seconds: int,
+def undo_decision(session: Session, case: Case, user: User, decision_id: int, undo_seconds: int,
                   now: datetime | None = None) -> Decision:
     """Withdraw the case's latest decision and its held email, while the email waits (`undo_seconds`
     after the decision) and has not been taken by the sending job. The decision stays, marked undone;
     the case goes back to the state it had. Raises TooLateToUndo (nothing changed), PermissionError
     (only the analyst who decided, or an admin), LookupError (not the case's latest decision)."""
     now = now or utcnow()
-    decision = latest_decision(session, submission.id)
+    decision = latest_decision(session, case.id)
     if decision is None or decision.id != decision_id:
         raise LookupError("this is not the case's latest decision")
     if decision.decided_by != user.id and user.role != "admin":
@@ -234,46 +238,46 @@ def undo_decision(session: Session, submission: Case, user: User, decision_id: i
         if withdrawn != 1:
             raise TooLateToUndo("the email has gone out already")
     decision.undone_at, decision.undone_by = now, user.id
-    previous = latest_decision(session, submission.id)
-    version = submission.versions[-1]
+    previous = latest_decision(session, case.id)
+    version = case.versions[-1]
     if previous is not None and previous.version_id == version.id:
-        submission.qa_state = STATE_AFTER[previous.decision]
-        due = (previous.reasons or {}).get("due") if previous.decision == "request_documents" else None
-        submission.qa_due_on = date.fromisoformat(due) if due else None
+        before = QADecision(previous.decision)
+        case.qa_state = before.state_after
+        due = (previous.reasons or {}).get("due") if before is QADecision.REQUEST_DOCUMENTS else None
+        case.qa_due_on = date.fromisoformat(due) if due else None
     else:
-        submission.qa_state = ("resubmitted" if version.number > 1 else
-                               "in_review" if submission.assignee_id is not None else "new")
-        submission.qa_due_on = None
-    submission.qa_since = now
-    audit(session, user, "undo", submission.id, decision=decision.decision, sequence=decision.sequence,
+        case.qa_state = (QAState.RESUBMITTED if version.number > 1 else
+                         QAState.IN_REVIEW if case.assignee_id is not None else QAState.NEW)
+        case.qa_due_on = None
+    case.qa_since = now
+    audit(session, user, "undo", case.id, decision=decision.decision, sequence=decision.sequence,
           reply_id=decision.reply_id)
     return decision
 
 
 def queue_due_reminders(session: Session, outbound: OutboundConfig, days_before: int, today: date,
                         now: datetime | None = None) -> int:
-    """One reminder per request for documents whose due date is `days_before` days away or less (and
-    not passed by more than that), while the case still awaits them; returns how many were queued.
-    The decision's reminder_reply_id, claimed with one conditional UPDATE, makes it once even when
-    two sending jobs run."""
+    """One reminder per request for documents whose due date is `days_before` days away or less, while
+    the case still awaits the documents; returns how many were queued. The decision's
+    reminder_reply_id, claimed with one conditional UPDATE, makes it once even when two sending jobs run."""
     if days_before <= 0:
         return 0
     now = now or utcnow()
     queued = 0
     waiting = session.scalars(select(Case).where(
-        Case.qa_state == "awaiting_documents", Case.qa_due_on.is_not(None),
+        Case.qa_state == QAState.AWAITING_DOCUMENTS, Case.qa_due_on.is_not(None),
         Case.qa_due_on <= today + timedelta(days=days_before)).order_by(Case.id))
-    for submission in waiting:
-        decision = latest_decision(session, submission.id)
-        if (decision is None or decision.decision != "request_documents" or decision.reminder_reply_id is not None
-                or decision.version_id != submission.versions[-1].id or submission.qa_due_on is None):
+    for case in waiting:
+        decision = latest_decision(session, case.id)
+        if (decision is None or decision.decision != QADecision.REQUEST_DOCUMENTS
+                or decision.reminder_reply_id is not None or decision.version_id != case.versions[-1].id
+                or case.qa_due_on is None):
             continue
-        in_reply_to, references = _thread(session, submission)
-        msg = render_reminder(outbound, submission, (decision.reasons or {}).get("elements") or [],
-                              submission.qa_due_on.isoformat(), in_reply_to, references)
+        in_reply_to, references = _thread(session, case)
+        msg = render_reminder(outbound, case, (decision.reasons or {}).get("elements") or [],
+                              case.qa_due_on.isoformat(), in_reply_to, references)
         with session.begin_nested():
-            reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
-                                automatic=False)
+            reply = queue_reply(session, case, None, msg, case.submitter, outbound, now=now, automatic=False)
             if reply is None:
                 continue
             claimed = changed_rows(session.execute(update(Decision).where(
@@ -282,7 +286,7 @@ def queue_due_reminders(session: Session, outbound: OutboundConfig, days_before:
             if claimed != 1:  # another sending job queued it meanwhile: ours goes
                 session.delete(reply)
                 continue
-        audit(session, None, "reminder", submission.id, reply_id=reply.id, due=submission.qa_due_on.isoformat())
+        audit(session, None, "reminder", case.id, reply_id=reply.id, due=case.qa_due_on.isoformat())
         queued += 1
     return queued
 
@@ -309,49 +313,50 @@ def reason_lines(reasons: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def assign(session: Session, submission: Case, actor: User, assignee: User | None) -> None:
+def assign(session: Session, case: Case, actor: User, assignee: User | None) -> None:
     """Give the case to `assignee` (None: unassign). Anyone may take a case or let go of their own;
     only an admin assigns others or takes a case from someone. A new case taken is in review."""
     taking = assignee is not None and assignee.id == actor.id
-    releasing_own = assignee is None and submission.assignee_id == actor.id
-    if actor.role != "admin" and not ((taking and submission.assignee_id in (None, actor.id)) or releasing_own):
+    releasing_own = assignee is None and case.assignee_id == actor.id
+    if actor.role != "admin" and not ((taking and case.assignee_id in (None, actor.id)) or releasing_own):
         raise PermissionError("only an admin assigns cases to others or takes them from someone")
-    submission.assignee_id = assignee.id if assignee is not None else None
-    if assignee is not None and submission.qa_state in ("new", "resubmitted"):
-        submission.qa_state = "in_review"
-    audit(session, actor, "assign", submission.id, assignee=assignee.username if assignee else None)
+    case.assignee_id = assignee.id if assignee is not None else None
+    if assignee is not None and case.qa_state in WAITING_FOR_ANALYST:
+        case.qa_state = QAState.IN_REVIEW
+    audit(session, actor, "assign", case.id, assignee=assignee.username if assignee else None)
 
 
-def add_note(session: Session, submission: Case, user: User, text: str) -> CaseNote:
+def add_note(session: Session, case: Case, user: User, text: str) -> CaseNote:
     """An internal note on the case (never sent)."""
     text = text.strip()
     if not text or len(text) > MAX_NOTE_CHARS:
         raise DecisionError(f"a note needs 1 to {MAX_NOTE_CHARS} characters")
-    note = CaseNote(submission_id=submission.id, user_id=user.id, text=text)
+    note = CaseNote(submission_id=case.id, user_id=user.id, text=text)
     session.add(note)
-    audit(session, user, "note", submission.id)
+    audit(session, user, "note", case.id)
     return note
 
 
-def mark_resubmitted(submission: Case, at: datetime) -> None:
+def mark_resubmitted(case: Case, at: datetime) -> None:
     """The submitter sent a new version of a known case: back to the top of QA's queue (a request's
     due date is met)."""
-    submission.qa_state, submission.qa_since, submission.qa_due_on = "resubmitted", at, None
+    case.qa_state, case.qa_since, case.qa_due_on = QAState.RESUBMITTED, at, None
 
 
 def add_version(session: Session, row: InboxMessage, report: Report, case_number: str | None, *,
                 sender: str | None, sender_name: str | None, subject: str | None, year: int,
-                storage: Storage, severities: dict[str, str]) -> tuple[Case, Version, Report]:
+                storage: Storage, severities: dict[str, str], later_findings: Sequence[Finding] = (),
+                later_summary: Mapping[str, Any] | None = None) -> tuple[Case, Version, Report]:
     """Record the email `row` as the next version of the case `case_number` (which moves to
-    `resubmitted`), or as version 1 of a new case with a new tracking number of `year`.
+    QAState.RESUBMITTED), or as version 1 of a new case with a new tracking number of `year`.
 
-    Returns the case, the version and the report as recorded: with its tracking number and what the
-    company's history adds (intake.company). Does not commit: the caller queues the reply in the
-    same transaction.
+    `report` is as triage finished it; `later_findings` and `later_summary` are what was found about
+    the email after triage (sender check, virus scan). Returns the case, the version and the report as
+    recorded, finished here once: with its tracking number, those findings and what the company's
+    history adds (intake.cases.company). Does not commit: the caller queues the reply in the same
+    transaction.
     """
-    case = None
-    if case_number is not None:
-        case = session.scalar(select(Case).where(Case.tracking_number == case_number))
+    case = find_case(session, case_number) if case_number is not None else None
     if case is None:
         case = Case(tracking_number=allocate_tracking_number(session, year), submitter=sender or "",
                     submitter_name=sender_name, subject=subject, received_at=row.received_at)
@@ -359,7 +364,9 @@ def add_version(session: Session, row: InboxMessage, report: Report, case_number
     else:
         mark_resubmitted(case, row.received_at)
     history = company.file_version(session, case, report, severities)
-    report = dataclasses.replace(report, tracking_number=case.tracking_number, findings=[*report.findings, *history])
+    report = finish_report(report.source, [*report.findings, *later_findings, *history], severities,
+                           {**report.summary, **(later_summary or {})}, report.documents)
+    report = dataclasses.replace(report, tracking_number=case.tracking_number)
     version = record_version(session, case, row, report)
     session.flush()
     version.storage_path = storage.stored_path(storage.version_dir(case.tracking_number, version.number))
