@@ -903,3 +903,17 @@ def test_one_timeline_per_case_with_page_views_summarised(bench: Bench) -> None:
     assert kinds.index("in") < kinds.index("event") < kinds.index("note") < kinds.index("decision")  # in time order
     assert "assigned the case to ana" in timeline and "Called Jane about the tool." in timeline
     assert re.search(r"Read by ana \(\d+ page views", timeline) and "{'" not in timeline  # no Python dicts
+
+
+def test_stats_say_backlog_workload_and_times_as_people_do(bench: Bench) -> None:
+    from intake.web.stats import duration
+
+    assert [duration(h) for h in (0.25, 1.0, 5 + 20 / 60, 76.0, 48.0, None)] == [
+        "15 min", "1 h", "5 h 20 min", "3 d 4 h", "2 d", "—"]
+    ana = _signed_in(bench)
+    ana.post(f"/cases/{bench.hostile}/assign", data={"assignee": "me", "csrf_token": _csrf(ana)})
+    _decide(ana, bench.clean, decision="accept")
+    page = ana.get("/stats").text
+    assert re.search(r'id="backlog"><strong>1</strong> open case: waiting \d+ min \(median\)', page)
+    assert re.search(r"<tr><td>ana</td><td class=\"num\">1</td><td class=\"num\">1</td></tr>", page)
+    assert re.search(r"<strong>\d+ min</strong> \(median\)", page)  # not "0.0 h"

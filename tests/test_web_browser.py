@@ -272,3 +272,46 @@ def test_the_email_is_shown_as_it_will_go_and_undo_withdraws_it(served_with_undo
     outbox = bench.config.resolve_path(bench.config.outbound.path)
     assert not [m for m in outbox_messages(outbox)
                 if not m.is_multipart() and "drill records" in m.get_payload(decode=True).decode()]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_request_documents_due_date_the_overdue_view_and_the_one_reminder(served, page: Any) -> None:
+    from datetime import timedelta
+
+    from intake.clock import utcnow
+
+    bench, server = served
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.clean}")
+    due = (utcnow() + timedelta(days=2)).date().isoformat()
+    page.get_by_label("Decision").select_option(label="Request documents")
+    page.locator("label.reason", has_text="Element 6").first.locator("input").check()
+    page.get_by_label("Due date").fill(due)
+    page.get_by_label("Note to submitter").fill("The drill records of this year, please.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=Decision recorded")
+    assert page.get_by_text("Documents due").is_visible()
+    page.goto(f"{server.url}/?state=all")
+    row = page.locator("tr", has_text=bench.clean)
+    assert due in row.inner_text() and "overdue" not in row.inner_text()
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+
+    def reminders() -> int:
+        return len([m for m in outbox_messages(outbox) if not m.is_multipart()
+                    and "A reminder about your SECOR submission" in m.get_payload(decode=True).decode()])
+
+    poll_cycle(bench.services)  # due in 2 days, reminders 3 days before: one goes out
+    poll_cycle(bench.services)
+    assert reminders() == 1
+    with bench.services.sessions.begin() as session:  # the date passes without a new version
+        find_case(session, bench.clean).qa_due_on = (utcnow() - timedelta(days=1)).date()
+    page.goto(f"{server.url}/")
+    page.get_by_role("link", name="Overdue").click()
+    page.wait_for_url("**state=overdue**")
+    rows = page.locator("table.queue tbody tr")
+    assert rows.count() == 1 and bench.clean in rows.first.inner_text() and "overdue" in rows.first.inner_text()
+    page.goto(f"{server.url}/?state=all")
+    assert bench.clean in page.locator("table.queue tbody tr").first.inner_text()  # overdue first
+    _shot(page, "queue-overdue")
+    poll_cycle(bench.services)
+    assert reminders() == 1  # never a second one

@@ -125,6 +125,7 @@ def _templates() -> Environment:
     env = Environment(loader=PackageLoader("intake.web", "templates"), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(size=_size, age=_age, safe_name=display_name, kind=lambda m: KIND_NAMES.get(m, m),
+                       duration=stats.duration,
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
     env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS, state_classes=STATE_CLASSES,
                        QADecision=QADecision, verdict_labels=VERDICT_LABELS, queue_views=QUEUE_VIEWS)
