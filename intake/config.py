@@ -42,12 +42,15 @@ class MailboxConfig:
     username: str = ""
     password: str = ""
     auth: str = "password"  # "password" | "oauth2"
+    oauth2_grant: str = ""  # "client_credentials" | "refresh_token" | "command"; default: see intake.oauth2
     oauth2_token_command: str = ""  # a command printing an access token
-    oauth2_token_url: str = ""  # refresh-token flow: token endpoint
+    oauth2_token_url: str = ""  # the token endpoint
     oauth2_client_id: str = ""
     oauth2_client_secret: str = ""
+    oauth2_scope: str = ""  # sent as `scope` when not empty
     oauth2_refresh_token: str = ""
     oauth2_refresh_token_store: str = "var/oauth2-refresh-token"  # where a rotated token is saved
+    oauth2_device_url: str = ""  # `oauth2 authorize`: RFC 8628 endpoint; default derived for Microsoft/Google
     folder: str = "INBOX"
     processed_folder: str = "SECOR/Processed"
     returned_folder: str = "SECOR/Returned"
@@ -67,8 +70,19 @@ class OutboundConfig:
     host: str = ""
     port: int = 587
     security: str = "starttls"  # "ssl" | "starttls" | "none"
-    username: str = ""
+    username: str = ""  # auth = "oauth2": default [mailbox] username
     password: str = ""
+    auth: str = "password"  # "password" | "oauth2" (SMTP AUTH XOAUTH2)
+    # auth = "oauth2": each oauth2_* key left empty is taken from [mailbox]
+    oauth2_grant: str = ""
+    oauth2_token_command: str = ""
+    oauth2_token_url: str = ""
+    oauth2_client_id: str = ""
+    oauth2_client_secret: str = ""
+    oauth2_scope: str = ""
+    oauth2_refresh_token: str = ""
+    oauth2_refresh_token_store: str = ""
+    oauth2_device_url: str = ""
     timeout_seconds: float = 60.0
     from_address: str = "COR@youracsa.ca"
     from_name: str = "ACSA COR Department"
@@ -218,6 +232,9 @@ CHOICES = {
     ("mailbox", "kind"): MAIL_SOURCES.kinds,
     ("mailbox", "security"): ("ssl", "starttls", "none"),
     ("mailbox", "auth"): ("password", "oauth2"),
+    ("mailbox", "oauth2_grant"): ("", "client_credentials", "refresh_token", "command"),
+    ("outbound", "auth"): ("password", "oauth2"),
+    ("outbound", "oauth2_grant"): ("", "client_credentials", "refresh_token", "command"),
     ("outbound", "kind"): TRANSPORTS.kinds,
     ("outbound", "security"): ("ssl", "starttls", "none"),
     ("log", "format"): ("text", "json"),
@@ -306,6 +323,17 @@ def _build_section(section: str, cls: type, table: Mapping[str, Any], env: Mappi
     return cls(**values)
 
 
+OAUTH2_KEYS = tuple(f.name for f in dataclasses.fields(OutboundConfig) if f.name.startswith("oauth2_"))
+
+
+def inherit_mailbox_oauth2(outbound: OutboundConfig, mailbox: MailboxConfig) -> OutboundConfig:
+    """`[outbound] auth = "oauth2"`: its empty oauth2_* keys and user name taken from `[mailbox]`."""
+    if outbound.auth != "oauth2":
+        return outbound
+    inherited = {key: getattr(mailbox, key) for key in OAUTH2_KEYS + ("username",) if not getattr(outbound, key)}
+    return dataclasses.replace(outbound, **inherited)
+
+
 def _validate(config: Config) -> None:
     try:
         validate_severity_overrides(config.triage.severities)
@@ -358,6 +386,7 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a [{key}] table")
     built = {name: _build_section(name, cls, data.get(name, {}), env, base_dir) for name, cls in sections.items()}
+    built["outbound"] = inherit_mailbox_oauth2(built["outbound"], built["mailbox"])
     config = Config(base_dir=base_dir, **built)
     _validate(config)
     return config

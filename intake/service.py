@@ -51,6 +51,20 @@ class Services:
     def transport(self) -> Transport:
         return open_transport(self.config.outbound, self.config.resolve_path)
 
+    def outbound_ready(self) -> None:
+        """Raise TokenRefused when `[outbound]` logs in with OAuth2 and its token endpoint refuses us:
+        then no mail is taken either, as nothing could be answered. A passing failure (the endpoint
+        unreachable) stops nothing here: the reply job retries it."""
+        outbound = self.config.outbound
+        if outbound.kind != "smtp" or outbound.auth != "oauth2":
+            return
+        from intake.oauth2 import TokenUnavailable, settings_for, shared_token_source
+
+        try:
+            shared_token_source(settings_for(outbound, self.config.resolve_path), "outbound").token()
+        except TokenUnavailable as exc:
+            log.warning("%s", exc)
+
     def pipeline(self) -> Pipeline:
         from intake.pipeline import Pipeline
         from triage.engine import triage_path
@@ -84,7 +98,9 @@ class CycleResult:
 
 
 def take_mail(services: Services) -> CycleStats:
-    """Take new mail into the database; raises MailboxError when the mailbox fails."""
+    """Take new mail into the database; raises MailboxError when the mailbox fails (LoginRefused, and
+    its TokenRefused, when an operator must act, also for an `[outbound]` token)."""
+    services.outbound_ready()
     with services.mail_source() as source:
         return services.pipeline().run_cycle(source)
 

@@ -1,0 +1,172 @@
+"""`secor-intake check`: try each configured part for real, one line each (contract "Checking a deployment").
+
+Nothing is changed: no mail is moved or sent, no schema is migrated; the storage check writes and
+removes one empty file. No secret is printed: every detail is scrubbed of the configured ones.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from intake.config import Config, MailboxConfig, OutboundConfig
+from intake.mailbox.base import MailSource
+
+
+@dataclass(frozen=True)
+class Outcome:
+    check: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"check": self.check, "ok": self.ok, "detail": self.detail}
+
+
+def run_checks(config: Config, config_source: str) -> list[Outcome]:
+    """Every check in order; a failed one does not stop the others."""
+    secrets = _secrets(config)
+    outcomes = [Outcome("configuration", True, f"{config_source} is valid")]
+    for name, attempt in _attempts(config):
+        try:
+            outcomes.append(Outcome(name, True, _scrub(attempt(), secrets)))
+        except Exception as exc:  # what failed is the check's answer, whatever it is
+            outcomes.append(Outcome(name, False, _scrub(_one_line(exc), secrets)))
+    return outcomes
+
+
+def _attempts(config: Config) -> Iterator[tuple[str, Callable[[], str]]]:
+    yield "database", lambda: _database(config)
+    yield "storage", lambda: _storage(config)
+    yield from _token_checks(config)
+    yield from _mailbox_checks(config)
+    yield "outbound", lambda: _outbound(config)
+    if config.scan.clamd:
+        yield "clamd", lambda: _clamd(config)
+
+
+def _database(config: Config) -> str:
+    from sqlalchemy.engine import make_url
+
+    from intake import db
+
+    shown = make_url(config.database_url).render_as_string(hide_password=True)
+    engine = db.make_engine(config.database_url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+            try:
+                found = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+            except Exception:
+                found = []
+    finally:
+        engine.dispose()
+    head = db.head_revision()
+    if not found:
+        raise RuntimeError(f"{shown} answers but has no schema: run `secor-intake db upgrade`")
+    if found != [head]:
+        raise RuntimeError(f"{shown} is at revision {', '.join(found)}, the newest is {head}: "
+                           "run `secor-intake db upgrade`")
+    return f"{shown} at revision {head}"
+
+
+def _storage(config: Config) -> str:
+    root = config.resolve_path(config.storage.path)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=root, prefix=".check-"):
+        pass
+    return f"{root} writable"
+
+
+def _token_checks(config: Config) -> Iterator[tuple[str, Callable[[], str]]]:
+    """One check per token source: a section sharing [mailbox]'s credentials shares its check."""
+    from intake.oauth2 import settings_for, shared_token_source
+
+    sections: list[tuple[str, MailboxConfig | OutboundConfig]] = []
+    if config.mailbox.kind == "imap" and config.mailbox.auth == "oauth2":
+        sections.append(("mailbox", config.mailbox))
+    if config.outbound.kind == "smtp" and config.outbound.auth == "oauth2":
+        sections.append(("outbound", config.outbound))
+    seen = set()
+    for section, values in sections:
+        settings = settings_for(values, config.resolve_path)
+        if settings in seen:
+            continue
+        seen.add(settings)
+        source = shared_token_source(settings, section)
+
+        def attempt(source=source, settings=settings) -> str:
+            source.fresh()
+            where = f"from {settings.endpoint()}" if settings.grant != "command" else "from oauth2_token_command"
+            return f"an access token ({settings.grant}) {where}"
+
+        yield f"oauth2 token ({section})", attempt
+
+
+def _mailbox_checks(config: Config) -> Iterator[tuple[str, Callable[[], str]]]:
+    from intake.mailbox import open_mail_source
+
+    mailbox = config.mailbox
+    folders = dict.fromkeys((mailbox.folder, mailbox.processed_folder, mailbox.returned_folder,
+                             mailbox.ignored_folder, mailbox.failed_folder))
+    opened: list[MailSource] = []
+
+    def login() -> str:
+        source = open_mail_source(mailbox, config.resolve_path)
+        source.open()
+        opened.append(source)
+        return f"{source.account} logged in"
+
+    def folder_check(folder: str) -> Callable[[], str]:
+        def attempt() -> str:
+            if not opened:
+                raise RuntimeError("not tried: the mailbox login failed")
+            state = opened[0].folder_state(folder)
+            return f"{folder} exists (UIDVALIDITY {state.uidvalidity})"
+        return attempt
+
+    try:
+        yield "mailbox login", login
+        for folder in folders:
+            yield f"mailbox folder {folder}", folder_check(folder)
+    finally:
+        for source in opened:
+            source.close()
+
+
+def _outbound(config: Config) -> str:
+    from intake.outbound import open_transport
+
+    return open_transport(config.outbound, config.resolve_path).check()
+
+
+def _clamd(config: Config) -> str:
+    from intake.scan import Clamd
+
+    if not Clamd(config.scan.clamd, config.scan.timeout_seconds).ping():
+        raise RuntimeError(f"clamd at {config.scan.clamd} does not answer PING")
+    return f"clamd at {config.scan.clamd} answers"
+
+
+def _secrets(config: Config) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    found = [config.mailbox.password, config.mailbox.oauth2_client_secret, config.mailbox.oauth2_refresh_token,
+             config.outbound.password, config.outbound.oauth2_client_secret, config.outbound.oauth2_refresh_token]
+    try:
+        found.append(make_url(config.database_url).password or "")
+    except Exception:
+        pass
+    return [secret for secret in found if secret]
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[secret]")
+    return text
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."

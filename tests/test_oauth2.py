@@ -1,0 +1,164 @@
+"""OAuth2 on IMAP and SMTP against real servers: the tests' own token server over TLS
+(tests/servers/oauth2.py), Dovecot's oauth2 passdb asking it about each token, and an SMTP server
+that takes only XOAUTH2 with a token it knows. The real CLI runs as operators run it."""
+
+from __future__ import annotations
+
+import json
+import stat
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from intake.tls import client_context
+from tests import mailfactory
+from tests.daemon_helpers import RunningDaemon, Setup
+from tests.servers.dovecot import DovecotServer
+from tests.servers.oauth2 import TokenServer
+from tests.servers.smtp import SmtpServer
+
+pytestmark = pytest.mark.server
+
+
+class OAuth2Setup(Setup):
+    """A Dovecot user whose mailbox and SMTP logins are XOAUTH2 with tokens from `token_server`."""
+
+    def __init__(self, tmp_path: Path, dovecot: DovecotServer, smtp: SmtpServer, token_server: TokenServer,
+                 grant: str = "client_credentials", outbound_client: bool = False, **sections: dict) -> None:
+        user = dovecot.new_user()
+        self.tokens = token_server
+        self.client_id, self.client_secret = token_server.add_client(user, public=grant == "refresh_token")
+        self.outbound_client_id, self.outbound_secret = token_server.add_client(user) if outbound_client else ("", "")
+        # one CA file for the token endpoint and the SMTP server: both sections then share one token source
+        bundle = tmp_path / "ca-bundle.pem"
+        bundle.write_text(token_server.ca_file.read_text() + Path(smtp.ca_file).read_text())
+        mailbox = {"auth": "oauth2", "password": "", "oauth2_grant": grant, "ca_bundle": str(bundle),
+                   "oauth2_token_url": token_server.token_url, "oauth2_client_id": self.client_id,
+                   "oauth2_scope": "https://outlook.office365.com/.default",
+                   "oauth2_refresh_token_store": str(tmp_path / "state" / "refresh-token")}
+        if self.client_secret:
+            mailbox["oauth2_client_secret"] = self.client_secret
+        self.first_refresh_token = ""
+        if grant == "refresh_token":  # as a person's sign-in gave it
+            self.first_refresh_token = mailbox["oauth2_refresh_token"] = token_server.issue_refresh_token(self.client_id)
+        outbound = {"security": "starttls", "auth": "oauth2", "ca_bundle": str(bundle)}
+        if outbound_client:  # an app registration of its own; the other oauth2_* keys come from [mailbox]
+            outbound |= {"oauth2_client_id": self.outbound_client_id, "oauth2_client_secret": self.outbound_secret}
+        super().__init__(tmp_path, dovecot, smtp, f"sqlite:///{tmp_path / 'intake.sqlite3'}", user=user,
+                         **{"mailbox": mailbox | sections.pop("mailbox", {}),
+                            "outbound": outbound | sections.pop("outbound", {}), **sections})
+
+    def grants(self, grant: str = "client_credentials") -> int:
+        return self.tokens.grant_count(self.client_id, grant)
+
+    def secrets(self) -> list[str]:
+        """What must never be printed: the client secret, every refresh and access token issued."""
+        with self.tokens.lock:
+            return [s for s in (self.client_secret, self.outbound_secret, *self.tokens.access, *self.tokens.refresh)
+                    if s]
+
+
+def no_secret_in(setup: OAuth2Setup, *outputs: str | bytes) -> None:
+    text = "".join(o.decode(errors="replace") if isinstance(o, bytes) else o for o in outputs)
+    for secret in setup.secrets():
+        assert secret not in text
+    assert "at~" not in text and "rt~" not in text  # no token at all, issued or revoked
+
+
+@pytest.fixture
+def oauth2_setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server) -> OAuth2Setup:
+    return OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server)
+
+
+def post(token_server: TokenServer, form: dict[str, str]) -> tuple[int, dict]:
+    """A token request of the test's own, as another client would make it."""
+    request = urllib.request.Request(token_server.token_url, data=urllib.parse.urlencode(form).encode())
+    try:
+        with urllib.request.urlopen(request, context=client_context(str(token_server.ca_file)), timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_client_credentials_poll_takes_mail_and_replies_over_xoauth2_with_one_token(oauth2_setup: OAuth2Setup):
+    setup = oauth2_setup
+    setup.append(mailfactory.submission_with_zip())
+    done = setup.poll()
+    assert done.returncode == 0, done.stderr
+    assert setup.folder_counts()["INBOX"] == 0
+    assert len(setup.smtp.messages()) == 1
+    assert setup.smtp.auth_results == [True]
+    # IMAP and SMTP of one process share one token source: one grant for both logins
+    assert setup.grants() == 1
+    assert setup.dovecot.root.joinpath("dovecot.log").read_text().count(f"imap({setup.user})") >= 1
+    no_secret_in(setup, done.stdout, done.stderr)
+
+
+def test_a_running_daemon_renews_short_lived_tokens(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server):
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server,
+                        schedule={"poll_seconds": 1.0, "idle": False})
+    token_server.clients[setup.client_id].lifetime = 3.0
+    with RunningDaemon(setup) as daemon:
+        setup.append(mailfactory.submission_with_zip())
+        daemon.wait_for(lambda: len(setup.smtp.messages()) == 1, 30)
+        daemon.wait_for(lambda: setup.grants() >= 3, 30)  # two renewals: the first token lived 3 s
+        setup.append(mailfactory.submission_with_zip(sender="second@acme.example",
+                                                         message_id="<second@acme.example>"))
+        daemon.wait_for(lambda: len(setup.smtp.messages()) == 2, 30)
+    assert daemon.returncode == 0, daemon.stderr.decode()
+    assert len(setup.smtp.messages()) == 2
+    logins = token_server.introspections.count(setup.user)
+    assert 3 <= setup.grants() < logins  # renewed, and reused between renewals (one login a second)
+    assert setup.folder_counts()["INBOX"] == 0
+    no_secret_in(setup, daemon.stderr)
+
+
+def test_a_token_revoked_early_is_renewed_once_and_the_reply_goes_out_once(tmp_path, oauth2_dovecot,
+                                                                           xoauth2_smtp_server, token_server):
+    """Both sides hold a cached token the server has revoked: the first AUTH of each is refused, the
+    second (with a newly fetched token) accepted. [outbound] has an app registration of its own."""
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server, outbound_client=True,
+                        schedule={"poll_seconds": 1.0, "idle": False})
+    smtp_client = setup.outbound_client_id
+    with RunningDaemon(setup) as daemon:
+        setup.append(mailfactory.submission_with_zip())
+        daemon.wait_for(lambda: len(setup.smtp.messages()) == 1, 30)
+        assert token_server.revoke_all(setup.user)  # an administrator ends every session
+        before = len(token_server.introspections)
+        setup.append(mailfactory.submission_with_zip(sender="second@acme.example",
+                                                     message_id="<second@acme.example>"))
+        daemon.wait_for(lambda: len(setup.smtp.messages()) == 2, 30)
+        daemon.wait_for(lambda: setup.folder_counts()["INBOX"] == 0, 10)
+    assert daemon.returncode == 0, daemon.stderr.decode()
+    assert [m.rcpt_tos for m in setup.smtp.messages()] == [["jane.doe@acme-roofing.ca"], ["second@acme.example"]]
+    assert setup.smtp.auth_results == [True, False, True]  # refused once, then the new token
+    assert "" in token_server.introspections[before:]  # Dovecot was shown the revoked token, and refused it
+    assert setup.grants() == 2 and token_server.grant_count(smtp_client, "client_credentials") == 2
+    assert setup.folder_counts()["INBOX"] == 0
+    assert b"trying once more with a new token" in daemon.stderr
+    no_secret_in(setup, daemon.stderr)
+
+
+def test_rotated_refresh_tokens_are_saved_0600_and_the_old_ones_are_refused(tmp_path, oauth2_dovecot,
+                                                                            xoauth2_smtp_server, token_server):
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server, grant="refresh_token")
+    store = tmp_path / "state" / "refresh-token"
+    seen = [setup.first_refresh_token]
+    for round_ in (1, 2):  # the second poll starts from the saved token: the configured one is revoked
+        setup.append(mailfactory.submission_with_zip(message_id=f"<round{round_}@acme.example>"))
+        grants = setup.grants("refresh_token")
+        done = setup.poll()
+        assert done.returncode == 0, done.stderr
+        assert stat.S_IMODE(store.stat().st_mode) == 0o600
+        saved = store.read_text().strip()
+        assert saved not in seen
+        seen.append(saved)
+        assert setup.grants("refresh_token") == grants + 1  # IMAP and SMTP shared the one access token
+        assert post(token_server, {"grant_type": "refresh_token", "client_id": setup.client_id,
+                                   "refresh_token": seen[-2]}) == \
+            (400, {"error": "invalid_grant",
+                   "error_description": "AADSTS70000: The refresh token was revoked or has expired."})
+        no_secret_in(setup, done.stdout, done.stderr)
+    assert len(setup.smtp.messages()) == 2 and setup.folder_counts()["INBOX"] == 0
