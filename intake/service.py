@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake import db
 from intake.claims import worker_identity
 from intake.clock import utcnow
-from intake.config import Config
+from intake.config import Config, MailboxConfig, OutboundConfig
 from intake.health import Health
 from intake.mailbox import open_mail_source
 from intake.mailbox.base import MailSource
@@ -51,19 +51,22 @@ class Services:
     def transport(self) -> Transport:
         return open_transport(self.config.outbound, self.config.resolve_path)
 
-    def outbound_ready(self) -> None:
-        """Raise TokenRefused when `[outbound]` logs in with OAuth2 and its token endpoint refuses us:
-        then no mail is taken either, as nothing could be answered. A passing failure (the endpoint
-        unreachable) stops nothing here: the reply job retries it."""
-        outbound = self.config.outbound
-        if outbound.kind != "smtp" or outbound.auth != "oauth2":
-            return
+    def tokens_ready(self) -> None:
+        """Raise TokenRefused when a side that logs in with OAuth2 is refused by its token endpoint,
+        `[mailbox]` first: then no mail is taken, as none could be answered. A passing failure (the
+        endpoint unreachable) stops nothing here: the login or the reply job meets it again."""
         from intake.oauth2 import TokenUnavailable, settings_for, shared_token_source
 
-        try:
-            shared_token_source(settings_for(outbound, self.config.resolve_path), "outbound").token()
-        except TokenUnavailable as exc:
-            log.warning("%s", exc)
+        config = self.config
+        sides: list[tuple[str, MailboxConfig | OutboundConfig, bool]] = [
+            ("mailbox", config.mailbox, config.mailbox.kind == "imap"),
+                 ("outbound", config.outbound, config.outbound.kind == "smtp")]
+        for section, values, logs_in in sides:
+            if logs_in and values.auth == "oauth2":
+                try:
+                    shared_token_source(settings_for(values, config.resolve_path), section).token()
+                except TokenUnavailable as exc:
+                    log.warning("%s", exc)
 
     def pipeline(self) -> Pipeline:
         from intake.pipeline import Pipeline
@@ -99,8 +102,8 @@ class CycleResult:
 
 def take_mail(services: Services) -> CycleStats:
     """Take new mail into the database; raises MailboxError when the mailbox fails (LoginRefused, and
-    its TokenRefused, when an operator must act, also for an `[outbound]` token)."""
-    services.outbound_ready()
+    its TokenRefused, when an operator must act, also for the `[outbound]` token)."""
+    services.tokens_ready()
     with services.mail_source() as source:
         return services.pipeline().run_cycle(source)
 

@@ -15,8 +15,9 @@ import pytest
 from intake.tls import client_context
 from tests import mailfactory
 from tests.daemon_helpers import RunningDaemon, Setup
+from tests.pipeline_helpers import run_cli
 from tests.servers.dovecot import DovecotServer
-from tests.servers.oauth2 import TokenServer
+from tests.servers.oauth2 import BAD_SECRET, TokenServer
 from tests.servers.smtp import SmtpServer
 
 pytestmark = pytest.mark.server
@@ -162,3 +163,47 @@ def test_rotated_refresh_tokens_are_saved_0600_and_the_old_ones_are_refused(tmp_
                    "error_description": "AADSTS70000: The refresh token was revoked or has expired."})
         no_secret_in(setup, done.stdout, done.stderr)
     assert len(setup.smtp.messages()) == 2 and setup.folder_counts()["INBOX"] == 0
+
+
+@pytest.mark.parametrize("section", ["mailbox", "outbound"])
+def test_a_wrong_client_secret_is_one_line_exit_2_mail_untouched_and_health_1(tmp_path, oauth2_dovecot,
+                                                                              xoauth2_smtp_server, token_server,
+                                                                              section):
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server,
+                        outbound_client=section == "outbound",
+                        **{section: {"oauth2_client_secret": "cs~not-the-secret"}})
+    setup.append(mailfactory.submission_with_zip())
+    done = setup.poll()
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"secor-intake: {section}: OAuth2 token endpoint {token_server.token_url} refused the client_credentials "
+        f"grant: invalid_client: {BAD_SECRET}"]
+    assert setup.folder_counts() == {"INBOX": 1}  # nothing moved, no folder made
+    assert setup.smtp.messages() == [] and setup.smtp.auth_results == []
+    health = run_cli(setup.config_file, "health")
+    assert health.returncode == 1
+    assert f"{section}: OAuth2 token endpoint" in health.stdout and "invalid_client" in health.stdout
+    no_secret_in(setup, done.stdout, done.stderr, health.stdout, health.stderr)
+    assert "cs~not-the-secret" not in done.stderr + health.stdout
+
+
+def test_run_with_a_refused_client_keeps_retrying_and_takes_the_mail_once_it_is_fixed(tmp_path, oauth2_dovecot,
+                                                                                       xoauth2_smtp_server,
+                                                                                       token_server):
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server,
+                        schedule={"poll_seconds": 1.0, "idle": False})
+    right = token_server.clients[setup.client_id].secret
+    token_server.clients[setup.client_id].secret = "cs~rotated-by-an-admin"
+    setup.append(mailfactory.submission_with_zip())
+    with RunningDaemon(setup) as daemon:
+        daemon.wait_for(lambda: setup.grants() >= 3, 30)  # at its backoff: 1, 2 s...
+        assert daemon.alive()
+        assert setup.folder_counts() == {"INBOX": 1} and setup.smtp.messages() == []
+        health = run_cli(setup.config_file, "health")
+        assert health.returncode == 1 and "invalid_client" in health.stdout
+        token_server.clients[setup.client_id].secret = right  # the operator puts things right
+        daemon.wait_for(lambda: len(setup.smtp.messages()) == 1, 60)
+    assert daemon.returncode == 0, daemon.stderr.decode()
+    assert len(setup.smtp.messages()) == 1 and setup.folder_counts()["INBOX"] == 0
+    assert b"login refused: mailbox: OAuth2 token endpoint" in daemon.stderr
+    no_secret_in(setup, daemon.stderr, health.stdout)
