@@ -48,6 +48,7 @@ def _attempts(config: Config) -> Iterator[tuple[str, Callable[[], str]]]:
 
 def _database(config: Config) -> str:
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
     from intake import db
 
@@ -55,11 +56,16 @@ def _database(config: Config) -> str:
     engine = db.make_engine(config.database_url)
     try:
         with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
             try:
                 found = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
-            except Exception:
+            except ProgrammingError:  # PostgreSQL: no such table
                 found = []
+            except OperationalError as exc:  # SQLite says "no such table" this way; else unreachable
+                if "no such table" not in str(exc.orig):
+                    raise
+                found = []
+    except SQLAlchemyError as exc:
+        raise RuntimeError(f"{shown} unreachable: {getattr(exc, 'orig', None) or exc}") from None
     finally:
         engine.dispose()
     head = db.head_revision()
