@@ -5,7 +5,11 @@ that takes only XOAUTH2 with a token it knows. The real CLI runs as operators ru
 from __future__ import annotations
 
 import json
+import re
 import stat
+import subprocess
+import sys
+import time
 import urllib.parse
 import urllib.request
 
@@ -15,10 +19,12 @@ from intake.tls import client_context
 from tests import mailfactory
 from tests.daemon_helpers import RunningDaemon
 from tests.oauth2_helpers import OAuth2Setup, no_secret_in
-from tests.pipeline_helpers import run_cli
+from tests.pipeline_helpers import ROOT, run_cli
 from tests.servers.oauth2 import BAD_SECRET, TokenServer
 
 pytestmark = pytest.mark.server
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
@@ -160,3 +166,42 @@ def test_run_with_a_refused_client_keeps_retrying_and_takes_the_mail_once_it_is_
     assert len(setup.smtp.messages()) == 1 and setup.folder_counts()["INBOX"] == 0
     assert b"login refused: mailbox: OAuth2 token endpoint" in daemon.stderr
     no_secret_in(setup, daemon.stderr, health.stdout)
+
+
+def test_device_authorization_gets_the_first_refresh_token_without_a_browser_on_the_server(
+        tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server):
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server, grant="refresh_token",
+                        mailbox={"oauth2_refresh_token": "", "oauth2_device_url": token_server.device_url,
+                                 "oauth2_scope": "https://outlook.office365.com/IMAP.AccessAsUser.All "
+                                                 "https://outlook.office365.com/SMTP.Send offline_access"})
+    store = tmp_path / "state" / "refresh-token"
+    setup.append(mailfactory.submission_with_zip())
+    before = setup.poll()
+    assert before.returncode == 2
+    assert "no OAuth2 refresh token configured or saved" in before.stderr
+    assert "secor-intake oauth2 authorize mailbox" in before.stderr
+
+    process = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(setup.config_file), "oauth2",
+                                "authorize", "mailbox"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        prompt = process.stdout.readline()
+        code = re.search(r"enter the code (\S+) ", prompt).group(1)
+        assert f"open {token_server.url}/devicelogin" in prompt
+        deadline = time.monotonic() + 20
+        while setup.grants(DEVICE_GRANT) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # it polls while the person signs in
+        token_server.approve(code)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert setup.grants(DEVICE_GRANT) >= 3  # pending twice at least, then the tokens
+    assert f"saved the refresh token in {store}" in out
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert store.read_text().strip() in token_server.refresh
+    no_secret_in(setup, prompt, out, err)
+
+    done = setup.poll()  # the saved refresh token serves IMAP and SMTP
+    assert done.returncode == 0, done.stderr
+    assert len(setup.smtp.messages()) == 1 and setup.folder_counts()["INBOX"] == 0
