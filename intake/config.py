@@ -334,6 +334,22 @@ def inherit_mailbox_oauth2(outbound: OutboundConfig, mailbox: MailboxConfig) -> 
     return dataclasses.replace(outbound, **inherited)
 
 
+def _validate_refresh_token_stores(config: Config) -> None:
+    """Two refresh tokens (two clients) cannot share one store: each would overwrite the other's."""
+    mailbox, outbound = config.mailbox, config.outbound
+    if mailbox.auth != "oauth2" or outbound.auth != "oauth2" or outbound.kind != "smtp":
+        return
+    same_store = config.resolve_path(mailbox.oauth2_refresh_token_store) == \
+        config.resolve_path(outbound.oauth2_refresh_token_store)
+    if same_store and (mailbox.oauth2_client_id, mailbox.oauth2_token_url) != \
+            (outbound.oauth2_client_id, outbound.oauth2_token_url):
+        from intake.oauth2 import grant_of
+
+        if grant_of(mailbox) == grant_of(outbound) == "refresh_token":
+            raise ConfigError("outbound.oauth2_refresh_token_store: must differ from mailbox's when "
+                              "[outbound] uses a client of its own")
+
+
 def _validate(config: Config) -> None:
     try:
         validate_severity_overrides(config.triage.severities)
@@ -341,6 +357,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"triage.severities: {exc}") from None
     MAIL_SOURCES[config.mailbox.kind].validate(config.mailbox)  # each backend checks its own keys
     TRANSPORTS[config.outbound.kind].validate(config.outbound)
+    _validate_refresh_token_stores(config)
     for host, target in config.links.resolve.items():
         ip, sep, port = target.rpartition(":")
         if not sep or not ip or not port.isdigit():

@@ -15,6 +15,8 @@ import urllib.request
 
 import pytest
 
+from intake.config import ConfigError, load_config
+from intake.oauth2 import device_url_of
 from intake.tls import client_context
 from tests import mailfactory
 from tests.daemon_helpers import RunningDaemon
@@ -205,3 +207,36 @@ def test_device_authorization_gets_the_first_refresh_token_without_a_browser_on_
     done = setup.poll()  # the saved refresh token serves IMAP and SMTP
     assert done.returncode == 0, done.stderr
     assert len(setup.smtp.messages()) == 1 and setup.folder_counts()["INBOX"] == 0
+
+
+MAILBOX_OAUTH2 = ('[mailbox]\nkind = "imap"\nhost = "outlook.office365.com"\nusername = "cor@youracsa.ca"\n'
+                  'auth = "oauth2"\noauth2_grant = "client_credentials"\n'
+                  'oauth2_token_url = "https://login.microsoftonline.com/T/oauth2/v2.0/token"\n'
+                  'oauth2_client_id = "app"\noauth2_client_secret = "s"\n'
+                  'oauth2_scope = "https://outlook.office365.com/.default"\n')
+SMTP_OAUTH2 = '[outbound]\nkind = "smtp"\nhost = "smtp.office365.com"\nauth = "oauth2"\n'
+
+
+def test_outbound_takes_the_mailbox_oauth2_settings_it_leaves_out(tmp_path):
+    (tmp_path / "c.toml").write_text(MAILBOX_OAUTH2 + SMTP_OAUTH2 + 'oauth2_client_id = "smtp-app"\n')
+    config = load_config(tmp_path / "c.toml", env={})
+    outbound = config.outbound
+    assert (outbound.username, outbound.oauth2_client_id, outbound.oauth2_client_secret, outbound.oauth2_grant,
+            outbound.oauth2_token_url, outbound.oauth2_scope, outbound.oauth2_refresh_token_store) == (
+        "cor@youracsa.ca", "smtp-app", "s", "client_credentials", config.mailbox.oauth2_token_url,
+        "https://outlook.office365.com/.default", "var/oauth2-refresh-token")
+    assert device_url_of(outbound) == "https://login.microsoftonline.com/T/oauth2/v2.0/devicecode"
+
+
+@pytest.mark.parametrize("text, key", [
+    (MAILBOX_OAUTH2.replace('oauth2_client_secret = "s"\n', ""), "mailbox.oauth2_client_secret: required"),
+    (MAILBOX_OAUTH2.replace('"client_credentials"', '"password"'), "mailbox.oauth2_grant: must be one of"),
+    (MAILBOX_OAUTH2 + SMTP_OAUTH2 + 'oauth2_token_url = "http://tokens.example.org/token"\n',
+     "outbound.oauth2_token_url: must be an https:// URL"),
+    (MAILBOX_OAUTH2.replace("client_credentials", "refresh_token") + SMTP_OAUTH2 + 'oauth2_client_id = "other"\n',
+     "outbound.oauth2_refresh_token_store: must differ"),
+])
+def test_each_oauth2_mistake_names_its_key(tmp_path, text, key):
+    (tmp_path / "c.toml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_config(tmp_path / "c.toml", env={})
