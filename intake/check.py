@@ -27,7 +27,7 @@ class Outcome:
 def run_checks(config: Config, config_source: str) -> list[Outcome]:
     """Every check in order; a failed one does not stop the others."""
     secrets = _secrets(config)
-    outcomes = [Outcome("configuration", True, f"{config_source} is valid")]
+    outcomes = [Outcome("configuration", True, f"{config_source} loaded")]
     for name, attempt in _attempts(config):
         try:
             outcomes.append(Outcome(name, True, _scrub(attempt(), secrets)))

@@ -40,7 +40,7 @@ def cmd_check(config: Config, args: argparse.Namespace) -> int:
 
 def _config_source(args: argparse.Namespace) -> str:
     path = args.config or os.environ.get(CONFIG_ENV) or (DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).is_file() else "")
-    return f"configuration {path}" if path else "the embedded default configuration"
+    return path or "the embedded defaults"
 
 
 def cmd_oauth2(config: Config, args: argparse.Namespace) -> int:
