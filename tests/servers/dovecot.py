@@ -20,7 +20,6 @@ import contextlib
 import grp
 import http.server
 import itertools
-import json
 import os
 import pwd
 import re
@@ -30,7 +29,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -39,7 +37,7 @@ import pytest
 
 from intake.mailbox.maildir import folder_dir_name
 from tests.servers import require_server
-from tests.servers.oauth2 import TokenServer
+from tests.servers.oauth2 import FormJsonHandler, TokenServer
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 PASSWORD = "secret-pass"
@@ -82,24 +80,14 @@ def _tail(path: Path, chars: int | None = 2000) -> str:
         return "(no log)"
 
 
-class _IntrospectionHandler(http.server.BaseHTTPRequestHandler):
+class _IntrospectionHandler(FormJsonHandler):
     """RFC 7662-style token introspection: POST token=... -> {"active": ..., "username": ...}."""
 
     tokens: dict[str, str] = {}
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-        length = int(self.headers.get("Content-Length") or 0)
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        user = self.tokens.get((form.get("token") or [""])[0])
-        body = json.dumps({"active": True, "username": user} if user else {"active": False}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet test output
-        pass
+    def answer(self, path: str, form: dict[str, str]) -> tuple[int, dict]:
+        user = self.tokens.get(form.get("token", ""))
+        return 200, {"active": True, "username": user} if user else {"active": False}
 
 
 class DroppingProxy:

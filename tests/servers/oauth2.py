@@ -168,13 +168,16 @@ class TokenServer:
         return body
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server_state: TokenServer
+class FormJsonHandler(http.server.BaseHTTPRequestHandler):
+    """An OAuth2-style endpoint: a form POSTed, a JSON answer from `answer(path, form)`."""
+
+    def answer(self, path: str, form: dict[str, str]) -> tuple[int, dict]:
+        raise NotImplementedError
 
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         length = int(self.headers.get("Content-Length") or 0)
         form = {k: v[0] for k, v in urllib.parse.parse_qs(self.rfile.read(length).decode()).items()}
-        status, body = self.server_state.handle(urllib.parse.urlsplit(self.path).path, form)
+        status, body = self.answer(urllib.parse.urlsplit(self.path).path, form)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -184,6 +187,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # quiet test output
         pass
+
+
+class _Handler(FormJsonHandler):
+    server_state: TokenServer
+
+    def answer(self, path: str, form: dict[str, str]) -> tuple[int, dict]:
+        return self.server_state.handle(path, form)
 
 
 @pytest.fixture(scope="session")
