@@ -47,6 +47,7 @@ class MailboxConfig:
     oauth2_token_url: str = ""  # the token endpoint
     oauth2_client_id: str = ""
     oauth2_client_secret: str = ""
+    oauth2_client_certificate: str = ""  # instead of the secret: PEM file with the app's certificate and key
     oauth2_scope: str = ""  # sent as `scope` when not empty
     oauth2_refresh_token: str = ""
     oauth2_refresh_token_store: str = "var/oauth2-refresh-token"  # where a rotated token is saved
@@ -79,6 +80,7 @@ class OutboundConfig:
     oauth2_token_url: str = ""
     oauth2_client_id: str = ""
     oauth2_client_secret: str = ""
+    oauth2_client_certificate: str = ""
     oauth2_scope: str = ""
     oauth2_refresh_token: str = ""
     oauth2_refresh_token_store: str = ""

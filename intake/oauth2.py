@@ -2,7 +2,8 @@
 
 Grants (`oauth2_grant`):
 - "client_credentials" (RFC 6749 4.4): the app's own identity, `client_id` and `client_secret` in
-  the form; Microsoft's recommended way for a service;
+  the form, or instead of the secret a client assertion signed with the app's certificate
+  (`oauth2_client_certificate`, RFC 7523); Microsoft's recommended way for a service;
 - "refresh_token" (RFC 6749 6): a refresh token got once by a person (`secor-intake oauth2
   authorize`, RFC 8628 device flow); a rotated one is saved (0600) in `oauth2_refresh_token_store`
   before the new access token is used, and a saved one wins over the configured one;
@@ -19,6 +20,7 @@ No secret (client secret, refresh or access token) is ever put in a message.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 
 GRANTS = ("client_credentials", "refresh_token", "command")
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFETIME_SECONDS = 600  # Microsoft takes at most 10 minutes
 RENEW_BEFORE_SECONDS = 60.0  # a token this close to its expiry is renewed before use...
 RENEW_BEFORE_FRACTION = 0.1  # ...or this share of its lifetime, for short-lived tokens
 
@@ -61,6 +65,7 @@ class OAuth2Settings:
     token_url: str = ""
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
+    client_certificate: str = ""  # PEM file: the app's certificate and its private key
     scope: str = ""
     refresh_token: str = field(default="", repr=False)
     store: Path | None = None  # refresh_token grant: where rotated refresh tokens are kept
@@ -102,6 +107,7 @@ def settings_for(config: MailboxConfig | OutboundConfig, resolve_path: Callable[
     return OAuth2Settings(
         grant=grant, token_url=config.oauth2_token_url, client_id=config.oauth2_client_id,
         client_secret=config.oauth2_client_secret, scope=config.oauth2_scope,
+        client_certificate=str(resolve_path(config.oauth2_client_certificate)) if config.oauth2_client_certificate else "",
         refresh_token=config.oauth2_refresh_token,
         store=resolve_path(config.oauth2_refresh_token_store) if config.oauth2_refresh_token_store else None,
         command=config.oauth2_token_command, device_url=device_url_of(config),
@@ -117,6 +123,8 @@ def validate(section: str, config: MailboxConfig | OutboundConfig) -> None:
     needed = {"command": ("oauth2_token_command",),
               "client_credentials": ("oauth2_token_url", "oauth2_client_id", "oauth2_client_secret"),
               "refresh_token": ("oauth2_token_url", "oauth2_client_id")}[grant]
+    if grant == "client_credentials" and config.oauth2_client_certificate:
+        needed = ("oauth2_token_url", "oauth2_client_id")  # the certificate stands for the secret
     for key in needed:
         if not getattr(config, key):
             raise ConfigError(f"{section}.{key}: required when {section}.auth = \"oauth2\" "
@@ -162,7 +170,11 @@ class TokenSource:
         self._token, self._renew_at = "", 0.0
         if s.grant == "command":
             return self._run_command()  # no lifetime known: run it for every login
-        if s.grant == "client_credentials":
+        if s.grant == "client_credentials" and s.client_certificate:
+            form = {"grant_type": "client_credentials", "client_id": s.client_id,
+                    "client_assertion_type": JWT_BEARER_ASSERTION,
+                    "client_assertion": client_assertion(s, self.label)}
+        elif s.grant == "client_credentials":
             form = {"grant_type": "client_credentials", "client_id": s.client_id, "client_secret": s.client_secret}
         else:
             refresh = self._current_refresh_token()
@@ -215,6 +227,34 @@ class TokenSource:
             detail = done.stderr.strip().splitlines()[-1:] or ["no token on stdout"]
             raise TokenRefused(f"{self.label}: oauth2_token_command failed (exit {done.returncode}): {detail[0]}")
         return token
+
+
+def client_assertion(settings: OAuth2Settings, label: str) -> str:
+    """A JWT (RS256) naming the client to the token endpoint, signed with the certificate's key;
+    `x5t` is the certificate's SHA-1 thumbprint, as Microsoft identifies the certificate by it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    try:
+        pem = Path(settings.client_certificate).read_bytes()
+        certificate = x509.load_pem_x509_certificate(pem)
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise TokenRefused(f"{label}: oauth2_client_certificate {settings.client_certificate}: {exc}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TokenRefused(f"{label}: oauth2_client_certificate: an RSA key is needed (RS256)")
+    now = int(time.time())
+    header = {"alg": "RS256", "typ": "JWT", "x5t": _b64url(certificate.fingerprint(hashes.SHA1()))}  # noqa: S303 - a name, not a security hash
+    claims = {"aud": settings.token_url, "iss": settings.client_id, "sub": settings.client_id,
+              "jti": os.urandom(16).hex(), "iat": now, "nbf": now, "exp": now + ASSERTION_LIFETIME_SECONDS}
+    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def post_form(settings: OAuth2Settings, url: str, form: dict[str, str], label: str) -> tuple[int, dict[str, Any]]:

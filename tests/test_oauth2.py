@@ -240,3 +240,33 @@ def test_each_oauth2_mistake_names_its_key(tmp_path, text, key):
     (tmp_path / "c.toml").write_text(text)
     with pytest.raises(ConfigError, match=re.escape(key)):
         load_config(tmp_path / "c.toml", env={})
+
+
+def test_client_credentials_with_a_certificate_instead_of_a_secret(tmp_path, oauth2_dovecot, xoauth2_smtp_server,
+                                                                   token_server):
+    import trustme
+
+    registered, other = (trustme.CA().issue_cert("secor-intake", key_type=trustme.KeyType.RSA) for _ in range(2))
+    for name, cert in (("app.pem", registered), ("other.pem", other)):
+        (tmp_path / name).write_bytes(cert.cert_chain_pems[0].bytes() + cert.private_key_pem.bytes())
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server,
+                        mailbox={"oauth2_client_certificate": str(tmp_path / "app.pem")})
+    certificate_client = token_server.add_certificate_client(setup.user, registered.cert_chain_pems[0].bytes())
+    setup_text = setup.config_file.read_text().replace(setup.client_id, certificate_client) \
+        .replace(f'oauth2_client_secret = "{setup.client_secret}"\n', "")
+    assert "oauth2_client_secret" not in setup_text
+    setup.config_file.write_text(setup_text)
+    setup.append(mailfactory.submission_with_zip())
+    done = setup.poll()
+    assert done.returncode == 0, done.stderr
+    assert len(setup.smtp.messages()) == 1 and token_server.grant_count(certificate_client, "client_credentials") == 1
+
+    # the app registration knows another certificate: refused, saying so
+    setup.config_file.write_text(setup_text.replace("app.pem", "other.pem"))
+    setup.append(mailfactory.submission_with_zip(message_id="<again@acme.example>"))
+    done = setup.poll()
+    assert done.returncode == 2
+    assert "mailbox: OAuth2 token endpoint" in done.stderr and "AADSTS700027" in done.stderr
+    assert setup.folder_counts()["INBOX"] == 1
+    no_secret_in(setup, done.stderr)
+    assert "PRIVATE KEY" not in done.stderr

@@ -8,6 +8,7 @@ seconds (short in the tests, so runs must renew them); `revoke()` ends one early
 
 from __future__ import annotations
 
+import base64
 import http.server
 import itertools
 import json
@@ -31,6 +32,7 @@ class Client:
     user: str  # the mailbox its tokens open
     secret: str  # "" for a public client (device flow)
     lifetime: float | None = None  # of its access tokens; default the server's
+    certificate: bytes = b""  # PEM: a client that proves itself with assertions signed by its key
 
 
 @dataclass
@@ -78,6 +80,13 @@ class TokenServer:
             secret = "" if public else f"cs~{os.urandom(12).hex()}"
             self.clients[client_id] = Client(user, secret)
             return client_id, secret
+
+    def add_certificate_client(self, user: str, certificate_pem: bytes) -> str:
+        """An app registration that authenticates with a certificate (no secret): its client id."""
+        with self.lock:
+            client_id = f"client-{next(self._ids)}"
+            self.clients[client_id] = Client(user, "", certificate=certificate_pem)
+            return client_id
 
     def issue_refresh_token(self, client_id: str) -> str:
         with self.lock:
@@ -137,6 +146,9 @@ class TokenServer:
                              "verification_uri": f"{self.url}/devicelogin", "interval": self.device_interval}
             grant = form.get("grant_type", "")
             self.grants.append((client_id, grant))
+            if client.certificate and not self._assertion_valid(client, client_id, form):
+                return 401, {"error": "invalid_client",
+                             "error_description": "AADSTS700027: Client assertion contains an invalid signature."}
             if client.secret and form.get("client_secret") != client.secret:
                 return 401, {"error": "invalid_client", "error_description": BAD_SECRET}
             if grant == "client_credentials":
@@ -158,6 +170,30 @@ class TokenServer:
                 return 200, self._tokens(client, client_id)
             return 400, {"error": "unsupported_grant_type"}
 
+    def _assertion_valid(self, client: Client, client_id: str, form: dict[str, str]) -> bool:
+        """RFC 7523: an RS256 JWT for this endpoint from this client, unexpired, signed by the key of
+        the certificate its x5t names."""
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        if form.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+            return False
+        try:
+            header_b64, claims_b64, signature_b64 = form["client_assertion"].split(".")
+            header, claims = (json.loads(_unb64url(part)) for part in (header_b64, claims_b64))
+            certificate = x509.load_pem_x509_certificate(client.certificate)
+            certificate.public_key().verify(_unb64url(signature_b64), f"{header_b64}.{claims_b64}".encode(),
+                                            padding.PKCS1v15(), hashes.SHA256())
+        except (KeyError, ValueError, InvalidSignature):
+            return False
+        thumbprint = base64.urlsafe_b64encode(certificate.fingerprint(hashes.SHA1())).rstrip(b"=").decode()
+        now, skew = time.time(), 60
+        return (header.get("alg") == "RS256" and header.get("x5t") == thumbprint
+                and claims.get("aud") == self.token_url and claims.get("iss") == claims.get("sub") == client_id
+                and claims.get("nbf", 0) <= now + skew and now < claims.get("exp", 0) <= now + 600 + skew)
+
     def _tokens(self, client: Client, refresh_for: str | None) -> dict:
         token = f"at~{os.urandom(16).hex()}"
         lifetime = client.lifetime or self.access_lifetime
@@ -166,6 +202,10 @@ class TokenServer:
         if refresh_for is not None:
             body["refresh_token"] = self._new_refresh(refresh_for)
         return body
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class FormJsonHandler(http.server.BaseHTTPRequestHandler):
