@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 from intake.config import Config, MailboxConfig, OutboundConfig
@@ -52,7 +53,11 @@ def _database(config: Config) -> str:
 
     from intake import db
 
-    shown = make_url(config.database_url).render_as_string(hide_password=True)
+    url = make_url(config.database_url)
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not url.database.startswith("file:") and not Path(url.database).exists():
+        raise RuntimeError(f"{shown}: no such database file: run `secor-intake db upgrade`")
     engine = db.make_engine(config.database_url)
     try:
         with engine.connect() as connection:
@@ -114,28 +119,34 @@ def _mailbox_checks(config: Config) -> Iterator[tuple[str, Callable[[], str]]]:
     from intake.mailbox import open_mail_source
 
     mailbox = config.mailbox
-    folders = dict.fromkeys((mailbox.folder, mailbox.processed_folder, mailbox.returned_folder,
-                             mailbox.ignored_folder, mailbox.failed_folder))
+    filing = dict.fromkeys((mailbox.processed_folder, mailbox.returned_folder, mailbox.ignored_folder,
+                            mailbox.failed_folder))
     opened: list[MailSource] = []
 
     def login() -> str:
         source = open_mail_source(mailbox, config.resolve_path)
         source.open()
         opened.append(source)
-        return f"{source.account} logged in"
+        return f"{source.account} opened"
 
-    def folder_check(folder: str) -> Callable[[], str]:
+    def folder_check(folder: str, inbox: bool) -> Callable[[], str]:
+        """The inbox must be there; a filing folder is made by the first move into it."""
         def attempt() -> str:
             if not opened:
                 raise RuntimeError("not tried: the mailbox login failed")
-            state = opened[0].folder_state(folder)
-            return f"{folder} exists (UIDVALIDITY {state.uidvalidity})"
+            if opened[0].folder_exists(folder):
+                return f"{folder} exists (UIDVALIDITY {opened[0].folder_state(folder).uidvalidity})"
+            if inbox:
+                raise RuntimeError(f"{folder} does not exist (mailbox.folder: check the name)")
+            return f"{folder} is not there yet: the first move into it makes it (check the name)"
         return attempt
 
     try:
         yield "mailbox login", login
-        for folder in folders:
-            yield f"mailbox folder {folder}", folder_check(folder)
+        yield f"mailbox folder {mailbox.folder}", folder_check(mailbox.folder, inbox=True)
+        for folder in filing:
+            if folder != mailbox.folder:
+                yield f"mailbox folder {folder}", folder_check(folder, inbox=False)
     finally:
         for source in opened:
             source.close()

@@ -272,6 +272,10 @@ class ImapSource(MailSource):
             raise MailboxError(f"UIDVALIDITY of {ref.folder} changed ({ref.uidvalidity} -> {current}): "
                                "list the folder again")
 
+    def folder_exists(self, folder: str) -> bool:
+        with imap_errors(f"list {folder}"):
+            return bool(self.client.folder_exists(self.server_name(folder)))
+
     def folder_state(self, folder: str) -> FolderState:
         """STATUS (UIDVALIDITY UIDNEXT)."""
         with imap_errors(f"status {folder}"):
