@@ -270,3 +270,18 @@ def test_client_credentials_with_a_certificate_instead_of_a_secret(tmp_path, oau
     assert setup.folder_counts()["INBOX"] == 1
     no_secret_in(setup, done.stderr)
     assert "PRIVATE KEY" not in done.stderr
+
+
+def test_the_idle_watcher_the_poll_and_the_reply_job_share_one_token(tmp_path, oauth2_dovecot, xoauth2_smtp_server,
+                                                                     token_server):
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server,
+                        schedule={"poll_seconds": 600.0, "idle": True})
+    with RunningDaemon(setup) as daemon:
+        daemon.wait_for(daemon.health_written, 30)  # the first poll ran; the watcher holds IDLE
+        setup.append(mailfactory.submission_with_zip())
+        daemon.wait_for(lambda: len(setup.smtp.messages()) == 1, 60)  # only IDLE can start this poll
+    assert daemon.returncode == 0, daemon.stderr.decode()
+    assert len(setup.smtp.messages()) == 1
+    assert token_server.introspections.count(setup.user) >= 3  # watcher, two polls (and SMTP, asked directly)
+    assert setup.grants() == 1
+    no_secret_in(setup, daemon.stderr)
