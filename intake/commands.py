@@ -110,14 +110,14 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from intake.mailbox.base import MailboxError
-    from intake.oauth2 import TokenRefused
+    from intake.oauth2 import TokenRefused, TokenUnavailable
     from intake.outbound import SendError
     from intake.service import poll_cycle
 
     def cycle(services: Any) -> int:
         try:
             poll_cycle(services)
-        except TokenRefused as exc:  # its message names the section
+        except (TokenRefused, TokenUnavailable) as exc:  # its message names the section
             return _fail(str(exc))
         except MailboxError as exc:
             return _fail(f"mailbox: {exc}")

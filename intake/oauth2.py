@@ -122,15 +122,19 @@ def validate(section: str, config: MailboxConfig | OutboundConfig) -> None:
     grant = grant_of(config)
     needed = {"command": ("oauth2_token_command",),
               "client_credentials": ("oauth2_token_url", "oauth2_client_id", "oauth2_client_secret"),
-              "refresh_token": ("oauth2_token_url", "oauth2_client_id")}[grant]
+              "refresh_token": ("oauth2_token_url", "oauth2_client_id", "oauth2_refresh_token_store")}[grant]
     if grant == "client_credentials" and config.oauth2_client_certificate:
         needed = ("oauth2_token_url", "oauth2_client_id")  # the certificate stands for the secret
     for key in needed:
         if not getattr(config, key):
             raise ConfigError(f"{section}.{key}: required when {section}.auth = \"oauth2\" "
                               f"and oauth2_grant = \"{grant}\"")
-    if grant != "command" and not config.oauth2_token_url.startswith(("https://", "http://127.", "http://localhost")):
-        raise ConfigError(f"{section}.oauth2_token_url: must be an https:// URL")
+    if grant != "command":
+        from intake.mailbox.imap import is_loopback
+
+        url = urllib.parse.urlsplit(config.oauth2_token_url)
+        if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.hostname or "")):
+            raise ConfigError(f"{section}.oauth2_token_url: must be an https:// URL")
 
 
 class TokenSource:
@@ -190,8 +194,8 @@ class TokenSource:
         if not isinstance(token, str) or not token:
             raise TokenUnavailable(f"{self.label}: OAuth2 token endpoint {s.endpoint()} answered without an access token")
         rotated = body.get("refresh_token")
-        if s.grant == "refresh_token" and isinstance(rotated, str) and rotated and rotated != form["refresh_token"]:
-            assert s.store is not None
+        if s.grant == "refresh_token" and s.store and isinstance(rotated, str) and rotated \
+                and rotated != form["refresh_token"]:
             save_secret(s.store, rotated)  # before use: the old one may be revoked from now on
         lifetime = _seconds(body.get("expires_in"))
         if lifetime is not None:

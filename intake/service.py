@@ -7,6 +7,7 @@ parsing, templates, share-link providers and the engine cost them about a third 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -63,10 +64,8 @@ class Services:
                  ("outbound", config.outbound, config.outbound.kind == "smtp")]
         for section, values, logs_in in sides:
             if logs_in and values.auth == "oauth2":
-                try:
+                with contextlib.suppress(TokenUnavailable):  # said where the token is used
                     shared_token_source(settings_for(values, config.resolve_path), section).token()
-                except TokenUnavailable as exc:
-                    log.warning("%s", exc)
 
     def pipeline(self) -> Pipeline:
         from intake.pipeline import Pipeline

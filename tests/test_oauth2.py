@@ -233,6 +233,8 @@ def test_outbound_takes_the_mailbox_oauth2_settings_it_leaves_out(tmp_path):
     (MAILBOX_OAUTH2.replace('"client_credentials"', '"password"'), "mailbox.oauth2_grant: must be one of"),
     (MAILBOX_OAUTH2 + SMTP_OAUTH2 + 'oauth2_token_url = "http://tokens.example.org/token"\n',
      "outbound.oauth2_token_url: must be an https:// URL"),
+    (MAILBOX_OAUTH2 + SMTP_OAUTH2 + 'oauth2_token_url = "http://localhost.example.org/token"\n',
+     "outbound.oauth2_token_url: must be an https:// URL"),
     (MAILBOX_OAUTH2.replace("client_credentials", "refresh_token") + SMTP_OAUTH2 + 'oauth2_client_id = "other"\n',
      "outbound.oauth2_refresh_token_store: must differ"),
 ])
@@ -285,3 +287,16 @@ def test_the_idle_watcher_the_poll_and_the_reply_job_share_one_token(tmp_path, o
     assert token_server.introspections.count(setup.user) >= 3  # watcher, two polls (and SMTP, asked directly)
     assert setup.grants() == 1
     no_secret_in(setup, daemon.stderr)
+
+
+def test_an_unreachable_token_endpoint_is_one_line_naming_it_and_mail_waits(tmp_path, oauth2_dovecot,
+                                                                             xoauth2_smtp_server, token_server):
+    setup = OAuth2Setup(tmp_path, oauth2_dovecot, xoauth2_smtp_server, token_server,
+                        mailbox={"oauth2_token_url": "https://127.0.0.1:9/token", "timeout_seconds": 5.0})
+    setup.append(mailfactory.submission_with_zip())
+    done = setup.poll()
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("secor-intake: mailbox: OAuth2 endpoint https://127.0.0.1:9/token unreachable: ")
+    assert setup.folder_counts() == {"INBOX": 1} and setup.smtp.messages() == []
+    no_secret_in(setup, done.stdout, done.stderr)
