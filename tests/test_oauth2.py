@@ -4,6 +4,7 @@ that takes only XOAUTH2 with a token it knows. The real CLI runs as operators ru
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
@@ -300,3 +301,22 @@ def test_an_unreachable_token_endpoint_is_one_line_naming_it_and_mail_waits(tmp_
     assert line.startswith("secor-intake: mailbox: OAuth2 endpoint https://127.0.0.1:9/token unreachable: ")
     assert setup.folder_counts() == {"INBOX": 1} and setup.smtp.messages() == []
     no_secret_in(setup, done.stdout, done.stderr)
+
+
+def test_no_token_in_debug_logs(oauth2_setup: OAuth2Setup):
+    """Even at DEBUG, where the IMAP and SMTP libraries log their exchanges, no token is written."""
+    setup = oauth2_setup
+    setup.append(mailfactory.submission_with_zip())
+    done = setup.poll(SECOR_INTAKE_LOG_LEVEL="DEBUG")
+    assert done.returncode == 0, done.stderr
+    assert len(setup.smtp.messages()) == 1 and " DEBUG " in done.stderr
+    no_secret_in(setup, done.stdout, done.stderr)
+    xoauth2 = [base64.b64encode(f"user={setup.user}\x01auth=Bearer {token}\x01\x01".encode()).decode()
+               for token in token_server_tokens(setup)]
+    assert not any(blob in done.stderr for blob in xoauth2)
+    assert "Bearer" not in done.stderr and "dXNlcj" not in done.stderr  # base64 of "user="
+
+
+def token_server_tokens(setup: OAuth2Setup) -> list[str]:
+    with setup.tokens.lock:
+        return list(setup.tokens.access)
