@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from intake.config import ConfigError, load_config
-from intake.oauth2 import device_url_of
+from intake.oauth2 import OAuth2Settings, TokenSource, device_url_of
 from intake.tls import client_context
 from tests import mailfactory
 from tests.daemon_helpers import RunningDaemon
@@ -320,3 +320,22 @@ def test_no_token_in_debug_logs(oauth2_setup: OAuth2Setup):
 def token_server_tokens(setup: OAuth2Setup) -> list[str]:
     with setup.tokens.lock:
         return list(setup.tokens.access)
+
+
+def test_a_token_is_reused_then_renewed_shortly_before_it_expires(token_server: TokenServer):
+    """Proactive renewal, so no server ever sees an expired token: a tenth of the lifetime early."""
+    client_id, secret = token_server.add_client("renewal-user")
+    token_server.clients[client_id].lifetime = 6.0
+    source = TokenSource(OAuth2Settings(grant="client_credentials", token_url=token_server.token_url,
+                                        client_id=client_id, client_secret=secret,
+                                        ca_bundle=str(token_server.ca_file)), "mailbox")
+    first = source.token()
+    assert source.token() == first and token_server.grant_count(client_id, "client_credentials") == 1
+    time.sleep(5.5)  # past 6 - 0.6 s: renewed although the first is still valid
+    second = source.token()
+    assert token_server.user_of(first) == "renewal-user"
+    assert second != first and token_server.grant_count(client_id, "client_credentials") == 2
+    assert source.renew(first) == second  # a job still holding the old one gets the new, no new grant
+    assert token_server.grant_count(client_id, "client_credentials") == 2
+    assert source.renew(second) != second  # the new one refused: fetched once more
+    assert token_server.grant_count(client_id, "client_credentials") == 3
