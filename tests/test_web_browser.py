@@ -165,7 +165,7 @@ def test_word_and_excel_preview_in_the_page_and_their_content_runs_nothing(serve
     assert page.evaluate("window.notReloaded") is True
     assert page.dialogs == []
     assert [u for u in requests if not u.startswith(server.url)] == []  # nothing fetched from elsewhere
-    _shot(page, "preview-word")
+    _shot(page, "preview-office")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -265,6 +265,8 @@ def test_the_email_is_shown_as_it_will_go_and_undo_withdraws_it(served_with_undo
     held = page.locator("#held-email")
     assert "Element 6 needs this year's drill records." in held.locator("pre").inner_text()
     assert f"[{bench.clean}]" in held.inner_text()
+    held.scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('held-email').scrollIntoView()")
     _shot(page, "undo")
     poll_cycle(bench.services)  # the sending job runs meanwhile: the email waits
     page.get_by_role("button", name="Undo decision").click()
