@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from intake import users
 from intake.cases import find_case, show_document
 from intake.clock import utcnow
-from intake.db import AuditEntry, Decision, Reply, StoredDocument, WebSession
+from intake.db import AuditEntry, Decision, Reply, SignInAttempt, StoredDocument, WebSession
 from intake.service import poll_cycle, send_replies
 from intake.web.app import create_app
 from tests import mailfactory
@@ -121,15 +121,83 @@ def test_idle_sessions_expire(bench: Bench) -> None:
     assert _count(bench, WebSession) == 0
 
 
-def test_sign_in_is_rate_limited_per_user_and_per_address(bench: Bench, client: TestClient) -> None:
-    for _ in range(5):
-        assert sign_in(client, "ben", "wrong password guess").status_code == 401
-    blocked = sign_in(client, "ben", PASSWORD)  # right password, too late
-    assert blocked.status_code == 429 and client.cookies.get("secor_session") is None
-    assert sign_in(client, "ana").url.path == "/"  # another user from the same address still can
-    for i in range(20):
-        sign_in(client, f"nobody{i}", "wrong password guess")
-    assert sign_in(client, "ada").status_code == 429  # the address is now blocked for everyone
+def _age_failed_sign_ins(bench: Bench, seconds: float) -> None:
+    """Move every recorded failure `seconds` into the past (the throttle's clock is the rows' times)."""
+    with bench.services.sessions.begin() as session:
+        for attempt in session.scalars(select(SignInAttempt)):
+            attempt.at -= timedelta(seconds=seconds)
+
+
+def test_failed_sign_ins_slow_the_guesser_down_but_never_lock_out_a_browser_that_signed_in_before(
+        bench: Bench) -> None:
+    trusted = _signed_in(bench, "ben")  # ben's own browser, signed in before the attack
+    trusted.post("/signout", data={"csrf_token": _csrf(trusted)})
+    attacker = TestClient(create_app(bench.config, bench.services), follow_redirects=True)
+    for _ in range(3):  # the free failures of a name from one address
+        assert sign_in(attacker, "ben", "wrong password guess").status_code == 401
+    assert sign_in(attacker, "ben", "wrong password guess").status_code == 401  # the 4th is checked...
+    assert sign_in(attacker, "ben", PASSWORD).status_code == 429  # ...and the next must wait, right or not
+    assert attacker.cookies.get("secor_session") is None
+    assert sign_in(attacker, "ana").url.path == "/"  # another name from the same address is not delayed
+    assert sign_in(trusted, "ben").url.path == "/"  # ben's browser is not delayed by the guesser's failures
+    _age_failed_sign_ins(bench, 2)  # the wait was 1 s: a delay, never a lock
+    attacker.cookies.delete("secor_session")
+    assert sign_in(attacker, "ben", "wrong password guess").status_code == 401
+    _age_failed_sign_ins(bench, 1.5)  # the wait doubled to 2 s: 1.5 s later it still waits
+    assert sign_in(attacker, "ben", PASSWORD).status_code == 429
+    # brute force stays slow: twenty more failures make the wait the configured maximum
+    with bench.services.sessions.begin() as session:
+        for _ in range(20):
+            users.record_failed_sign_in(session, "ben", "testclient")
+    _age_failed_sign_ins(bench, 120)
+    assert sign_in(attacker, "ben", PASSWORD).status_code == 429
+    _age_failed_sign_ins(bench, bench.config.web.signin_max_delay_seconds)
+    assert sign_in(attacker, "ben", PASSWORD).url.path == "/"
+
+
+def test_guesses_spread_over_many_addresses_slow_down_per_name_and_a_forged_device_cookie_is_no_help(
+        bench: Bench) -> None:
+    trusted = _signed_in(bench, "ben")
+    trusted.post("/signout", data={"csrf_token": _csrf(trusted)})
+    for i in range(11):  # ten free failures per name from everywhere, then waits
+        botnet = TestClient(create_app(bench.config, bench.services), client=(f"192.0.2.{i}", 40000))
+        assert sign_in(botnet, "ben", "wrong password guess").status_code == 401, i
+    fresh = TestClient(create_app(bench.config, bench.services), client=("192.0.2.200", 40000))
+    assert sign_in(fresh, "ben", PASSWORD).status_code == 429
+    device = trusted.cookies.get("secor_device")
+    issued, nonce, mac = device.split(".")
+    fresh.cookies.set("secor_device", f"{issued}.{nonce}.{'0' * len(mac)}")
+    assert sign_in(fresh, "ben", PASSWORD).status_code == 429
+    fresh.cookies.set("secor_device", device)  # not ana's: a device cookie is for the name it signed in
+    assert sign_in(fresh, "ana", PASSWORD).url.path == "/"
+    assert sign_in(trusted, "ben").url.path == "/"
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(bench: Bench) -> None:
+    from dataclasses import replace
+
+    config = replace(bench.config, web=replace(bench.config.web, trusted_proxies=["10.0.0.0/24"]))
+    proxy = TestClient(create_app(config, bench.services), client=("10.0.0.7", 40000))
+    spoofed = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}  # the client wrote the first, the proxy the last
+    for _ in range(4):
+        assert sign_in_with_headers(proxy, "ben", "wrong password guess", spoofed).status_code == 401
+    # the guesser at 203.0.113.9 now waits; a colleague behind the same proxy does not
+    assert sign_in_with_headers(proxy, "ben", PASSWORD, spoofed).status_code == 429
+    colleague = {"X-Forwarded-For": "203.0.113.10"}
+    assert sign_in_with_headers(proxy, "ben", PASSWORD, colleague).status_code == 303
+    direct = TestClient(create_app(config, bench.services), client=("192.0.2.50", 40000))
+    for _ in range(4):  # not from a trusted proxy: its header is the client's own word, ignored
+        sign_in_with_headers(direct, "ana", "wrong password guess", {"X-Forwarded-For": f"198.51.100.{_}"})
+    with bench.services.sessions() as session:
+        sources = set(session.scalars(select(SignInAttempt.address)))
+    assert sources == {"203.0.113.9", "192.0.2.50"}
+
+
+def sign_in_with_headers(test_client: TestClient, username: str, password: str, headers: dict[str, str]):
+    page = test_client.get("/signin")
+    token = re.search(r'name="signin_token" value="([^"]+)"', page.text).group(1)
+    return test_client.post("/signin", data={"username": username, "password": password, "signin_token": token,
+                                             "next": "/"}, headers=headers, follow_redirects=False)
 
 
 def test_sign_in_returns_only_to_a_path_on_this_site(bench: Bench, client: TestClient) -> None:

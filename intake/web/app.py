@@ -112,7 +112,25 @@ def _templates() -> Environment:
 
 
 def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer's, or, when the peer is a configured proxy, the nearest address
+    of X-Forwarded-For that is not one of them (what a client writes there itself is further left)."""
+    peer = request.client.host if request.client else "unknown"
+    if not _is_trusted_proxy(request, peer):
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    for hop in reversed(forwarded):
+        if not _is_trusted_proxy(request, hop):
+            return hop[:100]
+    return peer
+
+
+def _is_trusted_proxy(request: Request, host: str) -> bool:
+    wb: Workbench = request.app.state.wb
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n, strict=False) for n in wb.config.web.trusted_proxies)
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -150,13 +168,7 @@ def _proxy_user(request: Request) -> str | None:
     """The user a configured reverse proxy names, only when the request comes from that proxy."""
     wb: Workbench = request.app.state.wb
     header = wb.config.web.proxy_user_header
-    if not header or request.client is None:
-        return None
-    try:
-        address = ipaddress.ip_address(request.client.host)
-    except ValueError:
-        return None
-    if not any(address in ipaddress.ip_network(n, strict=False) for n in wb.config.web.trusted_proxies):
+    if not header or request.client is None or not _is_trusted_proxy(request, request.client.host):
         return None
     return request.headers.get(header, "").strip() or None
 
@@ -237,35 +249,38 @@ async def signin(request: Request) -> Response:
         return _forbidden(request, "the sign-in form is stale: reload the page")
     username, password = str(form.get("username", ""))[:100], str(form.get("password", ""))[:1000]
     address = _address(request)
-    limits = users.SignInLimits(timedelta(minutes=wb.config.web.signin_window_minutes),
-                                wb.config.web.signin_max_failures_per_user,
-                                wb.config.web.signin_max_failures_per_address)
+    web = wb.config.web
+    throttle = users.SignInThrottle(timedelta(minutes=web.signin_window_minutes), web.signin_free_failures,
+                                    web.signin_free_failures_per_name, timedelta(seconds=web.signin_max_delay_seconds))
 
-    def attempt() -> tuple[str, str | None]:
+    def attempt() -> tuple[str, str | None, str | None]:
         with wb.sessions.begin() as session:
-            if users.sign_in_blocked(session, username, address, limits):
-                return "blocked", None
+            device = auth.trusted_device(users.find_user(session, username), request.cookies.get(auth.DEVICE_COOKIE))
+            source = users.TRUSTED_SOURCE + device if device else address
+            if users.sign_in_wait(session, username, source, throttle) > timedelta(0):
+                return "wait", None, None
             user = users.check_password(session, username, password)
             if user is None:
-                users.record_failed_sign_in(session, username, address)
+                users.record_failed_sign_in(session, username, source)
                 case_commands.audit(session, None, "sign_in_failed", username=username, address=address)
-                return "failed", None
+                return "failed", None, None
             token = auth.start_session(session, user, request.cookies.get(auth.COOKIE))
             case_commands.audit(session, user, "sign_in", address=address)
-            return "ok", token
+            return "ok", token, auth.device_token(user)
 
-    outcome, token = await run_in_threadpool(attempt)
+    outcome, token, device_token = await run_in_threadpool(attempt)
     if outcome != "ok":
         again = secrets.token_urlsafe(24)
-        message = ("Too many failed sign-ins: wait a few minutes and try again." if outcome == "blocked"
+        message = ("Too many failed sign-ins: wait a minute and try again." if outcome == "wait"
                    else "Unknown user name or wrong password.")
-        response: Response = _render(request, "signin.html", status=429 if outcome == "blocked" else 401,
+        response: Response = _render(request, "signin.html", status=429 if outcome == "wait" else 401,
                            signin_token=again, next=_safe_next(str(form.get("next", ""))), error=message)
         _set_cookie(request, response, auth.SIGNIN_COOKIE, again, max_age=3600)
         return response
     response = RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
-    assert token is not None
+    assert token is not None and device_token is not None
     _set_cookie(request, response, auth.COOKIE, token)
+    _set_cookie(request, response, auth.DEVICE_COOKIE, device_token, max_age=auth.DEVICE_DAYS * 86400)
     response.delete_cookie(auth.SIGNIN_COOKIE, path="/")
     return response
 

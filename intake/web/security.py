@@ -55,7 +55,8 @@ def cross_site(headers: Any) -> bool:
 
 
 def tokens_match(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, once a 500).
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected).encode(), str(given).encode())
 
 
 def display_name(name: str) -> str:
