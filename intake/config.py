@@ -152,6 +152,7 @@ class WebConfig:
     proxy_user_header: str = ""  # e.g. "X-Remote-User": the signed-in user, set by a reverse proxy...
     trusted_proxies: list[str] = field(default_factory=list)  # ...believed only from these addresses/networks
     metrics_port: int = 9465  # the workbench's /metrics (on [metrics] host); 0 turns it off
+    max_request_bytes: int = 1_000_000  # a larger request body is refused (413) before it is read
 
     @property
     def public_url(self) -> str:

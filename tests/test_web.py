@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import html
 import re
+import socket
 import sqlite3
 import time
 from datetime import timedelta
@@ -368,15 +369,109 @@ def test_files_are_served_by_id_only_and_traversal_is_404(bench: Bench) -> None:
         assert ana.get(f"/files/{document_id}").status_code == 404
 
 
+def _assert_security_headers(response, what: object) -> None:
+    assert response.headers["x-content-type-options"] == "nosniff", what
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "unsafe-eval" not in csp, what
+    assert "script-src 'self'" in csp or "script-src" not in csp, what
+    framing = "SAMEORIGIN" if "frame-ancestors 'self'" in csp else "DENY"
+    assert response.headers["x-frame-options"] == framing, what
+    assert "camera=()" in response.headers["permissions-policy"], what
+
+
 def test_security_headers_are_on_every_response(bench: Bench, client: TestClient) -> None:
     ana = _signed_in(bench)
     for test_client, path in ((client, "/signin"), (client, "/nowhere"), (ana, "/"), (ana, f"/cases/{bench.clean}"),
                               (ana, "/static/app.css"), (ana, "/files/1"), (ana, "/stats"), (ana, "/files/999")):
-        response = test_client.get(path)
-        assert response.headers["x-content-type-options"] == "nosniff", path
-        csp = response.headers["content-security-policy"]
-        assert "default-src 'none'" in csp and "unsafe-eval" not in csp, path
-        assert "script-src 'self'" in csp or "script-src" not in csp, path
+        _assert_security_headers(test_client.get(path), path)
+
+
+def test_bad_input_gets_a_4xx_never_a_500_and_every_refusal_carries_the_security_headers(bench: Bench) -> None:
+    anonymous = TestClient(create_app(bench.config, bench.services), follow_redirects=False)
+    anonymous.get("/signin")
+    refusals = [anonymous.post("/signin", data={"username": "ana", "password": PASSWORD, "signin_token": "é"}),
+                anonymous.post(f"/cases/{bench.clean}/notes", data={"text": "x", "csrf_token": "é"}),
+                anonymous.post("/signin", content=b"--x\r\nbroken", headers={
+                    "content-type": "multipart/form-data; boundary=x"}),
+                anonymous.put("/signin")]
+    ana = _signed_in(bench)
+    ana.follow_redirects = False
+    refusals += [ana.post(f"/cases/{bench.clean}/notes", data={"text": "x", "csrf_token": "é"}),
+                 ana.get("/files/" + "9" * 30), ana.get("/files/18446744073709551616"),
+                 ana.get("/messages/" + "9" * 30 + ".eml"), ana.get("/messages/9223372036854775808.eml")]
+    for i, response in enumerate(refusals):
+        assert 400 <= response.status_code < 500, (i, response.status_code)
+        _assert_security_headers(response, i)
+    odd_numbers = ("²", "9" * 5000, "-1", "1e3", "")
+    for field in ("finding", "reason", "sequence"):
+        for value in odd_numbers:
+            page = ana.get(f"/cases/{bench.clean}")
+            hidden = form_fields(page.text, f"/cases/{bench.clean}/decision")
+            response = ana.post(f"/cases/{bench.clean}/decision", data=hidden | {
+                "decision": "return", "note": "odd numbers", field: value})
+            assert response.status_code == 303, (field, value)
+            shown = ana.get(response.headers["location"])
+            assert shown.status_code == 200 and "Exceeds" not in shown.text and "int()" not in shown.text
+
+
+def test_an_unexpected_error_is_a_plain_500_with_the_headers_and_no_traceback(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    with bench.services.sessions.begin() as session:  # a database that lost a table: a real fault
+        session.execute(text("DROP TABLE case_note"))
+    response = ana.get(f"/cases/{bench.clean}")
+    assert response.status_code == 500 and "Traceback" not in response.text and "case_note" not in response.text
+    _assert_security_headers(response, "500")
+
+
+def test_a_request_body_over_the_limit_is_refused_before_it_is_read(bench: Bench) -> None:
+    from tests.servers.browser import LiveServer
+
+    def send_and_answer(port: int, head: bytes, body_chunks) -> tuple[int, bytes]:
+        """Send `head` and then chunks until the server answers; how many body bytes went, and the answer."""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(head)
+            sent = 0
+            conn.setblocking(False)
+            answer = b""
+            for chunk in body_chunks:
+                try:
+                    answer += conn.recv(65536)
+                except BlockingIOError:
+                    pass
+                if answer:
+                    break
+                try:
+                    conn.sendall(chunk)
+                except (BlockingIOError, ConnectionError):
+                    break
+                sent += len(chunk)
+            conn.settimeout(10)
+            try:
+                while b"\r\n\r\n" not in answer:
+                    more = conn.recv(65536)
+                    if not more:
+                        break
+                    answer += more
+            except ConnectionError:
+                pass
+            return sent, answer
+
+    limit = bench.config.web.max_request_bytes
+    with LiveServer(create_app(bench.config, bench.services)) as server:
+        head = (b"POST /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 100000000\r\n\r\n")
+        sent, answer = send_and_answer(server.port, head, [])
+        assert answer.startswith(b"HTTP/1.1 413") and sent == 0  # refused from the header alone
+        assert b"x-frame-options: DENY" in answer.lower().replace(b"deny", b"DENY")
+        chunk = b"a=" + b"x" * 65534
+        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        head = (b"POST /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        sent, answer = send_and_answer(server.port, head, (framed for _ in range(100_000_000 // len(chunk))))
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert sent < 20 * limit  # stopped near the limit (socket buffers hold some), not after 100 MB
+        small = TestClient(create_app(bench.config, bench.services))
+        assert small.post("/signin", data={"username": "x" * 1000}).status_code == 403  # a form still works
 
 
 def test_every_route_needs_authorization_and_roles_limit_assignment(bench: Bench) -> None:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeGuard
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -22,7 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -51,6 +53,7 @@ from intake.web import auth, stats
 from intake.web.security import (
     FILE_CSP,
     INLINE_TYPES,
+    BodyLimit,
     SecurityHeaders,
     content_disposition,
     cross_site,
@@ -545,7 +548,7 @@ def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitab
 def decide(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = submission.tracking_number
-    chosen = {int(v) for v in form.getlist("finding") if isinstance(v, str) and v.isdigit()}
+    chosen = {int(v) for v in form.getlist("finding") if _small_number(v)}
     findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
                 if f.id in chosen]
     try:
@@ -566,17 +569,24 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
     return RedirectResponse(_case_url(tracking, notice=notice), status_code=303)
 
 
+def _small_number(value: object) -> TypeGuard[str]:
+    """An id or index a form may carry: ASCII digits (not "²"), short enough for a 64-bit column."""
+    return isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18
+
+
 def _decision_request(form: FormData, configured: list[str],
                       findings: list[dict[str, Any]]) -> case_commands.DecisionRequest:
     choice = str(form.get("decision", ""))
-    qa_reasons = [configured[int(i)] for i in form.getlist("reason")
-                  if isinstance(i, str) and i.isdigit() and int(i) < len(configured)]
+    qa_reasons = [configured[int(i)] for i in form.getlist("reason") if _small_number(i) and int(i) < len(configured)]
     due_text = str(form.get("due", "")).strip()
+    sequence_text = str(form.get("sequence", ""))
     try:
         due = date.fromisoformat(due_text) if due_text else None
-        sequence = int(str(form.get("sequence", "")))
     except ValueError:
-        raise ValueError("the due date or the form is not valid: reload the page") from None
+        raise ValueError("the due date is not a date (YYYY-MM-DD)") from None
+    if not _small_number(sequence_text):
+        raise ValueError("the form is not valid: reload the page")
+    sequence = int(sequence_text)
     key = str(form.get("idempotency_key", ""))
     if not 16 <= len(key) <= 64:
         raise ValueError("the form is not valid: reload the page")
@@ -620,6 +630,22 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return _not_found(request)
 
 
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Any other refusal Starlette raises (a malformed form: 400, a wrong method: 405) as our page."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    return _render(request, "error.html", status=status, title="Bad request" if status == 400 else "Refused",
+                   message="The request could not be understood: reload the page and try again.")
+
+
+class IdConvertor(IntegerConvertor):
+    """A row id in a path: at most 18 digits, so that it fits a 64-bit column (else the route is a 404)."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("id", IdConvertor())
+
+
 def freeze_startup_objects() -> None:
     """Put every object alive now (modules, the app, its templates) out of the cyclic collector's
     way, once the app is built: its full collections then walk only what requests make. Without it
@@ -646,12 +672,13 @@ def create_app(config: Config, services: Any | None = None) -> Starlette:
         Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
         Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
         Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
-        Route("/files/{document_id:int}", page(file_download), methods=["GET"]),
-        Route("/messages/{message_id:int}.eml", page(message_download), methods=["GET"]),
+        Route("/files/{document_id:id}", page(file_download), methods=["GET"]),
+        Route("/messages/{message_id:id}.eml", page(message_download), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, HTTPException: http_error})
     app.state.wb = Workbench(config=config, sessions=sessions, reads=reads, storage=storage, templates=_templates())
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=config.web.max_request_bytes)
+    app.add_middleware(SecurityHeaders)  # added last: the outermost, so that every refusal carries the headers
     return app
