@@ -102,6 +102,15 @@ def _thread(session: Session, submission: Case) -> tuple[str | None, list[str]]:
     return (ids[-1] if ids else None), ids[-20:]
 
 
+def _recorded(session: Session, submission: Case, request: DecisionRequest) -> Decision | None:
+    """The decision this form already recorded on this case, if any. A key recorded on another case
+    is refused: it is never "already recorded" here (issue 24)."""
+    decision = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+    if decision is not None and decision.submission_id != submission.id:
+        raise DecisionError("this form belongs to another case: reload the page")
+    return decision
+
+
 def record_decision(session: Session, submission: Case, user: User, request: DecisionRequest,
                     outbound: OutboundConfig, accept_sends_email: bool = False) -> DecisionResult:
     """Record QA's decision on the case's latest version, queue its email and audit it, in one transaction.
@@ -112,7 +121,7 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
     idempotency key hold that even between two processes. Raises DecisionError for a decision
     that lacks what it needs.
     """
-    existing = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+    existing = _recorded(session, submission, request)
     if existing is not None:
         return DecisionResult(existing, created=False)
     _validate(request)
@@ -120,7 +129,7 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
     latest_version = submission.versions[-1]
     if request.sequence != count + 1:
         # The same form may have been recorded by a concurrent request since the look-up above.
-        again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+        again = _recorded(session, submission, request)
         if again is not None:
             return DecisionResult(again, created=False)
         raise DecidedMeanwhile(latest_decision(session, submission.id))
@@ -135,7 +144,7 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
         with session.begin_nested():
             session.add(decision)
     except IntegrityError:
-        again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+        again = _recorded(session, submission, request)
         if again is not None:
             return DecisionResult(again, created=False)
         raise DecidedMeanwhile(latest_decision(session, submission.id)) from None

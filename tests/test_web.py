@@ -520,6 +520,22 @@ def test_return_sends_one_threaded_email_even_when_sent_twice_or_by_two_analysts
     assert len(delivered) == 1
 
 
+def test_messages_come_from_the_session_never_the_url_and_another_cases_form_key_is_refused(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    planted = ana.get(f"/cases/{bench.clean}", params={"error": "Call 555-0100 now", "notice": "Password expired"})
+    assert "555-0100" not in planted.text and "Password expired" not in planted.text
+    hidden, recorded = _decide(ana, bench.clean, decision="return", note="Element 6 is missing.")
+    assert "Decision recorded." in recorded.text and "notice=" not in str(recorded.url)
+    assert "Decision recorded." not in ana.get(f"/cases/{bench.clean}").text  # shown once
+    other = form_fields(ana.get(f"/cases/{bench.hostile}").text, f"/cases/{bench.hostile}/decision")
+    replayed = ana.post(f"/cases/{bench.hostile}/decision", data=other | {
+        "idempotency_key": hidden["idempotency_key"], "decision": "return", "note": "x"})
+    assert "belongs to another case" in replayed.text and "already recorded" not in replayed.text
+    with bench.services.sessions() as session:
+        hostile = find_case(session, bench.hostile)
+        assert session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == hostile.id)) == 0
+
+
 def test_return_and_request_need_a_note_or_reason_and_accept_sends_nothing(bench: Bench) -> None:
     ana = _signed_in(bench)
     with bench.services.sessions() as session:

@@ -44,6 +44,7 @@ from intake.db import (
     StoredDocument,
     User,
     Version,
+    WebSession,
     make_engine,
     session_factory,
     utcnow,
@@ -455,14 +456,14 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
     with wb.sessions.begin() as session:
         case_commands.audit(session, session.get(User, me.user_id), "view", submission.id,
                             version=view["version"].number if view["version"] else None)
+        flash = _take_flash(session, me)
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
     return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
                    trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
                    back=_query(filters), analysts=analysts, preview=preview, due=due, company=company,
                    tool_fields=TOOL_FIELDS,
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
-                   sequence=len(decisions) + 1, error=request.query_params.get("error"),
-                   notice=request.query_params.get("notice"),
+                   sequence=len(decisions) + 1, error=flash.get("error"), notice=flash.get("notice"),
                    version_numbers={v.id: v.number for v in submission.versions})
 
 
@@ -528,6 +529,26 @@ def _inside(root: Path, relative: str) -> Path | None:
 
 # -- changes -------------------------------------------------------------------------------------
 
+def _flash_redirect(request: Request, session: Session, url: str, *, error: str | None = None,
+                    notice: str | None = None) -> RedirectResponse:
+    """A 303 to `url` with a message for the next page, kept in the server-side session: a message is
+    never read from the URL, so a link cannot put words in the workbench's mouth (issue 24)."""
+    me: auth.SignedIn = request.scope["signed_in"]
+    row = session.get(WebSession, me.session_id)
+    if row is not None:
+        row.flash = {"error": error} if error else {"notice": notice or ""}
+    return RedirectResponse(url, status_code=303)
+
+
+def _take_flash(session: Session, me: auth.SignedIn) -> dict[str, str]:
+    """The session's message for this page, once."""
+    row = session.get(WebSession, me.session_id)
+    flash = (row.flash if row is not None else None) or {}
+    if row is not None and row.flash is not None:
+        row.flash = None
+    return flash
+
+
 def _case_url(tracking: str, **params: str) -> str:
     return f"/cases/{tracking}" + ("?" + urlencode(params) if params else "")
 
@@ -556,17 +577,17 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
         result = case_commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
                                                wb.config.web.accept_sends_email)
     except (ValueError, case_commands.DecisionError) as exc:  # nothing was written before these
-        return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
+        return _flash_redirect(request, session, _case_url(tracking), error=str(exc))
     except case_commands.DecidedMeanwhile as exc:
         who = exc.latest.user.username if exc.latest else "someone"
-        return RedirectResponse(_case_url(tracking, error=f"{who} recorded a decision on this case meanwhile; "
-                                          "nothing was sent. Review it below."), status_code=303)
+        return _flash_redirect(request, session, _case_url(tracking), error=f"{who} recorded a decision on this "
+                               "case meanwhile; nothing was sent. Review it below.")
     if result.created:
         from intake.metrics import DECISIONS
 
         DECISIONS.labels(decision_request.decision).inc()
     notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
-    return RedirectResponse(_case_url(tracking, notice=notice), status_code=303)
+    return _flash_redirect(request, session, _case_url(tracking), notice=notice)
 
 
 def _small_number(value: object) -> TypeGuard[str]:
@@ -602,7 +623,7 @@ def assign(request: Request, session: Session, submission: Case, actor: User, fo
     name = str(form.get("assignee", ""))
     assignee = actor if name == "me" else (users.find_user(session, name) if name else None)
     if name and (assignee is None or assignee.disabled):
-        return RedirectResponse(_case_url(tracking, error=f"no active user {name}"), status_code=303)
+        return _flash_redirect(request, session, _case_url(tracking), error=f"no active user {name}")
     try:
         case_commands.assign(session, submission, actor, assignee)
     except PermissionError as exc:
@@ -615,7 +636,7 @@ def add_note(request: Request, session: Session, submission: Case, actor: User, 
     try:
         case_commands.add_note(session, submission, actor, str(form.get("text", "")))
     except case_commands.DecisionError as exc:
-        return RedirectResponse(_case_url(submission.tracking_number, error=str(exc)), status_code=303)
+        return _flash_redirect(request, session, _case_url(submission.tracking_number), error=str(exc))
     return RedirectResponse(_case_url(submission.tracking_number) + "#notes", status_code=303)
 
 
