@@ -32,6 +32,8 @@ from intake.faults import crash_point
 from intake.outbound.base import PermanentSendError, TransientSendError, Transport
 from intake.states import ReplyStatus
 from intake.tracking import find_tracking_numbers
+from triage import bidi
+from triage.bidi import show_bidi
 from triage.findings import REJECT, WARN, Finding, for_submitter, verdict_for
 from triage.report import Report
 
@@ -51,13 +53,15 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    finalize=bidi.finalize,  # a submitted name or subject shows its bidi controls, never obeys them
 )
 _RE_PREFIX = re.compile(r"^\s*((re|aw|sv|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 def _one_line(text: str | None) -> str:
-    """Header text without CR/LF, tabs or runs of blanks (as names and subjects arrive folded and padded)."""
-    return " ".join((text or "").split())
+    """Header text without CR/LF, tabs or runs of blanks (as names and subjects arrive folded and padded),
+    its bidi controls visible."""
+    return show_bidi(" ".join((text or "").split()))
 
 
 def reply_subject(original: str | None, tracking_number: str | None) -> str:

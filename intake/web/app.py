@@ -51,6 +51,7 @@ from intake.db import (
 )
 from intake.storage import Storage
 from intake.web import auth, stats
+from intake.web.preview import UnsafePdf, safe_pdf
 from intake.web.security import (
     FILE_CSP,
     INLINE_TYPES,
@@ -61,6 +62,7 @@ from intake.web.security import (
     display_name,
     tokens_match,
 )
+from triage import bidi
 
 STATIC = Path(__file__).parent / "static"
 QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
@@ -108,7 +110,7 @@ def _age(value: datetime) -> str:
 
 def _templates() -> Environment:
     env = Environment(loader=PackageLoader("intake.web", "templates"), autoescape=select_autoescape(default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=bidi.finalize)
     env.filters.update(size=_size, age=_age, safe_name=display_name,
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
     env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS)
@@ -490,10 +492,17 @@ def file_download(request: Request, me: auth.SignedIn) -> Response:
         case_commands.audit(session, session.get(User, me.user_id), "download" if not inline else "open",
                             submission_id, document.id, path=document.path)
     name = document.path.rsplit("/", 1)[-1]
-    return FileResponse(path, media_type=document.mime if inline else "application/octet-stream", headers={
-        "Content-Disposition": content_disposition("inline" if inline else "attachment", name),
-        "Content-Security-Policy": FILE_CSP + ("" if document.mime == "application/pdf" else "; sandbox"),
-        "Cache-Control": "private, no-store"})
+    headers = {"Content-Disposition": content_disposition("inline" if inline else "attachment", name),
+               "Content-Security-Policy": FILE_CSP + ("" if document.mime == "application/pdf" else "; sandbox"),
+               "Cache-Control": "private, no-store"}
+    if inline and document.mime == "application/pdf":
+        # Chromium's viewer would run the PDF's own JavaScript: preview a copy without any.
+        try:
+            return Response(safe_pdf(path), media_type="application/pdf", headers=headers)
+        except UnsafePdf:
+            return _render(request, "error.html", status=415, title="No preview",
+                           message="This PDF cannot be previewed safely: download it to open it.")
+    return FileResponse(path, media_type=document.mime if inline else "application/octet-stream", headers=headers)
 
 
 def message_download(request: Request, me: auth.SignedIn) -> Response:
