@@ -190,6 +190,18 @@ def add_note(session: Session, submission: Case, user: User, text: str) -> CaseN
     return note
 
 
+def add_correspondent(session: Session, submission: Case, user: User, address: str) -> str:
+    """Let `address` write for the case besides its submitter: its follow-ups join the case (issue 24)."""
+    address = address.strip().lower()
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain or len(address) > 320 or any(c.isspace() or c in "<>,;\"" for c in address):
+        raise DecisionError("give one email address, like name@example.org")
+    if address != submission.submitter.lower() and address not in (submission.correspondents or []):
+        submission.correspondents = [*(submission.correspondents or []), address]  # a new list: JSON is not tracked
+        audit(session, user, "add_correspondent", submission.id, address=address)
+    return address
+
+
 def mark_resubmitted(submission: Case, at: datetime) -> None:
     """The submitter sent a new version of a known case: back to the top of QA's queue."""
     submission.qa_state, submission.qa_since = "resubmitted", at

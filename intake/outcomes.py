@@ -54,6 +54,7 @@ class Incoming:
     case_number: str | None  # the existing case it replies to
     backlog: bool  # arrived before the daemon first looked at the inbox: filed without a reply
     auth: authresults.AuthResults | None = None  # what our own mail server says of the sender, if anything
+    claimed_case: str | None = None  # a case it quoted but whose sender may not speak for: it opens its own
 
     @property
     def carries_files(self) -> bool:
@@ -170,6 +171,10 @@ class NewVersion(Handler):
         if (why := disposition.sender_unverified(email.parsed, email.auth, submitter)) is not None:
             report = finish_report(report.source, [*report.findings, finding("message.sender_unverified", why)],
                                    config.triage.severities, report.summary, report.documents)
+        if email.claimed_case is not None:
+            report = finish_report(report.source, [*report.findings, finding(
+                "message.claimed_case", disposition.claimed_case_message(email.claimed_case))],
+                config.triage.severities, report.summary, report.documents)
         # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
         return scan.scan_submission(report, kept_files(email.workdir), config.scan, config.triage.severities)
 
@@ -185,7 +190,8 @@ class NewVersion(Handler):
                 msg = render_no_submission(outbound, parsed.sender, parsed.sender_name, parsed.subject,
                                            parsed.message_id, parsed.references, case.tracking_number)
             else:
-                msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references)
+                msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references,
+                                             recipient=(parsed.sender, parsed.sender_name))
             queue_reply(session, case, version, msg, parsed.sender, outbound, source_message=row)
         outcome = MessageOutcome.RETURNED if report.verdict == RETURNED else MessageOutcome.PROCESSED
         return outcome, (f"{case.tracking_number} v{version.number}: {report.verdict} ({report.source.kind}, "

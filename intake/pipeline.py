@@ -321,14 +321,14 @@ class Pipeline:
         if self._settle(row_id, parsed, sha256, auth, stats, None) is None:
             return None
         kind = disposition.classify(parsed)
-        case_number = None
+        case_number = claimed = None
         if kind == disposition.FOLLOW_UP:
-            case_number = self._known_case(parsed.tracking_numbers)
-            if case_number is None:  # a tracking number we never issued: judge by content
+            case_number, claimed = self._known_case(parsed, auth)
+            if case_number is None:  # a number we never issued, or a case it may not speak for: judge by content
                 kind = (disposition.SUBMISSION if parsed.attachments or parsed.links
                         else disposition.NO_SUBMISSION if disposition.mentions_secor(parsed) else disposition.OTHER)
         return outcomes.Incoming(ref, parsed, sha256, workdir, too_large=False, kind=kind, case_number=case_number,
-                                 backlog=backlog, auth=auth)
+                                 backlog=backlog, auth=auth, claimed_case=claimed)
 
     def _is_backlog(self, ref: MessageRef, progress: FolderProgress) -> bool:
         """Mail that arrived well before the daemon first saw the folder: filed without a reply."""
@@ -466,12 +466,19 @@ class Pipeline:
         row.message_id = parsed.message_id or row.message_id
         row.sha256 = sha256
 
-    def _known_case(self, tracking_numbers: list[str]) -> str | None:
+    def _known_case(self, parsed: email_parser.ParsedMessage, auth: AuthResults | None) -> tuple[str | None, str | None]:
+        """(the first quoted case the sender may speak for, else None; the first quoted case it may not)."""
+        claimed = None
         with self.sessions() as session:
-            for number in tracking_numbers:
-                if session.scalar(select(Case.id).where(Case.tracking_number == number)):
-                    return number
-        return None
+            for number in parsed.tracking_numbers:
+                case = session.execute(select(Case.submitter, Case.correspondents)
+                                       .where(Case.tracking_number == number)).first()
+                if case is None:
+                    continue
+                if disposition.may_speak_for(parsed.sender, auth, case.submitter, case.correspondents):
+                    return number, None
+                claimed = claimed or number
+        return None, claimed
 
     # -- failures -----------------------------------------------------------------------------
 

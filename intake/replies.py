@@ -115,15 +115,18 @@ def _common(config: OutboundConfig, name: str | None, tracking_number: str | Non
 
 
 def render_acknowledgement(submission: Case, version: Version, report: Report, config: OutboundConfig,
-                           in_reply_to: str | None, references: list[str]) -> EmailMessage:
+                           in_reply_to: str | None, references: list[str],
+                           recipient: tuple[str, str | None] | None = None) -> EmailMessage:
     """The acknowledgement of one version: tracking number, verdict in words, every reject and warn
     finding with its path, and what to do next.
 
-    `in_reply_to` is the submitter's Message-ID and `references` their message's References header;
-    our References is theirs followed by their Message-ID.
+    `in_reply_to` is the sender's Message-ID and `references` their message's References header;
+    our References is theirs followed by their Message-ID. `recipient` (address, name) is who sent
+    the version, when not the case's submitter: the email names only them (issue 24).
     """
+    address, name = recipient or (submission.submitter, submission.submitter_name)
     findings: list[Finding] = for_submitter(report.findings)  # company history stays with QA
-    context = _common(config, submission.submitter_name, submission.tracking_number) | {
+    context = _common(config, name, submission.tracking_number) | {
         "verdict": verdict_for(findings),  # as the submitter's findings make it: no point they cannot see
         "rejects": [f for f in findings if f.severity == REJECT],
         "warns": [f for f in findings if f.severity == WARN],
@@ -131,8 +134,8 @@ def render_acknowledgement(submission: Case, version: Version, report: Report, c
         "files": report.summary.get("files"),
     }
     original = version.message.subject if version.message is not None else submission.subject
-    return _build(config, submission.submitter, submission.submitter_name,
-                  reply_subject(original, submission.tracking_number), submission.tracking_number,
+    return _build(config, address, name, reply_subject(original, submission.tracking_number),
+                  submission.tracking_number,
                   in_reply_to, references,
                   _env.get_template("acknowledgement.txt").render(context),
                   _env.get_template("acknowledgement.html").render(context))

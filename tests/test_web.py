@@ -789,3 +789,36 @@ def test_correspondence_shows_every_email_in_and_out_as_text(bench: Bench) -> No
     first = ana.get(f"/messages/{eml_ids[0]}.eml")
     assert first.content == stored.read_bytes() and first.headers["content-type"] == "application/octet-stream"
     assert b"we will <b>fix</b>" in ana.get(f"/messages/{eml_ids[1]}.eml").content
+
+
+def test_a_follow_up_from_another_address_opens_its_own_case_until_qa_adds_that_address(bench: Bench) -> None:
+    def follow_up(message_id: str) -> None:
+        with bench.services.mail_source() as source:
+            source.append(bench.config.mailbox.folder, mailfactory.submission_with_zip(
+                sender="Pat <pat@partner.example>", subject=f"Re: [{bench.clean}] corrected submission",
+                message_id=message_id))
+        poll_cycle(bench.services)
+
+    def versions() -> int:
+        with bench.services.sessions() as session:
+            return len(find_case(session, bench.clean).versions)
+
+    follow_up("<pat.1@partner.example>")
+    assert versions() == 1  # not theirs to add to
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.clean}")
+    assert "May write for this case: jane.doe@acme-roofing.ca" in page.text
+    csrf = form_fields(page.text, f"/cases/{bench.clean}/correspondents")["csrf_token"]
+    refused = ana.post(f"/cases/{bench.clean}/correspondents", data={"address": "pat, eve@x.example", "csrf_token": csrf})
+    assert "give one email address" in refused.text
+    added = ana.post(f"/cases/{bench.clean}/correspondents", data={"address": " Pat@Partner.example ", "csrf_token": csrf})
+    assert "pat@partner.example may now write for this case." in added.text
+    assert "May write for this case: jane.doe@acme-roofing.ca, pat@partner.example" in added.text
+    follow_up("<pat.2@partner.example>")
+    assert versions() == 2
+    with bench.services.sessions() as session:
+        case = find_case(session, bench.clean)
+        assert case.qa_state == "resubmitted"
+        codes = [f.code for f in case.versions[-1].findings]
+        assert "message.sender_unverified" in codes and "message.claimed_case" not in codes  # unverified: QA looks
+        assert session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "add_correspondent")) == 1

@@ -649,6 +649,15 @@ def add_note(request: Request, session: Session, submission: Case, actor: User, 
     return RedirectResponse(_case_url(submission.tracking_number) + "#notes", status_code=303)
 
 
+def add_correspondent(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
+    url = _case_url(submission.tracking_number) + "#correspondence"
+    try:
+        address = case_commands.add_correspondent(session, submission, actor, str(form.get("address", ""))[:400])
+    except case_commands.DecisionError as exc:
+        return _flash_redirect(request, session, url, error=str(exc))
+    return _flash_redirect(request, session, url, notice=f"{address} may now write for this case.")
+
+
 def stats_page(request: Request, me: auth.SignedIn) -> Response:
     wb: Workbench = request.app.state.wb
     with wb.reads() as session:
@@ -702,6 +711,7 @@ def create_app(config: Config, services: Any | None = None) -> Starlette:
         Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
         Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
         Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
+        Route("/cases/{tracking}/correspondents", case_action(add_correspondent), methods=["POST"]),
         Route("/files/{document_id:id}", page(file_download), methods=["GET"]),
         Route("/messages/{message_id:id}.eml", page(message_download), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),
