@@ -63,6 +63,7 @@ from intake.web.security import (
     tokens_match,
 )
 from triage import bidi
+from triage.findings import known_codes
 
 STATIC = Path(__file__).parent / "static"
 QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
@@ -372,9 +373,16 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
     element_names = {element: folder for element, folder in (summary.get("elements") or {}).items()}
     return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
             "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
-            "reasons": [f for f in every_finding if f.severity in ("reject", "warn")],
+            "reasons": [f for f in every_finding if f.severity in ("reject", "warn") and _quotable(f.code)],
             "previous": previous, "element_names": element_names, "summary": summary,
             "file_count": len(documents)}
+
+
+def _quotable(code: str) -> bool:
+    """Whether a finding may be quoted to the submitter as a reason: not one for QA's eyes only
+    (history.reused_documents names another case's files), whatever a posted form ticks."""
+    known = known_codes().get(code)
+    return known is None or known.audience != "qa"
 
 
 def _element_order(item: tuple[str | None, Any]) -> tuple[int, int, str]:
@@ -580,7 +588,7 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
     tracking = submission.tracking_number
     chosen = {int(v) for v in form.getlist("finding") if _small_number(v)}
     findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
-                if f.id in chosen]
+                if f.id in chosen and _quotable(f.code)]
     try:
         decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
         result = case_commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
