@@ -102,12 +102,12 @@ def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool =
     return Bench(config, services, numbers[clean_id], numbers["<hostile.1@hostile.example>"], clean_id)
 
 
-def sign_in(client: Any, username: str = "ana", password: str = PASSWORD) -> Any:
+def sign_in(client: Any, username: str = "ana", password: str = PASSWORD, headers: dict[str, str] | None = None) -> Any:
     """Sign `client` (a Starlette TestClient) in through the form; returns the final response."""
     page = client.get("/signin")
     token = re.search(r'name="signin_token" value="([^"]+)"', page.text).group(1)
     return client.post("/signin", data={"username": username, "password": password, "signin_token": token,
-                                        "next": "/"})
+                                        "next": "/"}, headers=headers)
 
 
 def form_fields(html: str, action: str) -> dict[str, str]:
