@@ -172,3 +172,15 @@ def test_authserv_id_is_a_configuration_key(tmp_path: Path):
     result = run_cli(bad, "health")
     assert result.returncode == 2 and "mailbox.authserv_id" in result.stderr
     assert json.loads(result.stdout or "{}") == {}
+
+
+def test_a_verified_address_of_a_mail_service_anyone_can_join_does_not_speak_for_a_colleague():
+    from intake.disposition import may_speak_for
+
+    verified = authresults.AuthResults(dmarc="pass")
+    assert may_speak_for("pat@acme-roofing.ca", verified, "jane.doe@acme-roofing.ca", None)
+    assert not may_speak_for("mallory@gmail.com", verified, "jane.doe@gmail.com", None)
+    assert not may_speak_for("mallory@shaw.ca", verified, "jane.doe@shaw.ca", None)
+    assert may_speak_for("Jane.Doe@gmail.com", None, "jane.doe@gmail.com", None)  # the submitter herself
+    assert may_speak_for("pat@gmail.com", None, "jane.doe@gmail.com", ["pat@gmail.com"])  # added by QA
+    assert not may_speak_for(None, verified, "jane.doe@acme-roofing.ca", None)
