@@ -256,7 +256,10 @@ def test_one_account_whose_cases_state_different_legal_names_is_flagged(setup, t
     client = TestClient(create_app(config, services), follow_redirects=True)
     sign_in(client)
     page = client.get(f"/cases/{tracking}").text
-    assert 'id="legal-names"' in page and "2 different legal names" in page and "Birch Electric Inc." in page
+    warning = page[page.index('id="legal-names"'):page.index("</p>", page.index('id="legal-names"'))]
+    assert "2 different legal names" in warning
+    assert "Acme" not in warning  # another case's tool is not quoted: its case number is
+    assert re.search(r"SECOR-\d{4}-\d{6}", warning)
     config_file = write_config(tmp_path / "cli.toml", {
         "mailbox": {"kind": "maildir", "path": str(tmp_path / "maildir")},
         "outbound": {"kind": "file", "path": str(tmp_path / "outbox")},

@@ -49,7 +49,11 @@ document.addEventListener("DOMContentLoaded", () => {
     close.type = "button";
     close.textContent = "close";
     close.addEventListener("click", () => { preview.replaceChildren(); preview.hidden = true; });
-    caption.append(close);
+    const original = document.createElement("a");  // the bytes as received (a PDF's preview is a copy)
+    original.href = link.dataset.original;
+    original.download = "";
+    original.textContent = "download the original";
+    caption.append(close, " · ", original);
     preview.replaceChildren(caption, shown);
     preview.hidden = false;
     history.replaceState(null, "", link.href);
