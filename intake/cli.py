@@ -12,6 +12,7 @@ from intake.commands import add_parsers, print_json
 from intake.company_cli import add_parsers as add_company_parsers
 from intake.config import Config, ConfigError, load_config
 from intake.logs import setup_logging
+from intake.registers.cli import add_parsers as add_register_parsers
 from intake.web.cli import add_parsers as add_web_parsers
 
 EXIT_OK = 0
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     COMMANDS.update(add_parsers(commands))
     COMMANDS.update(add_web_parsers(commands))
     COMMANDS.update(add_company_parsers(commands))
+    COMMANDS.update(add_register_parsers(commands))
     return parser
 
 
