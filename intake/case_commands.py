@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from intake import company
 from intake.cases import latest_decision
-from intake.config import OutboundConfig
+from intake.config import OutboundConfig, RegistersConfig
 from intake.db import (
     QA_DECISIONS,
     AuditEntry,
@@ -31,9 +31,11 @@ from intake.db import (
     record_version,
     utcnow,
 )
+from intake.registers.checks import judge as judge_registers
 from intake.replies import queue_reply, render_decision
 from intake.storage import Storage
 from intake.tracking import allocate_tracking_number
+from triage.findings import apply_severities
 from triage.report import Report
 
 STATE_AFTER = {"accept": "accepted", "return": "returned", "request_documents": "awaiting_documents"}
@@ -188,12 +190,13 @@ def mark_resubmitted(submission: Case, at: datetime) -> None:
 
 def add_version(session: Session, row: InboxMessage, report: Report, case_number: str | None, *,
                 sender: str | None, sender_name: str | None, subject: str | None, year: int,
-                storage: Storage, severities: dict[str, str]) -> tuple[Case, Version, Report]:
+                storage: Storage, severities: dict[str, str],
+                registers: RegistersConfig) -> tuple[Case, Version, Report]:
     """Record the email `row` as the next version of the case `case_number` (which moves to
     `resubmitted`), or as version 1 of a new case with a new tracking number of `year`.
 
     Returns the case, the version and the report as recorded: with its tracking number and what the
-    company's history adds (intake.company). Does not commit: the caller queues the reply in the
+    company's history (intake.company) and the association's registers (intake.registers) add. Does not commit: the caller queues the reply in the
     same transaction.
     """
     case = None
@@ -206,7 +209,9 @@ def add_version(session: Session, row: InboxMessage, report: Report, case_number
     else:
         mark_resubmitted(case, row.received_at)
     history = company.file_version(session, case, report, severities)
-    report = dataclasses.replace(report, tracking_number=case.tracking_number, findings=[*report.findings, *history])
+    judged = judge_registers(session, company.report_facts(report), row.received_at.date(), registers)
+    report = dataclasses.replace(report, tracking_number=case.tracking_number,
+                                 findings=[*report.findings, *history, *apply_severities(judged.findings, severities)])
     version = record_version(session, case, row, report)
     session.flush()
     version.storage_path = storage.stored_path(storage.version_dir(case.tracking_number, version.number))

@@ -446,11 +446,13 @@ class Pipeline:
 
     def add_version(self, session: Session, row: InboxMessage, parsed: email_parser.ParsedMessage, report: Report,
                     case_number: str | None) -> tuple[Case, Version, Report]:
-        """case_commands.add_version for this email, with this pipeline's storage, clock and severities."""
+        """case_commands.add_version for this email, with this pipeline's storage, clock, severities and
+        register settings."""
         return case_commands.add_version(session, row, report, case_number, sender=parsed.sender,
                                          sender_name=parsed.sender_name, subject=parsed.subject,
                                          year=self.clock().year, storage=self.storage,
-                                         severities=self.config.triage.severities)
+                                         severities=self.config.triage.severities,
+                                         registers=self.config.registers)
 
     def _auth(self, parsed: email_parser.ParsedMessage) -> AuthResults | None:
         """What our own mail server's Authentication-Results say of this email (read once per email)."""

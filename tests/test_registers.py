@@ -125,3 +125,53 @@ def test_a_reader_never_sees_a_half_replaced_register(tmp_path, db_url):
             assert session.scalar(select(func.count(RegisterImport.id))) == 5
     finally:
         services.close()
+
+
+def members_file(path: Path, filler: int) -> RegisterFile:
+    rows = "".join(f"{5000000 + i},Filler {i},2020-01-01,\n" for i in range(filler))
+    # The member last: a register half-replaced lacks it.
+    csv_file(path, "wcb_account,legal_name,member_since,member_until\n" + rows + "1234567,Acme Roofing Ltd.,2020-01-01,\n")
+    return RegisterFile("members", path, LIMITS)
+
+
+def test_a_poll_during_imports_judges_by_a_whole_register(setup, tmp_path):
+    """Imports replace the members register again and again while `poll` records submissions of a member:
+    none is found not a member (each would be if the poll met the register half-replaced)."""
+    from tests import mailfactory
+    from tests.pipeline_helpers import deliver
+    from tests.test_company import show
+    from tests.test_registers_findings import submission_zip
+
+    config, services = setup
+    import_register(services.sessions, members_file(tmp_path / "first.csv", 0), "first.csv", "test")
+    for n in range(3):
+        deliver(config, mailfactory.submission_with_zip(
+            submission_zip(tmp_path / "src", f"s{n}", "1234567", "Tom Nguyen"), message_id=f"<m{n}@acme>"))
+    stop = threading.Event()
+    imports: list[int] = []
+
+    def keep_importing() -> None:
+        while not stop.is_set():
+            name = f"members-{len(imports)}.csv"
+            import_register(services.sessions, members_file(tmp_path / name, 20_000), name, "test")
+            imports.append(1)
+            stop.wait(0.2)  # an operator's imports are rare: let the poll's transactions in between
+
+    importer = threading.Thread(target=keep_importing)
+    importer.start()
+    try:
+        from intake.service import poll_cycle
+
+        poll_cycle(services)
+    finally:
+        stop.set()
+        importer.join()
+    assert imports, "no import ran during the poll"
+    with services.sessions() as session:
+        from intake.db import Case
+
+        tracking = list(session.scalars(select(Case.tracking_number)))
+    assert len(tracking) == 3
+    for number in tracking:
+        shown = show(services, number)
+        assert "eligibility.not_a_member" not in [f["code"] for f in shown["findings"]], number
