@@ -101,19 +101,19 @@ def _assessor(session: Session, assessor: str | None, settings: RegistersConfig,
     return False, detail
 
 
-def years_before(day: date, years: int) -> date:
-    """The same day `years` earlier (29 February: the 28th)."""
+def shift_years(day: date, years: int) -> date:
+    """The same day `years` later (earlier when negative); 29 February becomes the 28th."""
     try:
-        return day.replace(year=day.year - years)
+        return day.replace(year=day.year + years)
     except ValueError:
-        return day.replace(year=day.year - years, day=28)
+        return day.replace(year=day.year + years, day=28)
 
 
 def _continuing_education(session: Session, account: str | None, evaluation_end: date | None,
                           settings: RegistersConfig, findings: list[Finding]) -> dict[str, Any] | None:
     if account is None or evaluation_end is None:
         return None
-    since = years_before(evaluation_end, settings.continuing_education_years)
+    since = shift_years(evaluation_end, -settings.continuing_education_years)
     rows = [r for r in store.training_of_account(session, account) if r.completed_on <= evaluation_end]
     counting = [r for r in rows if r.completed_on >= since and (r.hours or 0) >= settings.continuing_education_min_hours]
     last: TrainingRecord | None = (counting or rows)[-1] if counting or rows else None
