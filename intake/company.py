@@ -23,7 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
+from intake.clock import utcnow
 from intake.db import Case, Company, CompanyCase, StoredDocument, Version
+from intake.registers import store as registers
 from triage.findings import Finding, apply_severities, finding
 from triage.report import Report
 
@@ -169,19 +171,27 @@ def company_record(submission: Case) -> dict[str, Any] | None:
     latest = submission.versions[-1] if submission.versions else None
     hashes = {d.sha256: d.path for d in latest.documents} if latest is not None else {}
     reused = reused_documents(session, company, submission, link.year, hashes)
+    cases = sorted(company.cases, key=lambda c: (c.year, c.submission_id))
+    held = registers.certificates(session, company.wcb_account)
     return {"wcb_account": company.wcb_account, "legal_name": company.legal_name, "linked_by": link.linked_by,
-            "cases": [_case_row(c) for c in sorted(company.cases, key=lambda c: (c.year, c.submission_id))],
+            "cases": [_case_row(c) for c in cases],
             "reused_documents": [{"path": r.path, "earlier_case": r.earlier_case, "earlier_year": r.earlier_year,
-                                  "earlier_path": r.earlier_path} for r in reused]}
+                                  "earlier_path": r.earlier_path} for r in reused],
+            "certificates": registers.certificate_history(session, company.wcb_account),
+            "next_due": next_due([(c.year, c.purpose) for c in cases], utcnow().year, registers.certified_years(held)),
+            "maintenance_reminders": registers.reminders_of(session, company.wcb_account)}
 
 
-def next_due(cases: list[tuple[int, str | None]], this_year: int) -> dict[str, Any]:
-    """What the company submits next and when, from its (year, purpose) cases, and whether it is late.
+def next_due(cases: list[tuple[int, str | None]], this_year: int,
+             certified_years: Iterable[int] = ()) -> dict[str, Any]:
+    """What the company submits next and when, from its (year, purpose) cases and the years the
+    certificates register says it was certified, and whether it is late.
 
     After a certification or renewal in year C: maintenance in C+1 and C+2, renewal in C+3. Without a
-    known certification, only the year is known (the one after the last case)."""
-    last_year = max(year for year, _ in cases)
-    certified = [year for year, purpose in cases if purpose in CERTIFICATIONS]
+    known certification, only the year is known (the one after the last case). With the register, a
+    company's first case (or none yet) already knows its certification year."""
+    certified = [year for year, purpose in cases if purpose in CERTIFICATIONS] + list(certified_years)
+    last_year = max([year for year, _ in cases] + certified)
     if certified:
         c = max(certified)
         due_year = max(last_year + 1, c + 1)
@@ -194,17 +204,30 @@ def next_due(cases: list[tuple[int, str | None]], this_year: int) -> dict[str, A
 
 
 def companies(session: Session, this_year: int) -> list[dict[str, Any]]:
-    """`secor-intake companies --json`: each company, its cases by year, last purpose, next due."""
+    """`secor-intake companies --json`: each company, its cases by year, last purpose, next due and its
+    certificates; also the SECOR holders of the certificates register that have not written yet."""
     out = []
+    held = registers.certificates_by_account(session)
     for company in session.scalars(select(Company).order_by(Company.legal_name, Company.wcb_account)):
         cases = sorted(company.cases, key=lambda c: (c.year, c.submission_id))
-        if not cases:
+        certificates = held.pop(company.wcb_account, [])
+        if not cases and not certificates:
             continue
         by_year: dict[str, list[dict[str, Any]]] = {}
         for c in cases:
             by_year.setdefault(str(c.year), []).append(_case_row(c))
-        last = cases[-1]
+        last = cases[-1] if cases else None
         out.append({"wcb_account": company.wcb_account, "legal_name": company.legal_name, "cases": by_year,
-                    "last_year": last.year, "last_purpose": last.purpose,
-                    "next_due": next_due([(c.year, c.purpose) for c in cases], this_year)})
+                    "last_year": last.year if last else None, "last_purpose": last.purpose if last else None,
+                    "next_due": next_due([(c.year, c.purpose) for c in cases], this_year,
+                                         registers.certified_years(certificates)),
+                    "certificates": [registers.certificate_dict(r) for r in certificates]})
+    # The record starts from the certificates register: holders that have not written yet are listed too.
+    for account, certificates in sorted(held.items(), key=lambda item: (item[1][-1].legal_name or "", item[0])):
+        if not registers.certified_years(certificates):
+            continue  # a COR only: no SECOR cycle to follow
+        out.append({"wcb_account": account, "legal_name": certificates[-1].legal_name, "cases": {},
+                    "last_year": None, "last_purpose": None,
+                    "next_due": next_due([], this_year, registers.certified_years(certificates)),
+                    "certificates": [registers.certificate_dict(r) for r in certificates]})
     return out

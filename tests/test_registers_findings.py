@@ -190,9 +190,66 @@ def test_the_pipeline_records_register_findings_for_qa_only(setup, tmp_path):
     assert shown["verdict"] == "needs_review"
     text = body_text(outbox_messages(config.resolve_path(config.outbound.path))[-1])
     assert "register" not in text and "Pat Morgan" not in text  # the submitter hears nothing of it
+    registers = shown["registers"]
+    assert (registers["member"], registers["assessor_qualified"]) == (False, False)
+    assert registers["certificate"] == {"program": "COR", "issued_on": "2024-01-01", "expires_on": "2027-01-01"}
+    assert registers["continuing_education"] == {"lapsed": True, "last": {
+        "name": "Thomas Tran", "wcb_account": "2222222", "course": "WHMIS", "completed_on": "2021-01-01",
+        "hours": 2.0, "line": 4}}
 
     raw = mailfactory.submission_with_zip(submission_zip(tmp_path / "src", "fine", "1234567", "Tom Nguyen"),
                                           message_id="<fine@acme>")
     deliver_and_poll(config, services, raw)
     shown = show(services, latest_tracking(services))
     assert [f["code"] for f in shown["findings"] if f["code"] in REGISTER_CODES] == []
+    assert (shown["registers"]["member"], shown["registers"]["assessor_qualified"]) == (True, True)
+    # The company record knows the certificate from the register from its first case on.
+    company = shown["company"]
+    assert company["certificates"] == [{"program": "SECOR", "issued_on": "2025-06-01", "expires_on": "2028-06-01",
+                                        "legal_name": "Nguyễn Roofing Ltée", "line": 2}]
+    assert company["next_due"]["year"] == 2027 and company["next_due"]["purpose"] == "maintenance"
+
+
+def test_show_and_companies_start_from_the_certificates_register(tmp_path):
+    """Without the register the first case knows no certification year; with it, maintenance and renewal
+    years follow from the certificate, and holders that never wrote are listed with what they owe."""
+    import json
+
+    from intake.company import companies, next_due
+    from tests import mailfactory
+    from tests.pipeline_helpers import maildir_config, run_cli, write_config
+    from tests.test_company import deliver_and_poll, latest_tracking
+
+    db_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    from intake.service import open_services
+
+    config = maildir_config(tmp_path, db_url)
+    services = open_services(config)
+    try:
+        raw = mailfactory.submission_with_zip(submission_zip(tmp_path / "src", "one", "1234567", "Tom Nguyen"),
+                                              message_id="<one@acme>")
+        deliver_and_poll(config, services, raw)
+        tracking = latest_tracking(services)
+        with services.sessions() as session:
+            [before] = companies(session, 2027)
+        assert before["next_due"] == {"year": 2027, "purpose": None, "status": "due"}  # the year only
+        import_all(services.sessions, tmp_path)
+        with services.sessions() as session:
+            listed = {row["wcb_account"]: row for row in companies(session, 2027)}
+    finally:
+        services.close()
+    assert listed["1234567"]["next_due"] == {"year": 2027, "purpose": "maintenance", "status": "due"}
+    assert listed["3333333"]["cases"] == {} and listed["3333333"]["next_due"] == {
+        "year": 2023, "purpose": "maintenance", "status": "overdue"}  # a SECOR of 2022 that never wrote
+    assert "2222222" not in listed  # a COR only: no SECOR cycle
+    assert next_due([(2026, "maintenance")], 2026, [2024]) == {"year": 2027, "purpose": "renewal", "status": "not_due"}
+
+    config_file = write_config(tmp_path / "cli.toml", {"database": {"url": db_url},
+                                                        "storage": {"path": str(tmp_path / "submissions")}})
+    text = run_cli(config_file, "show", tracking)
+    assert text.returncode == 0, text.stderr
+    assert "registers on wcb account: member: since 2020-01-01, still a member" in text.stdout
+    assert "registers on assessor: Principles of Health & Safety Management, 2024-05-01" in text.stdout
+    assert "registers on purpose: certificate SECOR 2025-06-01 to 2028-06-01" in text.stdout
+    shown = json.loads(run_cli(config_file, "show", tracking, "--json").stdout)
+    assert shown["registers"]["imports"]["members"]["rows"] == 3

@@ -15,8 +15,8 @@ from intake.config import RegistersConfig
 from intake.db import MaintenanceReminder
 from intake.registers.checks import shift_years
 from intake.registers.csvfile import FileLimits, RegisterFile
-from intake.registers.reminders import queue_reminders, reminders_of
-from intake.registers.store import import_register
+from intake.registers.reminders import queue_reminders
+from intake.registers.store import import_register, reminders_of
 from intake.service import poll_cycle
 from tests import mailfactory
 from tests.pipeline_helpers import body_text, outbox_messages

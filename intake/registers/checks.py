@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from intake.config import RegistersConfig
-from intake.db import CertificateRecord, MemberRecord, TrainingRecord
+from intake.db import Case, CertificateRecord, MemberRecord, TrainingRecord
 from intake.registers import store
 from intake.registers.csvfile import REGISTERS
 from intake.registers.names import account_digits, name_words
@@ -48,11 +48,11 @@ def judge(session: Session, facts: dict[str, Any], received: date, settings: Reg
     trained = imports["training"] is not None
     qualified, assessor = _assessor(session, facts.get("assessor") if trained else None, settings, findings)
     education = _continuing_education(session, account if trained else None, evaluation_end, settings, findings)
-    certificate = _certificate(session, account if imports["certificates"] else None, facts.get("purpose"),
-                               evaluation_end, received, findings)
+    certificate, history = _certificate(session, account if imports["certificates"] else None, facts.get("purpose"),
+                                        evaluation_end, received, findings)
     return Judgement(findings, {"member": member, "assessor_qualified": qualified, "certificate": certificate,
                                 "membership": membership, "assessor": assessor,
-                                "continuing_education": education,
+                                "continuing_education": education, "certificates": history,
                                 "imports": {register: store.import_dict(record) for register, record in imports.items()}})
 
 
@@ -128,9 +128,11 @@ def _continuing_education(session: Session, account: str | None, evaluation_end:
 
 
 def _certificate(session: Session, account: str | None, purpose: str | None, evaluation_end: date | None,
-                 received: date, findings: list[Finding]) -> dict[str, Any] | None:
+                 received: date, findings: list[Finding]) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+    """The certificate shown (the SECOR valid on the evaluation end, else any valid, else the latest)
+    and the account's certificate history."""
     if account is None:
-        return None
+        return None, None
     rows = store.certificates(session, account)
     on = evaluation_end or received
     valid = [r for r in rows if r.issued_on <= on <= r.expires_on]
@@ -141,8 +143,11 @@ def _certificate(session: Session, account: str | None, purpose: str | None, eva
                                 f"SECOR certificate of WCB account {account} valid on the evaluation end "
                                 f"({evaluation_end.isoformat()})."))
     shown: CertificateRecord | None = (secor or valid or rows)[-1] if rows else None
-    return None if shown is None else {"program": shown.program, "issued_on": shown.issued_on.isoformat(),
-                                       "expires_on": shown.expires_on.isoformat()}
+    history = [store.certificate_dict(r) for r in rows]
+    if shown is None:
+        return None, history
+    return {"program": shown.program, "issued_on": shown.issued_on.isoformat(),
+            "expires_on": shown.expires_on.isoformat()}, history
 
 
 def _iso(value: Any) -> date | None:
@@ -150,3 +155,46 @@ def _iso(value: Any) -> date | None:
         return date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+
+
+def case_registers(session: Session, submission: Case, settings: RegistersConfig) -> dict[str, Any] | None:
+    """`registers` in `show --json` and on the case page: what the registers say now of the latest
+    version's tool facts (null for a case without versions)."""
+    latest = submission.versions[-1] if submission.versions else None
+    if latest is None:
+        return None
+    summary = (latest.report or {}).get("summary") or {}
+    received = latest.message.received_at if latest.message is not None else submission.received_at
+    return judge(session, summary.get("tool") or {}, received.date(), settings).registers
+
+
+def fact_notes(registers: dict[str, Any] | None) -> dict[str, str]:
+    """What the registers say beside each tool fact (summary.tool key -> words), for people: the case
+    page and `show`. A register never imported says nothing."""
+    if not registers:
+        return {}
+    notes: dict[str, str] = {}
+    membership = registers.get("membership")
+    if registers.get("member") is not None:
+        if membership is None:
+            notes["wcb_account"] = "not in the members register"
+        else:
+            until = f"until {membership['member_until']}" if membership["member_until"] else "still a member"
+            notes["wcb_account"] = (f"{'member' if registers['member'] else 'not a member then'}: "
+                                    f"since {membership['member_since']}, {until}")
+    assessor = registers.get("assessor")
+    if assessor is not None:
+        courses = [f"{c['course']}, {c['completed_on']}" for c in assessor["courses"]]
+        possible = [f"possible match {c['name']}: {c['course']}, {c['completed_on']}" for c in assessor["possible_matches"]]
+        notes["assessor"] = "; ".join(courses + possible) or "no assessor course in the training register"
+    education = registers.get("continuing_education")
+    if education is not None:
+        last = education["last"]
+        said = f"last course {last['course']}, {last['completed_on']}" if last else "no course on record"
+        notes["evaluation_end"] = f"continuing education {'lapsed' if education['lapsed'] else 'kept'} ({said})"
+    certificate = registers.get("certificate")
+    if certificate is not None:
+        notes["purpose"] = f"certificate {certificate['program']} {certificate['issued_on']} to {certificate['expires_on']}"
+    elif registers.get("certificates") == []:
+        notes["purpose"] = "no certificate in the register"
+    return notes

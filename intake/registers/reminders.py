@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.config import Config
-from intake.db import CertificateRecord, Company, MaintenanceReminder, Reply
+from intake.db import CertificateRecord, Company, MaintenanceReminder
 from intake.registers.checks import shift_years
 from intake.replies import queue_reply, render_maintenance_reminder
 
@@ -72,14 +72,3 @@ def _remind(session: Session, config: Config, certificate: CertificateRecord,
         return None  # another sender queued it at the same time
     log.info("maintenance reminder for WCB account %s (%d) queued to %s", account, year, latest.submitter)
     return reminder
-
-
-def reminders_of(session: Session, account: str) -> list[dict[str, object]]:
-    """Who was reminded of which maintenance year, for `show --json` and the workbench."""
-    rows = session.execute(select(MaintenanceReminder, Reply.status, Reply.sent_at)
-                           .outerjoin(Reply, MaintenanceReminder.reply_id == Reply.id)
-                           .where(MaintenanceReminder.wcb_account == account)
-                           .order_by(MaintenanceReminder.year, MaintenanceReminder.id))
-    return [{"year": r.year, "certificate_issued_on": r.issued_on.isoformat(), "recipient": r.recipient,
-             "queued_at": r.created_at.isoformat(), "status": status,
-             "sent_at": sent_at.isoformat() if sent_at else None} for r, status, sent_at in rows]

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.db import CertificateRecord, MemberRecord, RegisterImport, TrainingRecord
+from intake.db import CertificateRecord, MaintenanceReminder, MemberRecord, RegisterImport, Reply, TrainingRecord
 from intake.registers.csvfile import Problem, RegisterFile
 from intake.registers.names import name_key, possible_match, search_words
 
@@ -148,6 +148,37 @@ def training_dict(r: TrainingRecord) -> dict[str, Any]:
 def certificate_dict(r: CertificateRecord) -> dict[str, Any]:
     return {"program": r.program, "issued_on": r.issued_on.isoformat(), "expires_on": r.expires_on.isoformat(),
             "legal_name": r.legal_name, "line": r.line}
+
+
+def certificate_history(session: Session, account: str) -> list[dict[str, Any]] | None:
+    """The account's certificates, oldest first; None when the certificates register was never imported."""
+    if last_import(session, "certificates") is None:
+        return None
+    return [certificate_dict(r) for r in certificates(session, account)]
+
+
+def certificates_by_account(session: Session) -> dict[str, list[CertificateRecord]]:
+    """Every certificate in the register by WCB account, oldest first (the `companies` listing)."""
+    out: dict[str, list[CertificateRecord]] = {}
+    for row in session.scalars(select(CertificateRecord).order_by(CertificateRecord.issued_on, CertificateRecord.id)):
+        out.setdefault(row.wcb_account, []).append(row)
+    return out
+
+
+def certified_years(rows: list[CertificateRecord]) -> list[int]:
+    """The years a SECOR was issued: certifications, for what the company submits next."""
+    return [r.issued_on.year for r in rows if r.program == "SECOR"]
+
+
+def reminders_of(session: Session, account: str) -> list[dict[str, Any]]:
+    """Who was reminded of which maintenance year (intake.registers.reminders), with the email's status."""
+    rows = session.execute(select(MaintenanceReminder, Reply.status, Reply.sent_at)
+                           .outerjoin(Reply, MaintenanceReminder.reply_id == Reply.id)
+                           .where(MaintenanceReminder.wcb_account == account)
+                           .order_by(MaintenanceReminder.year, MaintenanceReminder.id))
+    return [{"year": r.year, "certificate_issued_on": r.issued_on.isoformat(), "recipient": r.recipient,
+             "queued_at": r.created_at.isoformat(), "status": status,
+             "sent_at": sent_at.isoformat() if sent_at else None} for r, status, sent_at in rows]
 
 
 def account_document(session: Session, account: str) -> dict[str, Any]:
