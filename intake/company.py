@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from intake.clock import utcnow
-from intake.db import Case, Company, CompanyCase, StoredDocument, Version
+from intake.db import Case, CertificateRecord, Company, CompanyCase, StoredDocument, Version
 from intake.registers import store as registers
 from triage.findings import Finding, apply_severities, finding
 from triage.report import Report
@@ -203,31 +203,44 @@ def next_due(cases: list[tuple[int, str | None]], this_year: int,
     return {"year": due_year, "purpose": purpose, "status": status}
 
 
+def _company_row(account: str, legal_name: str | None, links: list[CompanyCase],
+                 certificates: list[CertificateRecord], this_year: int) -> dict[str, Any] | None:
+    """One company as `companies --json` lists it; None when there is nothing to follow (no case and
+    no SECOR: a COR holder that never wrote)."""
+    cases = sorted(links, key=lambda c: (c.year, c.submission_id))
+    certified = registers.certified_years(certificates)
+    if not cases and not certified:
+        return None
+    by_year: dict[str, list[dict[str, Any]]] = {}
+    for c in cases:
+        by_year.setdefault(str(c.year), []).append(_case_row(c))
+    last = cases[-1] if cases else None
+    return {"wcb_account": account, "legal_name": legal_name or (certificates[-1].legal_name if certificates else None),
+            "cases": by_year, "last_year": last.year if last else None, "last_purpose": last.purpose if last else None,
+            "next_due": next_due([(c.year, c.purpose) for c in cases], this_year, certified),
+            "certificates": [registers.certificate_dict(r) for r in certificates]}
+
+
 def companies(session: Session, this_year: int) -> list[dict[str, Any]]:
     """`secor-intake companies --json`: each company, its cases by year, last purpose, next due and its
-    certificates; also the SECOR holders of the certificates register that have not written yet."""
-    out = []
+    certificates. The record starts from the certificates register: SECOR holders that have not
+    written yet are listed too."""
     held = registers.certificates_by_account(session)
-    for company in session.scalars(select(Company).order_by(Company.legal_name, Company.wcb_account)):
-        cases = sorted(company.cases, key=lambda c: (c.year, c.submission_id))
-        certificates = held.pop(company.wcb_account, [])
-        if not cases and not certificates:
-            continue
-        by_year: dict[str, list[dict[str, Any]]] = {}
-        for c in cases:
-            by_year.setdefault(str(c.year), []).append(_case_row(c))
-        last = cases[-1] if cases else None
-        out.append({"wcb_account": company.wcb_account, "legal_name": company.legal_name, "cases": by_year,
-                    "last_year": last.year if last else None, "last_purpose": last.purpose if last else None,
-                    "next_due": next_due([(c.year, c.purpose) for c in cases], this_year,
-                                         registers.certified_years(certificates)),
-                    "certificates": [registers.certificate_dict(r) for r in certificates]})
-    # The record starts from the certificates register: holders that have not written yet are listed too.
-    for account, certificates in sorted(held.items(), key=lambda item: (item[1][-1].legal_name or "", item[0])):
-        if not registers.certified_years(certificates):
-            continue  # a COR only: no SECOR cycle to follow
-        out.append({"wcb_account": account, "legal_name": certificates[-1].legal_name, "cases": {},
-                    "last_year": None, "last_purpose": None,
-                    "next_due": next_due([], this_year, registers.certified_years(certificates)),
-                    "certificates": [registers.certificate_dict(r) for r in certificates]})
-    return out
+    rows = [row for company in session.scalars(select(Company).order_by(Company.legal_name, Company.wcb_account))
+            if (row := _company_row(company.wcb_account, company.legal_name, company.cases,
+                                    held.pop(company.wcb_account, []), this_year)) is not None]
+    holders = [row for account, certificates in held.items()
+               if (row := _company_row(account, None, [], certificates, this_year)) is not None]
+    return rows + sorted(holders, key=lambda row: (row["legal_name"] or "", row["wcb_account"]))
+
+
+def account_record(session: Session, account: str, this_year: int) -> dict[str, Any] | None:
+    """The company of one WCB account (the workbench's company page): as `companies` lists it, with
+    the maintenance reminders sent; None when neither a case nor the certificates register knows it."""
+    company = session.scalar(select(Company).where(Company.wcb_account == account))
+    row = _company_row(account, company.legal_name if company else None, company.cases if company else [],
+                       registers.certificates(session, account), this_year)
+    if row is None:
+        return None
+    return row | {"certificates_imported": registers.last_import(session, "certificates") is not None,
+                  "maintenance_reminders": registers.reminders_of(session, account)}

@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from intake import case_commands, cases, users
-from intake.company import company_record
+from intake.company import account_record, company_record
 from intake.config import Config
 from intake.db import (
     AuditEntry,
@@ -46,6 +46,8 @@ from intake.db import (
     session_factory,
     utcnow,
 )
+from intake.registers.checks import case_registers, fact_notes
+from intake.registers.names import account_digits
 from intake.storage import Storage
 from intake.web import auth, stats
 from intake.web.security import (
@@ -429,6 +431,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         previous_case, next_case = cases.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
         company = company_record(submission)
+        registers = case_registers(session, submission, wb.config.registers)
     preview = None
     if "preview" in request.query_params and view["version"] is not None:
         wanted = request.query_params["preview"]
@@ -441,7 +444,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
     return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
                    trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
                    back=_query(filters), analysts=analysts, preview=preview, due=due, company=company,
-                   tool_fields=TOOL_FIELDS,
+                   tool_fields=TOOL_FIELDS, registers=registers, register_notes=fact_notes(registers),
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
                    sequence=len(decisions) + 1, error=request.query_params.get("error"),
                    notice=request.query_params.get("notice"),
@@ -594,6 +597,20 @@ def add_note(request: Request, session: Session, submission: Case, actor: User, 
     return RedirectResponse(_case_url(submission.tracking_number) + "#notes", status_code=303)
 
 
+def company_page(request: Request, me: auth.SignedIn) -> Response:
+    """One WCB account's company: its cases by year, what is due next, its certificate history from
+    the certificates register and the maintenance reminders sent."""
+    wb: Workbench = request.app.state.wb
+    account = account_digits(request.path_params["account"])
+    if account is None:
+        return _not_found(request)
+    with wb.reads() as session:
+        record = account_record(session, account, date.today().year)
+    if record is None:
+        return _not_found(request)
+    return _render(request, "company.html", company=record)
+
+
 def stats_page(request: Request, me: auth.SignedIn) -> Response:
     wb: Workbench = request.app.state.wb
     with wb.reads() as session:
@@ -633,6 +650,7 @@ def create_app(config: Config, services: Any | None = None) -> Starlette:
         Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
         Route("/files/{document_id:int}", page(file_download), methods=["GET"]),
         Route("/messages/{message_id:int}.eml", page(message_download), methods=["GET"]),
+        Route("/companies/{account}", page(company_page), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
