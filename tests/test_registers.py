@@ -3,6 +3,7 @@ recorded and shown, `register show`, and a reader never sees a half-replaced reg
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -49,7 +50,6 @@ def test_import_show_and_a_bad_file_that_changes_nothing(tmp_path, db_url):
     assert document["members"]["rows"] == [{"legal_name": "Société Générale Ltée", "member_since": "2020-01-15",
                                             "member_until": None, "line": 2}]
     record = document["members"]["imported"]
-    import hashlib
     assert (record["file"], record["rows"], record["imported_by"], record["sha256"]) == (
         "members.csv", 2, "alice", hashlib.sha256(members.read_bytes()).hexdigest())
     assert document["training"] == {"imported": None, "rows": []}
