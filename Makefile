@@ -3,7 +3,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench servers screenshots clean
+.PHONY: demo test lint bench servers image screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ demo: $(BIN)/.installed
 
 servers:
 	bash scripts/install-test-servers.sh
+
+# The container image with podman (scripts/image.sh: also where no registry can be reached).
+image:
+	bash scripts/image.sh image
 
 # ruff and mypy, configured in pyproject.toml and installed by its `test` extra.
 lint: $(BIN)/.installed

@@ -8,9 +8,10 @@ import os
 import sys
 from typing import Sequence
 
+from intake import __version__
 from intake.commands import add_parsers, print_json
 from intake.company_cli import add_parsers as add_company_parsers
-from intake.config import Config, ConfigError, load_config
+from intake.config import CONFIG_ENV, Config, ConfigError, load_config
 from intake.logs import setup_logging
 from intake.registers.cli import add_parsers as add_register_parsers
 from intake.web.cli import add_parsers as add_web_parsers
@@ -26,6 +27,7 @@ log = logging.getLogger("secor_intake")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secor-intake", description="SECOR submission intake and triage daemon")
     parser.add_argument("--config", help="configuration file (default: $SECOR_INTAKE_CONFIG, else ./secor-intake.toml, else embedded defaults under ./var/)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     triage = commands.add_parser("triage", help="triage a local zip, a folder or a share link; touches no database")
@@ -114,8 +116,13 @@ COMMANDS = {"triage": _cmd_triage}
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    env: dict[str, str] = dict(os.environ)
+    if args.command == "demo":
+        # The demo runs on the embedded defaults, also in the image, whose $SECOR_INTAKE_CONFIG names
+        # a file that only a real set-up mounts.
+        env.pop(CONFIG_ENV, None)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, env)
     except ConfigError as exc:
         print(f"secor-intake: configuration: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN

@@ -363,7 +363,7 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(f"--config: no such file {file}") from None
+            raise ConfigError(f"{'--config' if path is not None else CONFIG_ENV}: no such file {file}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML ({exc})") from None
         base_dir = file.resolve().parent

@@ -4,6 +4,8 @@
 # Debian's chromium for the workbench's browser tests (driven by Playwright; never `playwright install`).
 # clamd (clamav-daemon) for virus scanning: the tests start their own with a test signature database.
 # systemd for `systemd-analyze verify` of the service units (deploy/systemd/).
+# podman, runc and debootstrap for the container image and compose tests (scripts/image.sh; podman-compose
+# comes from PyPI with the test extra: Debian's 1.0.3 leaves the compose network behind at `down`).
 set -euo pipefail
 need=()
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
@@ -12,6 +14,9 @@ command -v unzip >/dev/null 2>&1 || need+=(unzip)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ] || need+=(clamav-daemon)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v podman >/dev/null 2>&1 || need+=(podman netavark aardvark-dns slirp4netns)  # not all podman's by default without recommends
+command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || need+=(runc)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -12,9 +12,10 @@ from pathlib import Path
 from tests.pipeline_helpers import ROOT
 
 
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run(cwd: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECOR_INTAKE_")}
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra_env)
     return subprocess.run([sys.executable, "-m", "intake", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
 
@@ -33,3 +34,14 @@ def test_demo_seeds_polls_and_shows_outcomes(tmp_path: Path):
     shown = run(tmp_path, "show", listing[-1]["tracking_number"])
     assert shown.returncode == 0 and shown.stdout.startswith(listing[-1]["tracking_number"])
     assert run(tmp_path, "health").returncode == 0
+
+
+def test_demo_ignores_a_configuration_file_nobody_mounted_which_run_refuses_in_one_line(tmp_path: Path):
+    # The image sets SECOR_INTAKE_CONFIG to where a real set-up mounts its file.
+    missing = str(tmp_path / "etc" / "secor-intake.toml")
+    demo = run(tmp_path, "demo", SECOR_INTAKE_CONFIG=missing)
+    assert demo.returncode == 0, demo.stderr
+    assert "One cycle: 4 emails taken" in demo.stdout
+    refused = run(tmp_path, "run", SECOR_INTAKE_CONFIG=missing)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [f"secor-intake: configuration: SECOR_INTAKE_CONFIG: no such file {missing}"]

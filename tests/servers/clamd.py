@@ -44,13 +44,19 @@ def clamd_available() -> bool:
     return os.path.exists(CLAMD)
 
 
-def start_clamd(folder: Path) -> ClamdServer:
+def signature_database() -> dict[str, str]:
+    """The signature database's files (also in the clamd stand-in image, tests/images/clamd/)."""
     import hashlib
 
+    return {"secor-test.hdb": f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:{EICAR_SIGNATURE.removesuffix('.UNOFFICIAL')}\n",
+            "secor-test.ndb": f"{BODY_SIGNATURE.removesuffix('.UNOFFICIAL')}:0:*:{BODY_MARKER.hex()}\n"}
+
+
+def start_clamd(folder: Path) -> ClamdServer:
     db = folder / "db"
     db.mkdir(parents=True)
-    (db / "secor-test.hdb").write_text(f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:{EICAR_SIGNATURE.removesuffix('.UNOFFICIAL')}\n")
-    (db / "secor-test.ndb").write_text(f"{BODY_SIGNATURE.removesuffix('.UNOFFICIAL')}:0:*:{BODY_MARKER.hex()}\n")
+    for name, text in signature_database().items():
+        (db / name).write_text(text)
     sock = folder / "clamd.sock"
     conf = folder / "clamd.conf"
     conf.write_text(f"LocalSocket {sock}\nDatabaseDirectory {db}\nForeground yes\nLogFile {folder / 'clamd.log'}\n"
