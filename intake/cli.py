@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from intake import __version__
 from intake.commands import add_parsers, print_json
@@ -15,6 +15,11 @@ from intake.config import CONFIG_ENV, Config, ConfigError, load_config
 from intake.logs import setup_logging
 from intake.registers.cli import add_parsers as add_register_parsers
 from intake.web.cli import add_parsers as add_web_parsers
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from triage.report import Report
 
 EXIT_OK = 0
 EXIT_RETURNED = 1
@@ -56,9 +61,16 @@ def _cmd_triage(config: Config, args: argparse.Namespace) -> int:
         print(f"secor-intake: triage: no such file or folder: {target}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     source = Source(kind="folder" if path.is_dir() else "zip", name=path.name)
+    scanning = bool(config.scan.clamd)  # the scanner reads files on disk: a zip's are then extracted
     try:
         with tempfile.TemporaryDirectory(prefix="secor-triage-") as workdir:
-            report = triage_path(path, config.limits, config.triage, Path(workdir), source=source)
+            report = triage_path(path, config.limits, config.triage, Path(workdir), source=source,
+                                 keep_files=scanning)
+            if scanning:  # a folder as it is (clamd reads the zips inside it), a zip's files as extracted
+                scanned = _scan(report, path if path.is_dir() else Path(workdir) / "files", config)
+                if scanned is None:
+                    return EXIT_CANNOT_RUN
+                report = scanned
     except UnknownVocabulary as exc:
         print(f"secor-intake: configuration: triage.vocabulary: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -78,19 +90,38 @@ def _triage_link(config: Config, args: argparse.Namespace, url: str) -> int:
     from triage.elements import UnknownVocabulary
 
     progress = _progress_printer() if sys.stderr.isatty() else None
+    scanning = bool(config.scan.clamd)
     try:
         with tempfile.TemporaryDirectory(prefix="secor-triage-") as workdir:
-            assessed = assess_links([url], config, Path(workdir), progress)
+            assessed = assess_links([url], config, Path(workdir), progress, keep_files=scanning)
             if progress:
                 sys.stderr.write("\n")
+            report = assessed.report
+            if scanning and assessed.kept is not None:
+                scanned = _scan(report, assessed.kept, config)
+                if scanned is None:
+                    return EXIT_CANNOT_RUN
+                report = scanned
     except UnknownVocabulary as exc:
         print(f"secor-intake: configuration: triage.vocabulary: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    _print_report(assessed.report, args.json)
+    _print_report(report, args.json)
     if assessed.transient:
         print("secor-intake: triage: the download failed for a passing reason; try again later", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    return EXIT_RETURNED if assessed.report.verdict == "returned" else EXIT_OK
+    return EXIT_RETURNED if report.verdict == "returned" else EXIT_OK
+
+
+def _scan(report: Report, files: Path, config: Config) -> Report | None:
+    """The report with `[scan]`'s findings, as the daemon adds them (nothing deleted: `files` may be
+    the operator's own folder); None when a required scanner cannot be reached (said on stderr)."""
+    from intake.scan import ScannerUnavailable, scan_report  # only when `[scan] clamd` is set
+
+    try:
+        return scan_report(report, files, config.scan, config.triage.severities)
+    except ScannerUnavailable as exc:
+        print(f"secor-intake: triage: virus scanner unavailable ([scan] required = true): {exc}", file=sys.stderr)
+        return None
 
 
 def _print_report(report, as_json: bool) -> None:

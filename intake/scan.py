@@ -143,11 +143,9 @@ def findings_for(result: ScanResult) -> list[Finding]:
     return out
 
 
-def scan_submission(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
-    """The report with the scan's findings and `summary.scan` added; `files` is the kept files' folder.
-
-    Infected files are deleted before filing, so the workbench never serves them.
-    """
+def scan_report(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
+    """The report with the scan's findings and `summary.scan` added; `files` is the folder of the
+    submission's files, read and never changed (`secor-intake triage` scans the operator's own copy)."""
     if not config.clamd or not files.is_dir():
         return report
     try:
@@ -155,10 +153,16 @@ def scan_submission(report: Report, files: Path, config: ScanConfig, severities:
     except ScannerUnavailable as exc:
         if config.required:
             raise
-        log.warning("filing without a virus scan: %s", exc)
+        log.warning("no virus scan: %s", exc)
         result = ScanResult(unavailable=str(exc))
-    for path in result.hits:
-        (files / path).unlink()
-        log.warning("virus found in %r (%s): the file is not stored", path, result.hits[path])
     return finish_report(report.source, [*report.findings, *findings_for(result)], severities,
                          {**report.summary, "scan": result.to_dict("clamd")}, report.documents)
+
+
+def scan_submission(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
+    """`scan_report` for filing: infected files are also deleted, so the workbench never serves them."""
+    report = scan_report(report, files, config, severities)
+    for hit in report.summary.get("scan", {}).get("hits", []):
+        (files / hit["path"]).unlink()
+        log.warning("virus found in %r (%s): the file is not stored", hit["path"], hit["signature"])
+    return report

@@ -29,11 +29,13 @@ def loaded(tmp_path: Path, args: list[str], unused: tuple[str, ...]) -> tuple[in
 
 
 def test_triage_loads_no_database_web_mail_or_libmagic(tmp_path):
-    """A zip whose files are told by their signatures needs neither libmagic nor the database."""
+    """A zip whose files are told by their signatures needs neither libmagic nor the database, and
+    without `[scan] clamd` no scanner client."""
     zip_path = tmp_path / "one.zip"
     with zipfile.ZipFile(zip_path, "w") as zf:
         zf.writestr("SECOR Evaluation Tool 2026.pdf", minimal_pdf(evaluation_tool_lines(employer="Acme")))
-    unused = ("magic", "sqlalchemy", "jinja2", "starlette", "imapclient", "apscheduler", "fetchers.net")
+    unused = ("magic", "sqlalchemy", "jinja2", "starlette", "imapclient", "apscheduler", "fetchers.net",
+              "intake.scan")
     assert loaded(tmp_path, ["triage", str(zip_path)], unused) == (0, [])
 
 

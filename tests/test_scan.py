@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import socket
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -21,7 +23,15 @@ from intake.scan import Clamd, ScannerUnavailable, StreamTooLong, scan_folder
 from intake.service import open_services, poll_cycle
 from intake.web.app import create_app
 from tests import mailfactory
-from tests.pipeline_helpers import body_text, maildir_config, outbox_messages, tracking_numbers, with_section
+from tests.pipeline_helpers import (
+    body_text,
+    maildir_config,
+    outbox_messages,
+    run_cli,
+    tracking_numbers,
+    with_section,
+    write_config,
+)
 from tests.servers.clamd import BODY_MARKER, BODY_SIGNATURE, EICAR, EICAR_SIGNATURE, STREAM_MAX
 from tests.web_helpers import PASSWORD, sign_in
 
@@ -207,3 +217,99 @@ def test_scanning_off_adds_nothing(tmp_path: Path):
     config = maildir_config(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
     _, report = filed_once(config, open_services(config), mailfactory.submission_with_zip(zip_with({INFECTED: EICAR})))
     assert "scan" not in report["summary"]
+
+
+# -- `secor-intake triage` with [scan] --------------------------------------------------------
+
+
+def triage_cli(tmp_path: Path, target: Path | str, links: dict | None = None, **scan) -> subprocess.CompletedProcess:
+    """`secor-intake triage TARGET --json` with a configuration whose `[scan]` is `scan`, in `tmp_path`
+    (which holds no database afterwards: triage stays read-only)."""
+    config = write_config(tmp_path / "cli.toml", {"storage": {"path": str(tmp_path / "storage")},
+                                                  "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+                                                  "links": links or {}, "scan": scan})
+    return run_cli(config, "triage", str(target), "--json")
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=mailfactory.ZIP_DATE), data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("where", ["in the zip", "in a zip inside the zip"])
+def test_triage_of_an_infected_zip_is_returned(clamd_server, tmp_path: Path, where: str):
+    if where == "in the zip":
+        extra, infected = {INFECTED: EICAR}, INFECTED
+    else:
+        extra = {"Element 3 - Hazard Control/Inspections.zip": zip_bytes({"Inspection March.pdf": EICAR})}
+        infected = "Element 3 - Hazard Control/Inspections/Inspection March.pdf"
+    submission = tmp_path / "Acme SECOR.zip"
+    submission.write_bytes(zip_with(extra))
+    done = triage_cli(tmp_path, submission, clamd=str(clamd_server.socket))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["verdict"] == "returned"
+    [malware] = [f for f in report["findings"] if f["code"] == "format.malware"]
+    assert malware["path"].endswith(infected.rpartition("/")[2]) and malware["severity"] == "reject"
+    assert report["summary"]["scan"]["hits"][0]["signature"] == EICAR_SIGNATURE
+    assert submission.read_bytes() == zip_with(extra)  # the operator's file is left as it was
+    assert not (tmp_path / "db.sqlite3").exists() and not (tmp_path / "storage").exists()
+
+
+def test_triage_of_an_infected_share_link_is_returned(clamd_server, provider_server, tmp_path: Path):
+    shutil.copy(provider_server.ca_file, tmp_path / "test-ca.pem")
+    links = {"resolve": provider_server.settings().resolve, "ca_bundle": "test-ca.pem", "read_timeout_seconds": 5.0}
+    done = triage_cli(tmp_path, "https://www.dropbox.com/s/infected/Acme%20SECOR.zip?dl=0", links,
+                      clamd=str(clamd_server.socket))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["source"]["kind"] == "link"
+    assert [f["path"] for f in report["findings"] if f["code"] == "format.malware"] == [
+        "Element 3 - Hazard Control/Inspection.pdf"]
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_triage_of_a_folder_scans_it_in_place_and_deletes_nothing(clamd_server, tmp_path: Path):
+    folder = tmp_path / "submission"
+    with zipfile.ZipFile(io.BytesIO(zip_with({}))) as zf:
+        zf.extractall(folder)
+    (folder / "Inspections.zip").write_bytes(zip_bytes({"Inspection March.pdf": EICAR}))
+    done = triage_cli(tmp_path, folder, clamd=str(clamd_server.socket))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert [f["path"] for f in report["findings"] if f["code"] == "format.malware"] == ["Inspections.zip"]
+    assert (folder / "Inspections.zip").exists()
+
+
+def test_triage_of_a_clean_zip_says_it_was_scanned(clamd_server, tmp_path: Path):
+    submission = tmp_path / "clean.zip"
+    submission.write_bytes(mailfactory.sample_zip())
+    done = triage_cli(tmp_path, submission, clamd=str(clamd_server.socket))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["summary"]["scan"] == {"scanner": "clamd", "scanned": True, "hits": [], "not_scanned": [],
+                                         "error": None}
+
+
+def test_triage_with_a_required_scanner_down_cannot_run(tmp_path: Path):
+    submission = tmp_path / "infected.zip"
+    submission.write_bytes(zip_with({INFECTED: EICAR}))
+    done = triage_cli(tmp_path, submission, clamd=closed_socket_path(tmp_path), required=True)
+    assert done.returncode == 2
+    assert done.stdout == ""  # no report that could be read as a verdict
+    assert "virus scanner unavailable" in done.stderr and "no-clamd.sock" in done.stderr
+
+
+def test_triage_with_an_optional_scanner_down_reports_it_not_scanned(tmp_path: Path):
+    submission = tmp_path / "clean.zip"
+    submission.write_bytes(mailfactory.sample_zip())
+    done = triage_cli(tmp_path, submission, clamd=closed_socket_path(tmp_path), required=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    [note] = [f for f in report["findings"] if f["code"] == "scan.not_scanned"]
+    assert note["severity"] == "info"
+    assert report["summary"]["scan"]["scanned"] is False
+    assert "no virus scan" in done.stderr  # the operator is told on stderr as well

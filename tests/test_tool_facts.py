@@ -32,7 +32,8 @@ def rows_of(lines: list[str | list[str]]) -> list[list[Cell]]:
 def test_the_corpus_covers_every_shape(tools):
     shapes = {"/".join(t.shape.split("/")[:2]) for t in tools}
     assert shapes == {"pdf/same_line", "pdf/next_line", "pdf/two_per_line", "pdf/table", "pdf/scan", "pdf/form", "docx/table",
-                      "docx/table4", "docx/vertical", "docx/paragraphs", "xlsx/adjacent", "xlsx/gap"}
+                      "docx/table4", "docx/vertical", "docx/paragraphs", "docx/stacked", "xlsx/adjacent", "xlsx/gap",
+                      "xlsx/wide"}
     assert {t.shape for t in tools if t.shape.startswith("pdf/form")} == {"pdf/form/all", "pdf/form/some",
                                                                           "pdf/form/none"}
     boxes = {t.shape.rsplit("/", 1)[1] for t in tools if t.shape.startswith("docx/")}
@@ -43,7 +44,7 @@ def test_precision_and_recall_per_field_on_the_corpus(tools):
     counts = toolcorpus.score(tools)
     for name in FIELDS:
         c = counts[name]
-        assert c["read"] and c["right"] / c["read"] >= 0.98, (name, c)  # what we say is right
+        assert c["read"] and c["right"] == c["read"], (name, c)  # what we say is right
         assert c["right"] / c["stated"] >= 0.9, (name, c)  # and most of what is there (not: unlabelled form fields)
 
 
@@ -65,13 +66,13 @@ def test_each_value_says_where_it_came_from(tools):
                 assert at.startswith("form field "), (tool.shape, name, at)
             elif kind == "pdf":
                 assert at.startswith("page 1, line "), (tool.shape, name, at)
-            elif tool.shape.startswith("docx/paragraphs"):
+            elif tool.shape.startswith(("docx/paragraphs", "docx/stacked")):
                 assert at.startswith("paragraph "), (tool.shape, name, at)
             elif kind == "docx":
                 assert at.startswith("table "), (tool.shape, name, at)
             else:
                 sheet, _, ref = at.partition("!")
-                assert sheet in ("Evaluation", "Cover", "Sheet1") and ref[0] in "BC", (tool.shape, name, at)
+                assert sheet in ("Evaluation", "Cover", "Sheet1") and ref[0] in "BCE", (tool.shape, name, at)
 
 
 def test_fillable_pdf_fields_are_read_by_tooltip_or_name_and_unnamed_ones_are_not_guessed(tools):
@@ -171,6 +172,24 @@ def test_assessor_signature_and_training_lines_are_not_the_assessor():
     assert values == {"assessor": "Priya Sharma"}
 
 
+@pytest.mark.parametrize("label", ["Self-Assessment Completed By", "Evaluation conducted by", "Evaluated by",
+                                   "Audited by", "Internal Auditor", "Auditor Name", "SECOR Auditor",
+                                   "Self-Assessor", "Name of Internal Auditor", "Internal Assessor (name)"])
+def test_assessor_labels_of_a_company_that_assesses_itself(label):
+    assert read_facts(rows_of([f"{label}: Priya Sharma"]))[0] == {"assessor": "Priya Sharma"}
+    # the label and the name on separate lines (a printed form, a Word paragraph under another)
+    assert read_facts(rows_of([label, "Priya Sharma"]))[0] == {"assessor": "Priya Sharma"}
+    # separate spreadsheet columns: the name in the next cell that is not empty, a date further on
+    values, where = read_facts(rows_of([[label, "Priya Sharma", "Date", "2026-03-01"]]))
+    assert values == {"assessor": "Priya Sharma"} and where == {"assessor": "r0c1"}
+
+
+def test_by_labels_in_prose_and_other_people_are_not_the_assessor():
+    lines = ["The evaluation must be completed by a trained assessor.", "Evaluated by the certifying partner",
+             "Submitted by: Dana O'Neill", "Date: 2026-03-13"]
+    assert read_facts(rows_of(lines))[0] == {}
+
+
 def test_two_fields_on_one_line():
     values, _ = read_facts(rows_of(["Trade Name: Acme Roofing    WCB Acct. No.: 7654321"]))
     assert values == {"trade_name": "Acme Roofing", "wcb_account": "7654321"}
@@ -198,10 +217,10 @@ def test_dates_in_file_names():
 def test_names_skipped_by_the_year_check_hold_no_date():
     """name_date skips the full pattern when a name has no year; over many made-up names, that
     skip never loses a date the full pattern finds."""
-    from triage.dates import _NAME_DATE, _from_match
+    from triage.dates import _from_match, name_date_pattern
 
     def full_pattern(name):
-        return next((v for m in _NAME_DATE.finditer(name) if (v := _from_match(m)) is not None), None)
+        return next((v for m in name_date_pattern().finditer(name) if (v := _from_match(m)) is not None), None)
 
     rng = random.Random(14)
     tokens = ["Mar", "March", "sept.", "14", "3", "03", "26", "2026", "20260314", "1999", "0001", "of",

@@ -3,8 +3,10 @@
 Built with real writers (fpdf2 for PDFs, python-docx for Word, openpyxl for Excel), deterministic for
 a seed: text PDFs with `Label: value` lines, the value on the line below, two fields on one line and a
 scanned page without text; Word documents whose header is a table (label cell, value cell, or a label
-row over a value row) or paragraphs, with ☒/☐, [X]/[ ] and legacy form checkboxes; Excel sheets with
-the label in one column and the value in the next (or one further), dates as real date cells. Labels,
+row over a value row) or paragraphs (`Label: value`, or the value in the paragraph under its label),
+with ☒/☐, [X]/[ ] and legacy form checkboxes; Excel sheets with the label in one column and the value
+in the next (or one or three further, past empty cells), dates as real date cells. Labels (the
+assessor's also as a company assessing itself words it: `Self-Assessment Completed By`),
 date styles and layouts vary as the issue lists them, and each tool carries instruction lines that
 name the fields without filling them (decoys inside the tool).
 
@@ -30,7 +32,9 @@ PURPOSE = ["Purpose of evaluation", "Type of Evaluation", "Evaluation type"]
 START = ["Evaluation Start Date", "Date evaluation started", "Start date of evaluation"]
 END = ["Evaluation End Date", "Evaluation Completion Date", "End date of evaluation"]
 SUBMITTED = ["Date Submitted", "Submission Date", "Date of submission to the certifying partner"]
-ASSESSOR = ["Assessor Name", "Name of Assessor", "Evaluator", "Assessor (name)"]
+ASSESSOR = ["Assessor Name", "Name of Assessor", "Evaluator", "Assessor (name)",
+            # a company that assesses itself
+            "Self-Assessment Completed By", "Evaluated By", "Internal Auditor", "Auditor Name"]
 PURPOSES = {"certification": "Certification", "maintenance": "Maintenance", "renewal": "Renewal",
             "action_plan": "Action Plan"}
 DATE_STYLES = ["iso", "long", "dmy", "us"]
@@ -246,7 +250,10 @@ def _legacy_checkbox(paragraph, checked: bool) -> None:
 
 
 def _purpose_cell(cell, chosen: str, boxes: str) -> None:
-    paragraph = cell.paragraphs[0]
+    _purpose_runs(cell.paragraphs[0], chosen, boxes)
+
+
+def _purpose_runs(paragraph, chosen: str, boxes: str) -> None:
     if boxes == "legacy":
         for key, label in PURPOSES.items():
             _legacy_checkbox(paragraph, key == chosen)
@@ -297,6 +304,13 @@ def docx_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]
                 else:
                     table.rows[1].cells[column].text = _text_value(key, facts[key], style)
             doc.add_paragraph("")
+    elif layout == "stacked":  # a label paragraph, its value in the paragraph under it
+        for key in keys:
+            doc.add_paragraph(labels[key] + (":" if rng.random() < 0.5 else ""))
+            if key == "purpose":
+                _purpose_runs(doc.add_paragraph(), str(facts[key]), boxes)
+            else:
+                doc.add_paragraph(_text_value(key, facts[key], style) or "________")
     else:  # paragraphs, `Label: value`
         for key in keys:
             paragraph = doc.add_paragraph(f"{labels[key]}: ")
@@ -331,16 +345,20 @@ def xlsx_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]
     sheet.append([rng.choice(INSTRUCTIONS)])
     sheet.append([])
     gap = layout == "gap"  # the value one column further, past an empty merged-looking cell
+    wide = layout == "wide"  # the value in column E: the label's cell merged across B-D
     for key in labels:
         value = facts[key]
         if key == "purpose":
             value = _boxes(str(value), "☒", "☐") if rng.random() < 0.5 else PURPOSES[str(value)]
         elif key == "wcb_account" and rng.random() < 0.5:
             value = int(str(value))
-        row = [labels[key] + (":" if rng.random() < 0.3 else ""), None, value] if gap else [labels[key], value]
+        if gap or wide:
+            row = [labels[key] + (":" if rng.random() < 0.3 else ""), *[None] * (3 if wide else 1), value]
+        else:
+            row = [labels[key], value]
         sheet.append(row)
         if isinstance(value, date):
-            cell = sheet.cell(row=sheet.max_row, column=3 if gap else 2)
+            cell = sheet.cell(row=sheet.max_row, column=len(row))
             cell.number_format = rng.choice(["yyyy-mm-dd", "mmmm d, yyyy", "dd-mmm-yyyy", "mm/dd/yyyy"])
     sheet.append([])
     sheet.append(["Element", "Score"])
@@ -355,7 +373,7 @@ def xlsx_tool(rng: random.Random, facts: dict, layout: str) -> tuple[bytes, str]
 
 SHAPES = [("pdf", "same_line"), ("pdf", "next_line"), ("pdf", "two_per_line"), ("docx", "table"),
           ("docx", "vertical"), ("docx", "paragraphs"), ("xlsx", "adjacent"), ("xlsx", "gap"), ("form", "fields"),
-          ("docx", "table4"), ("pdf", "table")]
+          ("docx", "table4"), ("pdf", "table"), ("xlsx", "wide"), ("docx", "stacked")]
 _BUILDERS = {"pdf": pdf_tool, "docx": docx_tool, "xlsx": xlsx_tool, "form": fillable_pdf_tool}
 
 

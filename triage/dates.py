@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
 from typing import Iterator
 
 _MONTHS = {
@@ -50,7 +51,13 @@ def _compile(patterns: list[tuple[str, str]]) -> re.Pattern[str]:
 
 
 _TEXT_DATE = _compile(_PATTERNS)
-_NAME_DATE = _compile(_PATTERNS + _NAME_ONLY)
+
+
+@cache
+def name_date_pattern() -> re.Pattern[str]:
+    """Every date shape of a file name. Compiled on first use (~25 M instructions, a tenth of a
+    one-file `triage`): most names have no year and never need it."""
+    return _compile(_PATTERNS + _NAME_ONLY)
 
 
 def _month(word: str) -> int:
@@ -128,7 +135,7 @@ def name_date(name: str) -> date | None:
         value = _make(name[m.start():m.start() + 4], m.group(2), m.group(3))
         if value is not None:
             return value
-    for m in _NAME_DATE.finditer(name):
+    for m in name_date_pattern().finditer(name):
         value = _from_match(m)
         if value is not None:
             return value

@@ -24,6 +24,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from triage.dates import find_dates, parse_date
@@ -365,12 +366,15 @@ _LABELS: dict[str, str] = {
                r"|(?:evaluation|audit|submission)\s+(?:type|purpose)",
     "evaluation_start": rf"(?:evaluation|audit|assessment)\s+start(?:ed)?(?:\s+date)?|(?:start|starting)\s+date{_OF_TOOL}"
                         r"|date\s+(?:the\s+)?(?:evaluation|audit)\s+(?:started|began)",
-    "evaluation_end": rf"(?:evaluation|audit|assessment)\s+(?:end|completion|completed)(?:\s+date)?"
+    "evaluation_end": rf"(?:evaluation|audit|assessment)\s+(?:end|completion|completed(?!\s+by))(?:\s+date)?"
                       rf"|(?:end|ending|completion)\s+date{_OF_TOOL}|date\s+(?:the\s+)?(?:evaluation|audit)\s+(?:ended|completed)",
     "evaluation_period": r"(?:evaluation|audit)\s+(?:period|dates)|dates?\s+of\s+(?:the\s+)?(?:evaluation|audit)",
-    "submitted_on": r"(?:date\s+)?submitted(?:\s+on)?|submission\s+date|date\s+of\s+submission",
-    "assessor": r"(?:name\s+of\s+(?:the\s+)?(?:assessor|evaluator|auditor))"
-                r"|(?:(?:internal|external|lead)\s+)?(?:assessor|evaluator|auditor)(?:'s)?(?:\s+name|\s*\(name\))?"
+    "submitted_on": r"(?:date\s+)?submitted(?!\s+by)(?:\s+on)?|submission\s+date|date\s+of\s+submission",
+    # A company that assesses itself: `Self-Assessment Completed By`, `Internal Auditor`, `Evaluated by`.
+    "assessor": r"(?:name\s+of\s+(?:the\s+)?(?:(?:internal|external|lead|secor)\s+)?(?:assessor|evaluator|auditor))"
+                r"|(?:self[-\s]?)?(?:evaluation|assessment|audit)\s+(?:completed|conducted|performed|done)\s+by"
+                r"|(?:evaluated|assessed|audited)\s+by"
+                r"|(?:(?:internal|external|lead|secor)\s+|self[-\s]?)?(?:assessor|evaluator|auditor)(?:'s)?(?:\s+name|\s*\(name\))?"
                 r"(?!\s*(?:'s\s+)?(?:signature|training|trained|certificate|cert\b|qualification|date|phone|e-?mail|number|#|id\b))",
 }
 # After a label: a note in brackets, `as registered with WCB`, and words up to a colon (`covered by the WCB account:`).
@@ -379,8 +383,15 @@ _TAIL = re.compile(r"\s*(?:\([^)\n]{0,80}(?:\)|$))?\s*(?:as\s+registered\s+with\
                    r"\s*(?:\([^)\n]{0,80}(?:\)|$))?(?:[^:\n\d☐☒☑]{0,60}?:)?\s*(?:[-\u2013=#.]\s*)?", re.I)
 _SEPARATOR = re.compile(r"[:=#\t\u2013-]|\s{2,}")
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}[.)]|[a-h][.)]|[ivx]{1,4}[.)])?\s*", re.I)
-_LABEL_RES = {name: re.compile(rf"(?:{regex})\b|(?:{regex})(?=\s*[:#(])", re.I) for name, regex in _LABELS.items()}
-_ANY_LABEL_WITH_COLON = re.compile("|".join(rf"(?:{r})" for r in _LABELS.values()) + r"[^:\n]{0,50}:", re.I)
+# Each label once, then a word boundary or a colon, `#` or bracket (`WCB #:`): the pattern written twice
+# (`R\b|R(?=...)`) cost twice the compiling, and compiling these is most of this module's import.
+_LABEL_RES = {name: re.compile(rf"(?:{regex})(?:\b|(?=\s*[:#(]))", re.I) for name, regex in _LABELS.items()}
+
+
+@cache
+def _any_label_with_colon() -> re.Pattern[str]:
+    """Every label, then a colon. Compiled on first use: only a value with a colon in it needs it."""
+    return re.compile("|".join(rf"(?:{r})" for r in _LABELS.values()) + r"[^:\n]{0,50}:", re.I)
 
 
 def _always(m: re.Match[str] | None) -> re.Match[str]:
@@ -408,7 +419,9 @@ def _label_at(field_name: str, text: str) -> Iterable[tuple[int, bool]]:
 
 def _cut_at_next_label(value: str) -> str:
     """`Acme Ltd.   Trade name: Acme` -> `Acme Ltd.`: a second label on the same line ends the value."""
-    m = _ANY_LABEL_WITH_COLON.search(value, 1)
+    if ":" not in value[1:]:  # the pattern ends in a colon: no colon, no second label
+        return value
+    m = _any_label_with_colon().search(value, 1)
     return value[:m.start()] if m else value
 
 

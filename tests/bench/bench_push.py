@@ -6,9 +6,13 @@ APPENDed one at a time, spaced out; for each, the time from the APPEND to its re
 SMTP server. Halfway, Dovecot drops every session of the account (`doveadm kick`): the watcher must
 come back, and the arrivals after the drop count like the others. Target (issue 14): median under
 0.5 s and 95th percentile under 1 s over all N. Baseline (same run, same kind of message): APPEND then a
-one-shot `secor-intake poll` process, i.e. the work itself plus the interpreter's start-up. Shown
-too: the server's own floor, APPEND to the EXISTS a bare IMAPClient in IDLE receives (Dovecot waits
-500 ms after a change before it tells IDLE clients: NOTIFY_DELAY_MSECS in mailbox-watch.c).
+one-shot `secor-intake poll` process, i.e. the work itself plus the interpreter's start-up.
+
+No IDLE client can beat the server's own floor, APPEND to the EXISTS a bare IMAPClient in IDLE
+receives (Dovecot waits 500 ms after a change before it tells IDLE clients: NOTIFY_DELAY_MSECS in
+mailbox-watch.c), so a second row sets the median against it side by side: the floor, and our
+addition over it (the daemon's wake-up, fetch, triage, filing and reply). Target (issue 26): our
+addition at most GOAL_ADDED.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from tests.servers.smtp import SmtpServer
 
 GOAL = 0.5  # median, seconds
 GOAL_P95 = 1.0
+GOAL_ADDED = 0.1  # seconds over Dovecot's floor, medians
 SPACING = 1.5  # seconds between one reply and the next APPEND
 WAIT = 30.0  # longest wait for one reply
 
@@ -152,5 +157,12 @@ def run(quick: bool = False) -> list[Result]:
     if code != 0 or len(delivered) < n:
         notes.append("daemon log tail: " + daemon_log[-1500:].replace("\n", " | "))
     met = measured < GOAL and high < GOAL_P95 and len(delivered) == n
+    floor_median = median(floor)
+    added = measured - floor_median
     return [Result("3 push latency", f"APPEND -> reply, median of {n}", measured, base, "s", ratio(measured, base),
-                   f"median < {GOAL} s, p95 < {GOAL_P95:.0f} s", met, notes)]
+                   f"median < {GOAL} s, p95 < {GOAL_P95:.0f} s", met, notes),
+            Result("3 push latency", "our addition over Dovecot's floor (APPEND -> EXISTS at a bare IDLE "
+                   "client), medians", added, floor_median, "s", None, f"<= {GOAL_ADDED} s over the floor",
+                   added <= GOAL_ADDED and len(delivered) == n,
+                   [f"push: floor {floor_median:.3f} s + ours {added:.3f} s = {measured:.3f} s (median); "
+                    f"p95 {high:.3f} s = floor + {high - floor_median:.3f} s"])]

@@ -86,6 +86,15 @@ SUBMISSION = normal_zip({
 XLSX = normal_zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
 
 
+def infected_submission() -> bytes:
+    """The EICAR test file in an element folder: what a virus scan must find. (Imported here: the
+    clamd plugin must not be imported by this one before pytest loads it.)"""
+    from tests.servers.clamd import EICAR
+
+    return normal_zip({"SECOR Evaluation Tool 2026.pdf": pdf("evaluation tool"),
+                       "Element 3 - Hazard Control/Inspection.pdf": EICAR})
+
+
 def cd(name: str, star: bool = False) -> str:
     """Content-Disposition as the providers send it: plain, or with RFC 5987 filename* too."""
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "")
@@ -479,6 +488,8 @@ class ProviderServer:
         match key:
             case "plain":
                 return h.file(SUBMISSION, "Acme SECOR 2026.zip")
+            case "infected":
+                return h.file(infected_submission(), "Acme SECOR 2026.zip")
             case "utf8":
                 return h.file(SUBMISSION, "Éléments SECOR 2026.zip", star=True)
             case "pathy":
