@@ -125,7 +125,6 @@ def is_ip_literal(host: str) -> bool:
         return False
 
 
-
 def check_url(url: str, settings: LinkSettings) -> tuple[str, str]:
     """(host, url) when `url` may be fetched at all; Refused or sign-in otherwise. Nothing is resolved."""
     try:

@@ -10,17 +10,19 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from intake.config import Config
 from intake.states import UNPROCESSED_STATES
+
+if TYPE_CHECKING:
+    from intake.service import Services
 
 log = logging.getLogger("secor_intake")
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_CANNOT_RUN = 2
-
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Config, argparse.Namespace], int]]:
@@ -48,8 +50,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
 
 
 def cmd_housekeeping(config: Config, args: argparse.Namespace) -> int:
-    def work(services: Any) -> int:
-        from intake import retention
+    def work(services: Services) -> int:
+        from intake.cases import retention
         from intake.housekeeping import housekeep
 
         found = retention.apply(services.sessions, services.storage.root, config.retention, dry_run=args.dry_run)
@@ -77,7 +79,7 @@ def print_json(document: Any) -> None:
     sys.stdout.write("\n")
 
 
-def with_services(config: Config, work: Callable[[Any], int], upgrade: bool | None = None) -> int:
+def with_services(config: Config, work: Callable[[Services], int], upgrade: bool | None = None) -> int:
     """Run `work(services)` on opened services, closing them after; an unreachable database is exit 2."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -86,20 +88,20 @@ def with_services(config: Config, work: Callable[[Any], int], upgrade: bool | No
     try:
         services = open_services(config, upgrade=upgrade)
     except SQLAlchemyError as exc:
-        return _fail(f"database unreachable: {_first_line(exc)}")
+        return fail(f"database unreachable: {_first_line(exc)}")
     try:
         return work(services)
     finally:
         services.close()
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
     print(f"secor-intake: {message}", file=sys.stderr)
     return EXIT_CANNOT_RUN
 
 
 def cmd_db(config: Config, args: argparse.Namespace) -> int:
-    def report(services: Any) -> int:
+    def report(services: Services) -> int:
         print(f"database schema is up to date ({_safe_url(config.database_url)})", file=sys.stderr)
         return EXIT_OK
 
@@ -113,15 +115,15 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from intake.outbound import SendError
     from intake.service import poll_cycle
 
-    def cycle(services: Any) -> int:
+    def cycle(services: Services) -> int:
         try:
             poll_cycle(services)
         except MailboxError as exc:
-            return _fail(f"mailbox: {exc}")
+            return fail(f"mailbox: {exc}")
         except SendError as exc:
-            return _fail(f"outbound: {exc}")
+            return fail(f"outbound: {exc}")
         except SQLAlchemyError as exc:
-            return _fail(f"database: {_first_line(exc)}")
+            return fail(f"database: {_first_line(exc)}")
         return EXIT_OK
 
     return with_services(config, cycle)
@@ -151,8 +153,8 @@ def cmd_submissions(config: Config, args: argparse.Namespace) -> int:
     return with_services(config, lambda services: _list_submissions(services, args))
 
 
-def _list_submissions(services: Any, args: argparse.Namespace) -> int:
-    from intake.cases import submission_list
+def _list_submissions(services: Services, args: argparse.Namespace) -> int:
+    from intake.cases.queries import submission_list
 
     with services.sessions() as session:
         rows = submission_list(session, args.status)
@@ -171,8 +173,8 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
     return with_services(config, lambda services: _show(services, args))
 
 
-def _show(services: Any, args: argparse.Namespace) -> int:
-    from intake.cases import find_case, show_document
+def _show(services: Services, args: argparse.Namespace) -> int:
+    from intake.cases.queries import find_case, show_document
     from intake.registers.checks import fact_notes
     from triage.render import render_text
     from triage.report import Report
@@ -180,7 +182,7 @@ def _show(services: Any, args: argparse.Namespace) -> int:
     with services.sessions() as session:
         submission = find_case(session, args.tracking_number)
         if submission is None:
-            return _fail(f"show: no submission {args.tracking_number}")
+            return fail(f"show: no submission {args.tracking_number}")
         document = show_document(session, submission, services.storage, services.config.registers)
     if args.json:
         print_json(document)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
-from intake.commands import EXIT_OK, _fail, print_json, with_services
+from intake.commands import EXIT_OK, fail, print_json, with_services
 from intake.config import Config
+
+if TYPE_CHECKING:
+    from intake.service import Services
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Config, argparse.Namespace], int]]:
@@ -26,9 +29,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
 
 
 def cmd_companies(config: Config, args: argparse.Namespace) -> int:
-    from intake.company import companies
+    from intake.cases.company import companies
 
-    def work(services: Any) -> int:
+    def work(services: Services) -> int:
         with services.sessions() as session:
             rows = companies(session, args.year or date.today().year)
         if args.json:
@@ -49,13 +52,13 @@ def cmd_companies(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_company(config: Config, args: argparse.Namespace) -> int:
-    from intake.company import link
+    from intake.cases.company import link
 
     account = "".join(ch for ch in args.wcb_account if ch.isdigit())
     if not 6 <= len(account) <= 10:
-        return _fail(f"company link: {args.wcb_account!r} is not a WCB account number (6 to 10 digits)")
+        return fail(f"company link: {args.wcb_account!r} is not a WCB account number (6 to 10 digits)")
 
-    def work(services: Any) -> int:
+    def work(services: Services) -> int:
         try:
             with services.sessions.begin() as session:
                 placed = link(session, args.tracking_number, account, args.name)
@@ -63,7 +66,7 @@ def cmd_company(config: Config, args: argparse.Namespace) -> int:
                 print(f"{args.tracking_number} ({placed.year}) linked to {company.wcb_account} "
                       f"{company.legal_name or ''}".rstrip(), file=sys.stderr)
         except LookupError:
-            return _fail(f"company link: no submission {args.tracking_number}")
+            return fail(f"company link: no submission {args.tracking_number}")
         return EXIT_OK
 
     return with_services(config, work)

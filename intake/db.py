@@ -13,7 +13,7 @@ Tables, in the order a message flows through them:
 - `tracking_counter`: the last tracking number handed out per year;
 - the QA workbench's: `web_user`, `web_session`, `sign_in_attempt`, `decision` (QA's decision beside
   the triage verdict, never over it), `case_note`, and the append-only `audit_entry`.
-- `company` and `company_case`: cases of one WCB account form one company (intake.company).
+- `company` and `company_case`: cases of one WCB account form one company (intake.cases.company).
 - the association's registers (intake.registers): `register_member`, `register_training`,
   `register_certificate`, each replaced whole by an import recorded in `register_import`; and
   `maintenance_reminder`, one per certificate and maintenance year.
@@ -61,7 +61,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.types import JSON
 
 from intake.clock import utcnow
-from intake.states import MessageOutcome, MessageState, ReplyStatus
+from intake.states import MessageOutcome, MessageState, QADecision, QAState, ReplyStatus
 from triage.report import Report
 
 if TYPE_CHECKING:
@@ -76,8 +76,8 @@ MESSAGE_STATES = tuple(MessageState)
 MESSAGE_OUTCOMES = tuple(MessageOutcome)
 SUBMISSION_STATUSES = ("open", "awaiting_link", "closed")
 REPLY_STATUSES = tuple(ReplyStatus)
-QA_STATES = ("new", "in_review", "awaiting_documents", "resubmitted", "accepted", "returned")
-QA_DECISIONS = ("accept", "return", "request_documents")
+QA_STATES = tuple(QAState)
+QA_DECISIONS = tuple(QADecision)
 USER_ROLES = ("analyst", "admin")
 
 
@@ -145,7 +145,7 @@ class FolderProgress(Base):
 
 
 class TrackingCounter(Base):
-    """The last tracking number handed out per year (see intake.tracking)."""
+    """The last tracking number handed out per year (see intake.cases.tracking)."""
 
     __tablename__ = "tracking_counter"
 
@@ -218,7 +218,8 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # QA's side of the case (the workbench), beside the triage verdict: its state, since when the case
     # has waited in that state (the queue's age), and who works it.
-    qa_state: Mapped[str] = mapped_column(String(24), default="new", server_default="new", index=True)
+    qa_state: Mapped[str] = mapped_column(String(24), default=QAState.NEW.value, server_default=QAState.NEW.value,
+                                          index=True)
     qa_since: Mapped[datetime | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"), index=True)
 
@@ -414,7 +415,7 @@ COMPANY_LINKS = ("tool", "analyst")
 
 
 class Company(Base):
-    """One employer, known by its WCB account number: its cases across the years (intake.company)."""
+    """One employer, known by its WCB account number: its cases across the years (intake.cases.company)."""
 
     __tablename__ = "company"
 

@@ -12,7 +12,7 @@ import zipfile
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -20,6 +20,9 @@ from intake.clock import utcnow
 from intake.config import Config
 from intake.db import Case, InboxMessage
 from intake.samples import build_sample_zip, write_sample_submission
+
+if TYPE_CHECKING:
+    from intake.service import Services
 
 TIFF_HEADER = b"II*\x00\x08\x00\x00\x00" + b"\x00" * 64  # a little-endian TIFF, as fax software writes
 
@@ -77,7 +80,7 @@ def demo_emails(workdir: Path) -> list[tuple[str, bytes]]:
 DEMO_ANALYST = "demo"
 
 
-def _demo_analyst(services: Any) -> str:
+def _demo_analyst(services: Services) -> str:
     """Create the demo analyst, or give it a new password; returns the password."""
     from intake.users import add_user, find_user, set_password
 

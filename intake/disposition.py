@@ -142,17 +142,19 @@ def _addresses(msg: ParsedMessage, name: str) -> list[tuple[str, str]]:
         return []
 
 
-def classify(msg: ParsedMessage) -> str:
+def classify(msg: ParsedMessage, case_known: bool = True) -> str:
     """automatic | follow_up | submission | no_submission | other.
 
     A follow-up carrying a zip or link is a new version of its case; the caller checks
     `attachments`/`links`. A message with no usable reply address is left for a person.
+    `case_known`: whether a tracking number it names is one of our cases (the caller looks it up); a
+    reply to a number we never issued is judged by its content.
     """
     if detect_automatic(msg):
         return AUTOMATIC
     if msg.sender is None:
         return OTHER
-    if msg.tracking_numbers:
+    if msg.tracking_numbers and case_known:
         return FOLLOW_UP
     if msg.attachments or msg.links:
         return SUBMISSION

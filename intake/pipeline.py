@@ -16,7 +16,7 @@ The order of work for one message is what makes a crash at any point safe:
 
 A crash before 4 leaves a claim whose process is gone: the next cycle takes it again. A crash after
 4 leaves a "done" row not yet moved: the next cycle files and moves it. Replies leave through the
-outbox (intake.replies.send_pending), never from here.
+outbox (intake.sending.send_pending), never from here.
 """
 
 from __future__ import annotations
@@ -24,45 +24,42 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, BinaryIO, Callable, TypeVar
 
 from sqlalchemy import ColumnElement, CursorResult, Result, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fetchers.providers import supported_services_phrase
-from intake import authresults, case_commands, disposition, outcomes
+from intake import authresults, disposition, outcomes
 from intake import message as email_parser
-from intake.assess import assess_links
 from intake.authresults import AuthResults
 from intake.backoff import backoff
+from intake.cases.layout import (
+    Storage,
+    kept_files,
+    parts_dir,
+    scratch_email,
+)
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.clock import utcnow
 from intake.config import Config
-from intake.db import Case, FolderProgress, InboxMessage, Version
+from intake.db import FolderProgress, InboxMessage, Version
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
+from intake.outcomes import LinkStillUnavailable
 from intake.scan import ScannerUnavailable
-from intake.states import MessageOutcome, MessageState
-from intake.storage import Storage, kept_files
-from triage.engine import empty_summary, finish_report, triage_path
-from triage.findings import finding
-from triage.report import Report, Source
+from intake.states import MessageState
+from triage.engine import triage_path
+from triage.report import Report
 
 log = logging.getLogger("secor_intake.pipeline")
 
 CLAIM_LEASE = timedelta(minutes=30)  # a claim by another host is taken over after this long
 MAX_RETRY_DELAY = timedelta(hours=1)  # a failing message is tried at least hourly until max_attempts
 CONTENT_LOCK_SPACE = 0x5EC0  # first key of pg_advisory_xact_lock(int, int) for "one email's content"
-
-
-class LinkStillUnavailable(Exception):
-    """A share link failed for a passing reason; the message is retried later, the submitter not told yet."""
 
 
 @dataclass
@@ -109,12 +106,12 @@ class Pipeline:
                  worker_id: str | None = None, stop: threading.Event | None = None,
                  clock: Callable[[], datetime] = utcnow, triage: Callable[..., Report] = triage_path) -> None:
         self.config = config
-        self.triage = triage  # triage.engine.triage_path, or a stand-in a test passes
         self.sessions = sessions
         self.storage = storage
         self.worker_id = worker_id or worker_identity()
         self.stop = stop or threading.Event()
         self.clock = clock
+        self.context = outcomes.Context(config, sessions, storage, clock, triage)  # what the handlers see
 
     # -- the cycle ----------------------------------------------------------------------------
 
@@ -274,13 +271,13 @@ class Pipeline:
         if email is None:
             return  # a copy of an email already handled
         handler = outcomes.handler_for(email)
-        prepared = handler.prepare(self, email)
+        prepared = handler.prepare(self.context, email)
 
         summaries: list[str] = []
         verdicts: list[str] = []
 
         def record(session: Session, row: InboxMessage) -> None:
-            outcome, summary = handler.record(self, session, row, email, prepared)
+            outcome, summary = handler.record(self.context, session, row, email, prepared)
             row.state, row.outcome = MessageState.DONE, outcome
             summaries.append(summary)
             if row.version is not None:
@@ -292,7 +289,7 @@ class Pipeline:
         crash_point("recorded")
         for verdict in verdicts:
             stats.verdicts[verdict] = stats.verdicts.get(verdict, 0) + 1
-        handler.finish(self, row, email)
+        handler.finish(self.context, row, email)
         assert row.outcome is not None, "record() sets the outcome"
         stats.count(row.outcome)
         log.info("%s", summaries[0])
@@ -305,28 +302,25 @@ class Pipeline:
         backlog = self._is_backlog(ref, progress)
         if ref.size > limits.max_message_bytes:
             header = source.fetch_header(ref)
-            parsed = email_parser.parse_message(header, workdir / "parts", 0)
-            (workdir / "message.eml").write_bytes(header)  # filed as the case's email: the header is all we took
+            parsed = email_parser.parse_message(header, parts_dir(workdir), 0)
+            scratch_email(workdir).write_bytes(header)  # filed as the case's email: the header is all we took
             # The header's hash stands for the email's: a byte-identical copy has the same header.
             return outcomes.Incoming(ref, parsed, hashlib.sha256(header).hexdigest(), workdir, too_large=True,
                                      kind=None, case_number=None, backlog=backlog, auth=self._auth(parsed))
-        raw_path = workdir / "message.eml"
+        raw_path = scratch_email(workdir)
         with raw_path.open("wb") as out:
             writer = _HashingWriter(out)
             source.fetch(ref, writer, limits.max_message_bytes)  # type: ignore[arg-type]
         sha256 = writer.digest.hexdigest()
         crash_point("fetched")
-        parsed = email_parser.parse_message(raw_path, workdir / "parts", limits.max_message_bytes)
+        parsed = email_parser.parse_message(raw_path, parts_dir(workdir), limits.max_message_bytes)
         auth = self._auth(parsed)
         if self._settle(row_id, parsed, sha256, auth, stats, None) is None:
             return None
-        kind = disposition.classify(parsed)
-        case_number = None
-        if kind == disposition.FOLLOW_UP:
-            case_number = self._known_case(parsed.tracking_numbers)
-            if case_number is None:  # a tracking number we never issued: judge by content
-                kind = (disposition.SUBMISSION if parsed.attachments or parsed.links
-                        else disposition.NO_SUBMISSION if disposition.mentions_secor(parsed) else disposition.OTHER)
+        case_number = outcomes.known_case(self.context, parsed.tracking_numbers)
+        kind = disposition.classify(parsed, case_known=case_number is not None)
+        if kind != disposition.FOLLOW_UP:
+            case_number = None  # automatic mail, or no usable sender: not the case's correspondence
         return outcomes.Incoming(ref, parsed, sha256, workdir, too_large=False, kind=kind, case_number=case_number,
                                  backlog=backlog, auth=auth)
 
@@ -334,54 +328,6 @@ class Pipeline:
         """Mail that arrived well before the daemon first saw the folder: filed without a reply."""
         grace = timedelta(hours=self.config.mailbox.backlog_grace_hours)
         return ref.internal_date < progress.first_seen_at - grace
-
-    def triage_email(self, email: outcomes.Incoming) -> Report:
-        """The triage report of what the email carries: its zips, else its links, else nothing.
-
-        The files triage keeps for storage end up in `<scratch>/files` (see `intake.storage.kept_files`).
-        """
-        config, parsed, workdir = self.config, email.parsed, email.workdir
-        triage_dir = workdir / "triage"
-        triage_dir.mkdir()
-        if parsed.attachments:
-            zips = parsed.attachments
-            if len(zips) == 1:
-                target, name = zips[0].path, zips[0].filename
-            else:  # several zips (a submission split to fit the mail size): triage them as one folder
-                target = workdir / "attachments"
-                target.mkdir()
-                for attachment in zips:
-                    os.replace(attachment.path, target / attachment.path.name)
-                name = ", ".join(a.filename for a in zips)
-            report = self.triage(target, config.limits, config.triage, triage_dir,
-                                 Source(kind="attachment", name=name), keep_files=True)
-            self._keep_files(triage_dir / "files" if target.is_file() else target, workdir)
-        elif parsed.links:
-            assessed = assess_links(parsed.links, config, workdir, keep_files=True, triage=self.triage)
-            from intake.metrics import count_link_download  # prometheus-client: only where links are fetched
-
-            count_link_download(parsed.links[0], assessed.report, assessed.transient)
-            age = self.clock() - email.ref.internal_date
-            if assessed.transient and age < timedelta(hours=config.processing.link_retry_hours):
-                raise LinkStillUnavailable("; ".join(f.message for f in assessed.report.findings)
-                                           or "link unavailable")
-            report = assessed.report
-            if assessed.kept is not None:
-                self._keep_files(assessed.kept, workdir)
-        else:
-            report = finish_report(Source(kind="message", name=parsed.subject or None), [
-                finding("message.no_submission",
-                        "Your email did not include a submission. Please send your SECOR evaluation as a zipped "
-                        f"folder attached to an email, or as a {supported_services_phrase()} download link "
-                        "shared with 'anyone with the link'.")], config.triage.severities,
-                empty_summary(config.triage.vocabulary))
-        return report
-
-    @staticmethod
-    def _keep_files(kept: Path, workdir: Path) -> None:
-        """Put what triage kept in the one place filing looks (a zip's files, or the triaged folder)."""
-        if kept.is_dir():
-            os.replace(kept, kept_files(workdir))
 
     # -- recording outcomes -------------------------------------------------------------------
 
@@ -444,16 +390,6 @@ class Pipeline:
             query = query.where(InboxMessage.message_id == message_id)
         return session.scalars(query.order_by(InboxMessage.id).limit(1)).first()
 
-    def add_version(self, session: Session, row: InboxMessage, parsed: email_parser.ParsedMessage, report: Report,
-                    case_number: str | None) -> tuple[Case, Version, Report]:
-        """case_commands.add_version for this email, with this pipeline's storage, clock, severities and
-        register settings."""
-        return case_commands.add_version(session, row, report, case_number, sender=parsed.sender,
-                                         sender_name=parsed.sender_name, subject=parsed.subject,
-                                         year=self.clock().year, storage=self.storage,
-                                         severities=self.config.triage.severities,
-                                         registers=self.config.registers)
-
     def _auth(self, parsed: email_parser.ParsedMessage) -> AuthResults | None:
         """What our own mail server's Authentication-Results say of this email (read once per email)."""
         return authresults.from_headers(parsed.headers, self.config.mailbox.authserv_id)
@@ -467,13 +403,6 @@ class Pipeline:
         row.subject = parsed.subject
         row.message_id = parsed.message_id or row.message_id
         row.sha256 = sha256
-
-    def _known_case(self, tracking_numbers: list[str]) -> str | None:
-        with self.sessions() as session:
-            for number in tracking_numbers:
-                if session.scalar(select(Case.id).where(Case.tracking_number == number)):
-                    return number
-        return None
 
     # -- failures -----------------------------------------------------------------------------
 
@@ -553,7 +482,7 @@ class Pipeline:
                 if _rowcount(taken) != 1:
                     return
             version = row.version
-            target = self._outcome_folder(row)
+            target = outcomes.outcome_folder(self.config.mailbox, row)
         if version is not None and version.storage_path:
             self._file(row_id, version)
         crash_point("filed")
@@ -571,19 +500,9 @@ class Pipeline:
         files = kept_files(workdir)
         # Only a version with a storage path is filed, and record_version always stores a report.
         assert version.storage_path is not None and version.report is not None
-        self.storage.file_version(self.storage.path_of(version.storage_path), workdir / "message.eml",
+        self.storage.file_version(self.storage.path_of(version.storage_path), scratch_email(workdir),
                                   files if files.is_dir() else None, Report.from_dict(version.report))
         self.storage.discard_workdir(row_id)
-
-    def _outcome_folder(self, row: InboxMessage) -> str:
-        mailbox = self.config.mailbox
-        if row.state == MessageState.ABANDONED:
-            return mailbox.failed_folder
-        if row.outcome is None:  # only a superseded row has none, and it is already moved
-            raise ValueError(f"message row {row.id} is done without an outcome")
-        return {MessageOutcome.PROCESSED: mailbox.processed_folder, MessageOutcome.RETURNED: mailbox.returned_folder,
-                MessageOutcome.TOO_LARGE: mailbox.returned_folder,
-                MessageOutcome.IGNORED: mailbox.ignored_folder}[MessageOutcome(row.outcome)]
 
 
 _Row = TypeVar("_Row", InboxMessage, FolderProgress)

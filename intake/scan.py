@@ -143,11 +143,11 @@ def findings_for(result: ScanResult) -> list[Finding]:
     return out
 
 
-def scan_report(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
-    """The report with the scan's findings and `summary.scan` added; `files` is the folder of the
-    submission's files, read and never changed (`secor-intake triage` scans the operator's own copy)."""
+def scan_findings(files: Path, config: ScanConfig) -> tuple[list[Finding], dict[str, Any]]:
+    """The scan's findings and its `summary.scan` entry (none when no scanner is configured or the
+    folder is missing); `files` is the folder of the submission's files, read and never changed."""
     if not config.clamd or not files.is_dir():
-        return report
+        return [], {}
     try:
         result = scan_folder(files, config)
     except ScannerUnavailable as exc:
@@ -155,14 +155,24 @@ def scan_report(report: Report, files: Path, config: ScanConfig, severities: dic
             raise
         log.warning("no virus scan: %s", exc)
         result = ScanResult(unavailable=str(exc))
-    return finish_report(report.source, [*report.findings, *findings_for(result)], severities,
-                         {**report.summary, "scan": result.to_dict("clamd")}, report.documents)
+    return findings_for(result), {"scan": result.to_dict("clamd")}
 
 
-def scan_submission(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
-    """`scan_report` for filing: infected files are also deleted, so the workbench never serves them."""
-    report = scan_report(report, files, config, severities)
-    for hit in report.summary.get("scan", {}).get("hits", []):
+def scan_report(report: Report, files: Path, config: ScanConfig, severities: dict[str, str]) -> Report:
+    """The report with the scan's findings and `summary.scan` added (`secor-intake triage` scans the
+    operator's own copy; the daemon adds them where the version is recorded, see scan_submission)."""
+    findings, summary = scan_findings(files, config)
+    if not summary:
+        return report
+    return finish_report(report.source, [*report.findings, *findings], severities, {**report.summary, **summary},
+                         report.documents)
+
+
+def scan_submission(files: Path, config: ScanConfig) -> tuple[list[Finding], dict[str, Any]]:
+    """`scan_findings` for filing: infected files are also deleted, so the workbench never serves them.
+    The report is finished with these findings where the version is recorded."""
+    findings, summary = scan_findings(files, config)
+    for hit in summary.get("scan", {}).get("hits", []):
         (files / hit["path"]).unlink()
         log.warning("virus found in %r (%s): the file is not stored", hit["path"], hit["signature"])
-    return report
+    return findings, summary

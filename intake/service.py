@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake import db
+from intake.cases.layout import Storage
 from intake.claims import worker_identity
 from intake.clock import utcnow
 from intake.config import Config
@@ -24,11 +25,10 @@ from intake.health import Health
 from intake.mailbox import open_mail_source
 from intake.mailbox.base import MailSource
 from intake.outbound import Transport, open_transport
-from intake.storage import Storage
 
 if TYPE_CHECKING:
     from intake.pipeline import CycleStats, Pipeline
-    from intake.replies import SendStats
+    from intake.sending import SendStats
     from triage.report import Report
 
 log = logging.getLogger("secor_intake")
@@ -91,7 +91,7 @@ def take_mail(services: Services) -> CycleStats:
 
 def send_replies(services: Services) -> SendStats:
     """Send what the outbox holds that is due, after queueing the maintenance reminders due today."""
-    from intake.replies import send_pending
+    from intake.sending import send_pending
 
     if services.config.registers.maintenance_reminders:
         from intake.registers.reminders import queue_reminders

@@ -25,7 +25,6 @@ def make_message(message_id: str, body_bytes: int = 40) -> bytes:
             f"Date: Thu, 26 Nov 2026 06:00:00 +0000\r\n\r\n").encode() + body
 
 
-
 def test_too_large_raises_before_fetching(source: MailSource, deliver: Deliver) -> None:
     deliver("INBOX", make_message("huge@acme.example", 5000))
     (ref,) = source.list_messages("INBOX")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from intake import authresults, users
-from intake.cases import find_case, show_document
+from intake.cases.queries import find_case, show_document
 from intake.db import InboxMessage
 from intake.mailbox.maildir import MaildirSource
 from intake.service import open_services, poll_cycle

@@ -13,7 +13,7 @@ from pathlib import Path
 from intake.samples import evaluation_tool_lines, minimal_pdf
 
 # What the daemon's cycle, the workbench and the share links need, and no short command does.
-CYCLE_ONLY = ("intake.pipeline", "intake.replies", "jinja2", "mailparser", "requests", "imapclient",
+CYCLE_ONLY = ("intake.pipeline", "intake.sending", "intake.cases.outbox", "jinja2", "mailparser", "requests", "imapclient",
               "apscheduler", "starlette", "triage.engine", "pypdf", "magic")
 
 
@@ -58,3 +58,17 @@ def test_a_database_behind_the_newest_revision_is_still_migrated_on_start(tmp_pa
     status, found = loaded(tmp_path, ["submissions"], ("alembic",))
     assert status == 0 and found == ["alembic"]
     assert loaded(tmp_path, ["submissions"], ("alembic",)) == (0, [])
+
+
+def test_the_workbench_loads_no_download_stack_nor_sending_job(tmp_path):
+    """The workbench queues QA's decisions but never fetches a link nor sends: the outbox is handed
+    the share-link services phrase by the daemon, so the web process loads neither."""
+    assert loaded(tmp_path, ["db", "upgrade"], ())[0] == 0
+    code = ("import json, sys; from intake.commands import with_services; from intake.config import load_config; "
+            "from intake.web.app import create_app; config = load_config(); "
+            "with_services(config, lambda services: create_app(config, services)); "
+            "print(json.dumps([m for m in sys.modules if m.startswith(('fetchers.providers', 'fetchers.net', "
+            "'requests', 'intake.sending', 'intake.pipeline'))]))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from intake.cases import show_document
-from intake.company import next_due
+from intake.cases.company import next_due
+from intake.cases.queries import show_document
 from intake.db import Case
 from intake.samples import evaluation_tool_lines, minimal_pdf, write_sample_submission
 from intake.service import open_services, poll_cycle
@@ -107,7 +107,7 @@ def test_a_case_without_a_readable_account_is_linked_by_an_analyst(setup, tmp_pa
     assert shown["company"] is None
     assert "tool.wcb_account_missing" in [f["code"] for f in shown["findings"]]
 
-    from intake.company import link
+    from intake.cases.company import link
 
     with services.sessions.begin() as session:
         link(session, tracking, "7654321", "Acme Roofing Ltd.")

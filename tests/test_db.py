@@ -259,3 +259,21 @@ def test_two_daemons_upgrading_at_once_both_succeed(db_url: str) -> None:
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
     finally:
         engine.dispose()
+
+
+def test_the_qa_check_constraints_built_from_the_enums_are_the_ones_migration_0002_created():
+    """QAState and QADecision generate the models' CHECK constraints; a value added, renamed or
+    reordered there without a migration fails here."""
+    from pathlib import Path
+
+    from sqlalchemy import CheckConstraint
+
+    import intake
+    from intake.db import Case, Decision
+
+    migration = (Path(intake.__file__).parent / "migrations" / "versions" / "0002_workbench.py").read_text()
+    checks = {c.name: str(c.sqltext) for table in (Case.__table__, Decision.__table__)
+              for c in table.constraints if isinstance(c, CheckConstraint)}
+    states = checks["ck_submission_qa_state"].removeprefix("qa_state IN (").removesuffix(")")
+    assert f'QA_STATES = "{states}"' in migration
+    assert f'"{checks["ck_decision_decision"]}"' in migration

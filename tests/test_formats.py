@@ -80,8 +80,6 @@ def pcx() -> bytes:
     return header + b"\xc1\x00" * 32
 
 
-
-
 def tar_of(name: str, data: bytes) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tf:

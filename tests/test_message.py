@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from tnefparse.tnef import TNEF
 
+from intake.cases.tracking import find_tracking_numbers
 from intake.disposition import classify, detect_automatic, mentions_secor
 from intake.message import (
     Attachment,
@@ -16,7 +17,6 @@ from intake.message import (
     decode_header_text,
     parse_message,
 )
-from intake.tracking import find_tracking_numbers
 from tests import mailfactory as mf
 from triage.paths import safe_name
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from fetchers.fetch import unsupported
 from fetchers.net import not_found, sign_in_required, unavailable
 from intake.authresults import AuthResults
-from intake.company import Reused, reused_findings
+from intake.cases.company import Reused, reused_findings
 from intake.db import FindingRow
 from intake.disposition import sender_unverified
 from intake.mailbox.maildir import MaildirSource

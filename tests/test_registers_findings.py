@@ -215,7 +215,7 @@ def test_show_and_companies_start_from_the_certificates_register(tmp_path):
     years follow from the certificate, and holders that never wrote are listed with what they owe."""
     import json
 
-    from intake.company import companies, next_due
+    from intake.cases.company import companies, next_due
     from tests import mailfactory
     from tests.pipeline_helpers import maildir_config, run_cli, write_config
     from tests.test_company import deliver_and_poll, latest_tracking

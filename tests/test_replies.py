@@ -14,22 +14,20 @@ from sqlalchemy.orm import Session
 
 from fetchers.providers import supported_services_phrase
 from intake.backoff import backoff
-from intake.config import OutboundConfig
-from intake.db import Case, InboxMessage, Reply, Version, record_version
-from intake.outbound import Transport
-from intake.outbound.file import FileTransport
-from intake.outbound.smtp import SmtpTransport
-from intake.replies import (
-    MAX_BACKOFF,
-    SendStats,
+from intake.cases.outbox import (
     queue_reply,
     render_acknowledgement,
     render_no_submission,
     render_too_large,
     reply_subject,
-    send_pending,
 )
-from intake.tracking import allocate_tracking_number
+from intake.cases.tracking import allocate_tracking_number
+from intake.config import OutboundConfig
+from intake.db import Case, InboxMessage, Reply, Version, record_version
+from intake.outbound import Transport
+from intake.outbound.file import FileTransport
+from intake.outbound.smtp import SmtpTransport
+from intake.sending import MAX_BACKOFF, SendStats, send_pending
 from tests.concurrency import run_together
 from tests.servers.smtp import SmtpServer
 from triage.findings import Finding, finding
@@ -38,6 +36,7 @@ from triage.report import Report, Source
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
 SUBMITTER = "jane.doe@acme-roofing.ca"
 SUBJECT = "SECOR submission 2026 - Acme Roofing Ltd."
+SERVICES = supported_services_phrase()  # what the daemon passes the outbox
 THEIR_ID = "<CAF9x2=acme.0001@mail.acme-roofing.ca>"
 THEIR_REFERENCES = ["<older.thread.start@mail.acme-roofing.ca>"]
 CONFIG = OutboundConfig(from_address="COR@youracsa.ca", from_name="ACSA COR Department", retry_base_seconds=60.0,
@@ -74,7 +73,7 @@ def _case(session: Session, uid: str = "1", submitter: str = SUBMITTER,
 def _queue(session: Session, uid: str = "1", submitter: str = SUBMITTER, config: OutboundConfig = CONFIG,
            now: datetime = NOW) -> Reply | None:
     submission, version, report = _case(session, uid, submitter)
-    msg = render_acknowledgement(submission, version, report, config, THEIR_ID, THEIR_REFERENCES)
+    msg = render_acknowledgement(submission, version, report, config, THEIR_ID, THEIR_REFERENCES, services=SERVICES)
     return queue_reply(session, submission, version, msg, submission.submitter, config, now=now)
 
 
@@ -92,7 +91,7 @@ def _transient_ack(verdict: str = "returned") -> EmailMessage:
     submission = Case(tracking_number="SECOR-2026-000042", submitter=SUBMITTER, submitter_name="Jane Doe",
                       subject=SUBJECT)
     version = Version(message=message, submission=submission, number=1)
-    return render_acknowledgement(submission, version, _report(verdict), CONFIG, THEIR_ID, THEIR_REFERENCES)
+    return render_acknowledgement(submission, version, _report(verdict), CONFIG, THEIR_ID, THEIR_REFERENCES, services=SERVICES)
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -146,7 +145,7 @@ def test_acknowledgement_html_escapes_what_the_submission_named() -> None:
     version = Version(message=message, submission=submission, number=1)
     report = Report(source=Source(kind="attachment", name="a.zip"),
                     findings=[finding("label.unclear_name", "Unclear name.", "Element 1/<script>x</script>.pdf")])
-    msg = render_acknowledgement(submission, version, report, CONFIG, None, [])
+    msg = render_acknowledgement(submission, version, report, CONFIG, None, [], services=SERVICES)
     assert "<script>" not in _html(msg) and "&lt;script&gt;" in _html(msg)
     assert "<script>x</script>" in _text(msg)
     assert msg["In-Reply-To"] is None and msg["References"] is None
@@ -165,7 +164,7 @@ def test_reply_subject(original: str | None, expected: str) -> None:
 
 
 def test_no_submission_reply_explains_how_to_submit() -> None:
-    msg = render_no_submission(CONFIG, SUBMITTER, "Jane Doe", "Question about SECOR", THEIR_ID, [])
+    msg = render_no_submission(CONFIG, SUBMITTER, "Jane Doe", "Question about SECOR", THEIR_ID, [], services=SERVICES)
     text = " ".join(_text(msg).split())
     assert msg["Subject"] == "Re: Question about SECOR"
     assert msg["Auto-Submitted"] == "auto-replied" and msg["In-Reply-To"] == THEIR_ID
@@ -175,7 +174,7 @@ def test_no_submission_reply_explains_how_to_submit() -> None:
 
 def test_too_large_reply_asks_for_a_link_and_gives_the_sizes() -> None:
     msg = render_too_large(CONFIG, SUBMITTER, None, "SECOR", THEIR_ID, [], size=62_400_000, limit=40_000_000,
-                           tracking_number="SECOR-2026-000050")
+                           tracking_number="SECOR-2026-000050", services=SERVICES)
     text = " ".join(_text(msg).split())
     assert msg["Subject"] == "Re: SECOR [SECOR-2026-000050]"
     assert "62.4 MB" in text and "40 MB" in text and "download link instead" in text
@@ -186,7 +185,7 @@ def test_headers_we_write_have_no_stray_spaces() -> None:
     # names and subjects as mail clients send them: folded, tabbed, padded
     config = OutboundConfig(from_address="COR@youracsa.ca", from_name=" ACSA  COR\tDepartment ")
     msg = render_no_submission(config, SUBMITTER, "  Doe,\t Jane  ", "  Re:  Question   about\tSECOR  ",
-                               THEIR_ID, ["<a@x.ca>"])
+                               THEIR_ID, ["<a@x.ca>"], services=SERVICES)
     head = msg.as_bytes(policy=policy.SMTP).split(b"\r\n\r\n")[0].decode("ascii")
     for line in head.replace("\r\n ", " ").replace("\r\n\t", " ").split("\r\n"):  # unfolded
         name, colon, value = line.partition(": ")
@@ -239,7 +238,7 @@ def test_a_persons_reply_is_not_held_back_by_the_daily_limit(db_sessions) -> Non
     with db_sessions.begin() as session:
         assert [_queue(session, uid=str(n)).status for n in range(3)][-1] == "suppressed"
         submission, _, report = _case(session, "7", SUBMITTER)
-        msg = render_acknowledgement(submission, submission.versions[0], report, CONFIG, THEIR_ID, THEIR_REFERENCES)
+        msg = render_acknowledgement(submission, submission.versions[0], report, CONFIG, THEIR_ID, THEIR_REFERENCES, services=SERVICES)
         decided = queue_reply(session, submission, None, msg, SUBMITTER, CONFIG, now=NOW, automatic=False)
     assert decided.status == "pending" and decided.suppressed_reason is None
 
@@ -247,17 +246,17 @@ def test_a_persons_reply_is_not_held_back_by_the_daily_limit(db_sessions) -> Non
 def test_at_most_one_reply_per_version_and_per_incoming_email(db_sessions) -> None:
     with db_sessions.begin() as session:
         submission, version, report = _case(session)
-        first = render_acknowledgement(submission, version, report, CONFIG, THEIR_ID, [])
-        second = render_acknowledgement(submission, version, report, CONFIG, THEIR_ID, [])
+        first = render_acknowledgement(submission, version, report, CONFIG, THEIR_ID, [], services=SERVICES)
+        second = render_acknowledgement(submission, version, report, CONFIG, THEIR_ID, [], services=SERVICES)
         assert queue_reply(session, submission, version, first, SUBMITTER, CONFIG, now=NOW) is not None
         assert queue_reply(session, submission, version, second, SUBMITTER, CONFIG, now=NOW) is None
         # a reply not tied to a version is still one per incoming email
         question = InboxMessage(account="maildir:/srv/cor", folder="INBOX", uidvalidity="1", uid="q", size=10,
                                 received_at=NOW, sender="bob@x.ca", subject="Question")
         session.add(question)
-        ask = render_no_submission(CONFIG, "bob@x.ca", None, "Question", None, [])
+        ask = render_no_submission(CONFIG, "bob@x.ca", None, "Question", None, [], services=SERVICES)
         assert queue_reply(session, None, None, ask, "bob@x.ca", CONFIG, source_message=question, now=NOW) is not None
-        ask_again = render_no_submission(CONFIG, "bob@x.ca", None, "Question", None, [])
+        ask_again = render_no_submission(CONFIG, "bob@x.ca", None, "Question", None, [], services=SERVICES)
         assert queue_reply(session, None, None, ask_again, "bob@x.ca", CONFIG, source_message=question,
                            now=NOW) is None
     with db_sessions() as session:

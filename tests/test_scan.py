@@ -15,7 +15,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from intake import users
-from intake.cases import find_case, show_document
+from intake.cases.queries import find_case, show_document
 from intake.config import ScanConfig
 from intake.db import Case, InboxMessage
 from intake.mailbox.maildir import MaildirSource

@@ -164,8 +164,6 @@ def test_formats_without_text_give_empty_text(tmp_path: Path) -> None:
 # --- hostile inputs --------------------------------------------------------------------------
 
 
-
-
 def bomb_docx(path: Path, prefix: bytes, unit: bytes, total: int, suffix: bytes) -> None:
     """A docx whose word/document.xml inflates to about `total` bytes, written without holding it."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:

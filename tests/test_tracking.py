@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from intake.cases.tracking import allocate_tracking_number, find_tracking_numbers, format_tracking_number
 from intake.db import TrackingCounter
-from intake.tracking import allocate_tracking_number, find_tracking_numbers, format_tracking_number
 
 PER_ALLOCATOR = 200
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
 from intake import users
-from intake.cases import find_case, show_document
+from intake.cases.queries import find_case, show_document
 from intake.clock import utcnow
 from intake.db import AuditEntry, Decision, Reply, StoredDocument, WebSession
 from intake.service import poll_cycle, send_replies
@@ -470,7 +470,7 @@ def test_page_reads_do_not_wait_for_the_daemons_write_lock_on_sqlite(tmp_path: P
 
 @pytest.mark.parametrize("same_form", [True, False], ids=["one form sent twice", "two analysts"])
 def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(bench: Bench, same_form: bool) -> None:
-    from intake.case_commands import DecidedMeanwhile, DecisionRequest, record_decision
+    from intake.cases.commands import DecidedMeanwhile, DecisionRequest, record_decision
     from intake.db import make_engine, session_factory
     from tests.concurrency import run_together
 

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import func, select
 
-from intake.cases import find_case
+from intake.cases.queries import find_case
 from intake.db import Decision, Reply
 from intake.service import poll_cycle
 from intake.web.app import create_app

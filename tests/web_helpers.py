@@ -77,7 +77,7 @@ def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool =
         users.add_user(session, "ana", "analyst", PASSWORD)
         users.add_user(session, "ben", "analyst", PASSWORD)
         users.add_user(session, "ada", "admin", PASSWORD)
-    from intake.cases import submission_list
+    from intake.cases.queries import submission_list
 
     with services.sessions() as session:
         rows = submission_list(session)

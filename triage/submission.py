@@ -30,8 +30,6 @@ from triage.tool_facts import ToolFacts, read_tool_facts
 TEXT_MAX_CHARS = 100_000
 
 
-
-
 class Document:
     """One file of the submission: its logical path, size and where its bytes are (a file on disk,
     or a file of a zip read without extracting it). Type and hash are computed on first use unless

@@ -100,11 +100,11 @@ def _pdf_text(fh: BinaryIO, max_chars: int) -> str:
 # XML parts inside zips (OOXML, ODF): streamed through expat, no tree kept, DOCTYPEs refused
 
 
-class _Enough(Exception):
+class Enough(Exception):
     """Raised inside a parser callback once enough text is collected (or a DOCTYPE appears)."""
 
 
-def _read_capped(zf: zipfile.ZipFile, member: str, cap: int = XML_PART_CAP) -> Iterator[bytes]:
+def read_capped(zf: zipfile.ZipFile, member: str, cap: int = XML_PART_CAP) -> Iterator[bytes]:
     """Chunks of one zip member, stopping after `cap` uncompressed bytes whatever its header claims."""
     read = 0
     with zf.open(member) as fh:
@@ -116,7 +116,7 @@ def _read_capped(zf: zipfile.ZipFile, member: str, cap: int = XML_PART_CAP) -> I
             yield chunk
 
 
-class _Collector:
+class TextCollector:
     """Base of the per-format XML walkers: collects text pieces up to a character budget."""
 
     def __init__(self, max_chars: int) -> None:
@@ -128,7 +128,7 @@ class _Collector:
         self.out.append(text)
         self.total += len(text)
         if self.total >= self.max_chars:
-            raise _Enough
+            raise Enough
 
     def start(self, name: str, attrs: dict[str, str]) -> None: ...
 
@@ -140,7 +140,7 @@ class _Collector:
         return "".join(self.out)
 
 
-def _walk_xml(chunks: Iterator[bytes], walker: _Collector) -> str:
+def walk_xml(chunks: Iterator[bytes], walker: TextCollector) -> str:
     """Feed XML chunks to expat with `walker`'s callbacks; the text collected, even from a damaged part.
 
     No tree is built, so memory is the collected text plus one chunk. Office XML never carries a
@@ -153,18 +153,18 @@ def _walk_xml(chunks: Iterator[bytes], walker: _Collector) -> str:
     parser.CharacterDataHandler = walker.data
 
     def refuse_doctype(*_args: object) -> None:
-        raise _Enough
+        raise Enough
 
     parser.StartDoctypeDeclHandler = refuse_doctype
     try:
         for chunk in chunks:
             parser.Parse(chunk, False)
-    except (_Enough, expat.ExpatError):
+    except (Enough, expat.ExpatError):
         pass  # enough text, or a damaged/truncated part: keep what came before
     return walker.text()
 
 
-class _DocxWalker(_Collector):
+class _DocxWalker(TextCollector):
     """word/document.xml: text runs, tabs and breaks; a newline at each paragraph's end."""
 
     def __init__(self, max_chars: int) -> None:
@@ -190,7 +190,7 @@ class _DocxWalker(_Collector):
             self.emit(text)
 
 
-class _SharedStringsWalker(_Collector):
+class SharedStringsWalker(TextCollector):
     """xl/sharedStrings.xml: one string per <si>, rich-text runs joined, phonetic hints (<rPh>) left out."""
 
     def __init__(self, max_chars: int) -> None:
@@ -222,10 +222,10 @@ class _SharedStringsWalker(_Collector):
             self.total += len(text)
             if self.total >= self.max_chars:
                 self.strings.append("".join(self.current))
-                raise _Enough
+                raise Enough
 
 
-class _SheetWalker(_Collector):
+class SheetWalker(TextCollector):
     """xl/worksheets/sheetN.xml: each row a tab-separated line; shared strings resolved.
 
     Each cell's text goes to `cell` (its reference, type and style are at hand in `ref`, `kind`,
@@ -278,10 +278,10 @@ class _SheetWalker(_Collector):
             self.value_chars += len(text)
             if self.value_chars > self.max_chars:  # one giant cell: keep its head and stop
                 self.out.append("".join(self.value)[:max(self.max_chars - self.total, 0)])
-                raise _Enough
+                raise Enough
 
 
-class _OdfWalker(_Collector):
+class _OdfWalker(TextCollector):
     """content.xml of an OpenDocument file: paragraphs and headings, one per line."""
 
     def __init__(self, max_chars: int) -> None:
@@ -313,7 +313,7 @@ def _docx_text(fh: BinaryIO, max_chars: int) -> str:
     """word/document.xml: one line per paragraph, tabs and breaks kept."""
     fh.seek(0)
     with zipfile.ZipFile(fh) as zf:
-        return _walk_xml(_read_capped(zf, "word/document.xml"), _DocxWalker(max_chars))
+        return walk_xml(read_capped(zf, "word/document.xml"), _DocxWalker(max_chars))
 
 
 def _xlsx_text(fh: BinaryIO, max_chars: int) -> str:
@@ -321,9 +321,9 @@ def _xlsx_text(fh: BinaryIO, max_chars: int) -> str:
     fh.seek(0)
     with zipfile.ZipFile(fh) as zf:
         names = set(zf.namelist())
-        strings = _SharedStringsWalker(max_chars * 4)
+        strings = SharedStringsWalker(max_chars * 4)
         if "xl/sharedStrings.xml" in names:
-            _walk_xml(_read_capped(zf, "xl/sharedStrings.xml"), strings)
+            walk_xml(read_capped(zf, "xl/sharedStrings.xml"), strings)
         sheets = sorted((n for n in names if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
                         key=lambda n: int(re.sub(r"\D", "", n.rsplit("/", 1)[1])))
         if not sheets:  # no sheet parts: the strings alone are better than nothing
@@ -331,7 +331,7 @@ def _xlsx_text(fh: BinaryIO, max_chars: int) -> str:
         out: list[str] = []
         total = 0
         for sheet in sheets:
-            text = _walk_xml(_read_capped(zf, sheet), _SheetWalker(max_chars - total, strings.strings))
+            text = walk_xml(read_capped(zf, sheet), SheetWalker(max_chars - total, strings.strings))
             out.append(text)
             total += len(text)
             if total >= max_chars:
@@ -343,7 +343,7 @@ def _odf_text(fh: BinaryIO, max_chars: int) -> str:
     """content.xml of an OpenDocument file: one line per paragraph or heading."""
     fh.seek(0)
     with zipfile.ZipFile(fh) as zf:
-        return _walk_xml(_read_capped(zf, "content.xml"), _OdfWalker(max_chars))
+        return walk_xml(read_capped(zf, "content.xml"), _OdfWalker(max_chars))
 
 
 # ---------------------------------------------------------------------------------------------

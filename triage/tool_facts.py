@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from triage.dates import find_dates, parse_date
 from triage.formats import FileType
-from triage.text import _Collector, _Enough, _read_capped, _SharedStringsWalker, _SheetWalker, _walk_xml
+from triage.text import Enough, SharedStringsWalker, SheetWalker, TextCollector, read_capped, walk_xml
 
 if TYPE_CHECKING:
     from triage.submission import Document
@@ -92,7 +92,7 @@ def document_rows(fh: BinaryIO, ftype: FileType) -> list[Row]:
             fh.seek(0)
             with zipfile.ZipFile(fh) as zf:
                 walker = _DocxRows()
-                _walk_xml(_read_capped(zf, "word/document.xml"), walker)
+                walk_xml(read_capped(zf, "word/document.xml"), walker)
                 return walker.rows
         if ftype.mime.startswith("application/vnd.openxmlformats-officedocument.spreadsheetml"):
             return _xlsx_rows(fh)
@@ -166,7 +166,7 @@ def _pdf_form_rows(reader) -> list[Row]:
     return rows
 
 
-class _DocxRows(_Collector):
+class _DocxRows(TextCollector):
     """word/document.xml into rows: body paragraphs, and table rows with one cell per table cell.
 
     A table inside a table cell adds its text to that cell. Checkboxes that are not characters
@@ -247,12 +247,12 @@ class _DocxRows(_Collector):
             self.para.append(text)
             self.total += len(text)
             if self.total >= self.max_chars:
-                raise _Enough
+                raise Enough
 
     def _add(self, row: Row) -> None:
         self.rows.append(row)
         if len(self.rows) >= MAX_ROWS:
-            raise _Enough
+            raise Enough
 
 
 # Excel's built-in number formats that show dates, and the letters of a custom date format.
@@ -261,7 +261,7 @@ _DATE_FORMAT = re.compile(r"[dmy]", re.I)
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
-class _StylesWalker(_Collector):
+class _StylesWalker(TextCollector):
     """xl/styles.xml: which cell styles (cellXfs index) show a date."""
 
     def __init__(self) -> None:
@@ -285,7 +285,7 @@ class _StylesWalker(_Collector):
             self.in_xfs = False
 
 
-class _SheetCells(_SheetWalker):
+class _SheetCells(SheetWalker):
     """One worksheet's cells as rows, each cell with its reference (`Sheet1!B4`), date cells as dates."""
 
     def __init__(self, sheet: str, shared: list[str], date_styles: list[bool]) -> None:
@@ -304,7 +304,7 @@ class _SheetCells(_SheetWalker):
             self.rows.append(self.row)
             self.row = []
             if len(self.rows) >= MAX_ROWS:
-                raise _Enough
+                raise Enough
 
     def _cell_text(self, raw: str) -> str:
         number = self.kind in (None, "n")
@@ -322,16 +322,16 @@ def _xlsx_rows(fh: BinaryIO) -> list[Row]:
     fh.seek(0)
     with zipfile.ZipFile(fh) as zf:
         names = set(zf.namelist())
-        strings = _SharedStringsWalker(1_000_000)
+        strings = SharedStringsWalker(1_000_000)
         if "xl/sharedStrings.xml" in names:
-            _walk_xml(_read_capped(zf, "xl/sharedStrings.xml"), strings)
+            walk_xml(read_capped(zf, "xl/sharedStrings.xml"), strings)
         styles = _StylesWalker()
         if "xl/styles.xml" in names:
-            _walk_xml(_read_capped(zf, "xl/styles.xml"), styles)
+            walk_xml(read_capped(zf, "xl/styles.xml"), styles)
         # Sheet names and parts, in the workbook's order (small parts: a tree is fine, no DOCTYPE allowed).
         sheets: list[tuple[str, str]] = []
-        workbook = b"".join(_read_capped(zf, "xl/workbook.xml", 1 << 20))
-        rels = b"".join(_read_capped(zf, "xl/_rels/workbook.xml.rels", 1 << 20))
+        workbook = b"".join(read_capped(zf, "xl/workbook.xml", 1 << 20))
+        rels = b"".join(read_capped(zf, "xl/_rels/workbook.xml.rels", 1 << 20))
         if b"<!DOCTYPE" in workbook or b"<!DOCTYPE" in rels:
             return []
         targets = {r.get("Id"): r.get("Target", "") for r in ElementTree.fromstring(rels).iter(f"{_PKG_REL}Relationship")}
@@ -343,7 +343,7 @@ def _xlsx_rows(fh: BinaryIO) -> list[Row]:
         rows: list[Row] = []
         for name, part in sheets[:MAX_SHEETS]:
             walker = _SheetCells(name, strings.strings, styles.date_styles)
-            _walk_xml(_read_capped(zf, part), walker)
+            walk_xml(read_capped(zf, part), walker)
             rows += walker.rows
         return rows
 

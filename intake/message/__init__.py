@@ -18,20 +18,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from intake.cases.tracking import find_tracking_numbers
 from intake.message.charset import decode_bytes, decode_header_text, html_to_text
-from intake.message.elider import _Elided
+from intake.message.elider import Elided
 from intake.message.headers import (
-    _all,
-    _date,
-    _first,
-    _mail_parser,
-    _message_ids,
-    _sender,
+    all_headers,
+    first_header,
+    header_date,
+    message_ids_in,
     normalise_message_id,
+    read_with_mail_parser,
+    reply_address,
 )
-from intake.message.mime import _Collector, _find_links, _parse_tree
+from intake.message.mime import PartCollector, links_in_body, parse_tree
 from intake.message.model import MAX_DEFECTS, MAX_HEADERS, Attachment, ParsedMessage
-from intake.tracking import find_tracking_numbers
 
 __all__ = ["Attachment", "ParsedMessage", "decode_bytes", "decode_header_text", "html_to_text", "parse_message"]
 
@@ -43,33 +43,33 @@ def parse_message(raw: Path | bytes, workdir: Path, max_attachment_bytes: int) -
     `max_attachment_bytes` in total across the message.
     """
     # The raw message is never read whole: its long base64 runs (attachments) stay in the file and
-    # are streamed from it when decoded (see _Elided), so memory does not grow with the attachments.
-    elided = _Elided()
+    # are streamed from it when decoded (see Elided), so memory does not grow with the attachments.
+    elided = Elided()
     data = elided.skeleton(Path(raw) if isinstance(raw, (str, Path)) else bytes(raw))
     defects: list[str] = []
-    msg = _parse_tree(data, defects)
-    parsed = _mail_parser(data, defects)
-    subject = decode_header_text(_first(msg, "Subject"), defects, "subject: ")
-    sender, sender_name = _sender(parsed, msg)
-    collector = _Collector(Path(workdir), max(int(max_attachment_bytes), 0), defects, elided)
+    msg = parse_tree(data, defects)
+    parsed = read_with_mail_parser(data, defects)
+    subject = decode_header_text(first_header(msg, "Subject"), defects, "subject: ")
+    sender, sender_name = reply_address(parsed, msg)
+    collector = PartCollector(Path(workdir), max(int(max_attachment_bytes), 0), defects, elided)
     collector.walk(msg)
     text = "\n\n".join(collector.text)
     html = "\n\n".join(collector.html)
     visible_html = html_to_text(html) if html else ""
-    in_reply_to = _message_ids(_all(msg, "In-Reply-To"))
-    references = _message_ids(_all(msg, "References"))
+    in_reply_to = message_ids_in(all_headers(msg, "In-Reply-To"))
+    references = message_ids_in(all_headers(msg, "References"))
     result = ParsedMessage(
-        message_id=normalise_message_id(_first(msg, "Message-ID")),
+        message_id=normalise_message_id(first_header(msg, "Message-ID")),
         subject=subject,
         sender=sender,
         sender_name=sender_name,
-        date=_date(parsed, msg),
+        date=header_date(parsed, msg),
         in_reply_to=in_reply_to,
         references=references,
         text=text,
         html=html,
         attachments=collector.attachments,
-        links=_find_links(text, html, defects),
+        links=links_in_body(text, html, defects),
         tracking_numbers=find_tracking_numbers(subject, " ".join(in_reply_to + references), text, visible_html),
         visible_html=visible_html,
         headers=[(str(key), decode_header_text(value)) for key, value in msg.raw_items()][:MAX_HEADERS],

@@ -42,7 +42,7 @@ def decode_bytes(data: bytes, charset: str | None, defects: list[str] | None = N
         return data.decode("cp1252", errors="replace")
 
 
-def _raw_bytes(value: str) -> bytes:
+def raw_bytes(value: str) -> bytes:
     """Header or payload text as the parser kept it: 8-bit octets survive as surrogate escapes."""
     return value.encode("utf-8", errors="surrogateescape")
 
@@ -71,7 +71,7 @@ def decode_header_text(value: object, defects: list[str] | None = None, where: s
         return ""
     text = str(value)
     if any("\udc80" <= ch <= "\udcff" for ch in text):  # raw 8-bit header: UTF-8 or a legacy charset
-        text = decode_bytes(_raw_bytes(text), None)
+        text = decode_bytes(raw_bytes(text), None)
     text = re.sub(r"\r?\n[ \t]*", " ", text)  # unfold
     if "=?" in text:
         # whitespace between two adjacent encoded words is not part of the text (RFC 2047 6.2)

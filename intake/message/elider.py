@@ -10,8 +10,8 @@ from email.message import Message
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from intake.message.charset import _raw_bytes
-from intake.message.headers import _first
+from intake.message.charset import raw_bytes
+from intake.message.headers import first_header
 
 CHUNK_CHARS = 1024 * 1024  # encoded characters decoded per step (a multiple of 4)
 
@@ -46,7 +46,7 @@ def _b64_clean(piece: str) -> tuple[bytes, bool]:
     return re.sub(r"[^A-Za-z0-9+/=]", "", piece).encode("ascii"), invalid
 
 
-def _b64_chunks(payload: str | Iterable[str], defects: list[str], where: str) -> Iterator[bytes]:
+def b64_chunks(payload: str | Iterable[str], defects: list[str], where: str) -> Iterator[bytes]:
     """Decode base64 a chunk at a time, skipping characters outside the alphabet, stopping at padding.
 
     `payload` is the encoded text, or that text in pieces (a part whose body bypassed the parser)."""
@@ -75,41 +75,41 @@ def _b64_chunks(payload: str | Iterable[str], defects: list[str], where: str) ->
         yield binascii.a2b_base64(rest + b"=" * (-len(rest) % 4))
 
 
-def _qp_chunks(payload: str) -> Iterator[bytes]:
+def qp_chunks(payload: str) -> Iterator[bytes]:
     """Decode quoted-printable a block of whole lines at a time."""
     start = 0
     while start < len(payload):
         end = payload.find("\n", start + CHUNK_CHARS)
         end = len(payload) if end < 0 else end + 1
-        yield binascii.a2b_qp(_raw_bytes(payload[start:end]))
+        yield binascii.a2b_qp(raw_bytes(payload[start:end]))
         start = end
 
 
-def _payload_chunks(part: Message, defects: list[str], where: str,
-                    elided: "_Elided | None" = None) -> Iterator[bytes]:
+def payload_chunks(part: Message, defects: list[str], where: str,
+                    elided: "Elided | None" = None) -> Iterator[bytes]:
     """The decoded bytes of a leaf part, a chunk at a time."""
     payload = part.get_payload()
     if not isinstance(payload, str):
         return
-    cte = str(_first(part, "Content-Transfer-Encoding") or "").strip().lower()
+    cte = str(first_header(part, "Content-Transfer-Encoding") or "").strip().lower()
     if elided is not None and elided.holds(payload):
         if cte == "base64":  # streamed from the raw message, never held whole
-            yield from _b64_chunks(elided.pieces(payload), defects, where)
+            yield from b64_chunks(elided.pieces(payload), defects, where)
             return
         payload = elided.restore(part)
     if cte == "base64":
-        yield from _b64_chunks(payload, defects, where)
+        yield from b64_chunks(payload, defects, where)
     elif cte == "quoted-printable":
-        yield from _qp_chunks(payload)
+        yield from qp_chunks(payload)
     elif cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
         data = part.get_payload(decode=True)
         yield data if isinstance(data, bytes) else b""
     else:
         for start in range(0, len(payload), CHUNK_CHARS):
-            yield _raw_bytes(payload[start:start + CHUNK_CHARS])
+            yield raw_bytes(payload[start:start + CHUNK_CHARS])
 
 
-class _Elided:
+class Elided:
     """Long runs of base64 lines, cut out of the raw message before the MIME parser sees it.
 
     The standard library's parser holds every body line as a string, then the whole body joined: a

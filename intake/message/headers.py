@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.policy
 import email.utils
 import re
 import unicodedata
@@ -17,7 +16,7 @@ from intake.message.model import MAX_HEADER_BYTES
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]{1,900}>")
 
 
-def _body_start(raw: bytes) -> int:
+def body_start(raw: bytes) -> int:
     """Where the body begins: after the first empty line, or the end when there is none."""
     ends = [(i, n) for i, n in ((raw.find(b"\r\n\r\n"), 4), (raw.find(b"\n\n"), 2)) if i >= 0]
     if not ends:
@@ -28,14 +27,14 @@ def _body_start(raw: bytes) -> int:
 
 def _header_block(raw: bytes) -> bytes:
     """The header section of a raw message, cut at MAX_HEADER_BYTES on a line boundary."""
-    block = raw[: _body_start(raw)].rstrip(b"\r\n")
+    block = raw[: body_start(raw)].rstrip(b"\r\n")
     if len(block) > MAX_HEADER_BYTES:
         cut = block.rfind(b"\n", 0, MAX_HEADER_BYTES)
         block = block[: cut if cut > 0 else MAX_HEADER_BYTES]
     return block + b"\r\n\r\n"
 
 
-def _first(msg: Message, name: str) -> str | None:
+def first_header(msg: Message, name: str) -> str | None:
     """The first raw value of a header (as the parser stored it), or None."""
     lname = name.lower()
     for key, value in msg.raw_items():
@@ -44,7 +43,7 @@ def _first(msg: Message, name: str) -> str | None:
     return None
 
 
-def _all(msg: Message, name: str) -> list[str]:
+def all_headers(msg: Message, name: str) -> list[str]:
     lname = name.lower()
     return [str(value) for key, value in msg.raw_items() if key.lower() == lname]
 
@@ -61,7 +60,7 @@ def normalise_message_id(value: str | None) -> str | None:
     return f"<{token[0][:900]}>" if token else None
 
 
-def _message_ids(values: list[str]) -> list[str]:
+def message_ids_in(values: list[str]) -> list[str]:
     """Every `<...>` message id in In-Reply-To / References values, in order, without repeats."""
     out: list[str] = []
     for value in values:
@@ -93,7 +92,7 @@ def _addresses(parsed: "mailparser.MailParser", attr: str) -> list[tuple[str, st
         return []
 
 
-def _date(parsed: "mailparser.MailParser | None", msg: Message) -> datetime | None:
+def header_date(parsed: "mailparser.MailParser | None", msg: Message) -> datetime | None:
     """The Date header as an aware datetime: mail-parser's reading, else the standard library's."""
     if parsed is not None:
         try:
@@ -102,7 +101,7 @@ def _date(parsed: "mailparser.MailParser | None", msg: Message) -> datetime | No
                 return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         except Exception:
             pass
-    raw = _first(msg, "Date")
+    raw = first_header(msg, "Date")
     if not raw:
         return None
     try:
@@ -112,7 +111,7 @@ def _date(parsed: "mailparser.MailParser | None", msg: Message) -> datetime | No
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _headers_without_mime(raw: bytes) -> bytes:
+def headers_without_mime(raw: bytes) -> bytes:
     """The (capped) header block without Content-* and MIME-Version fields, ending in a blank line."""
     kept: list[bytes] = []
     for line in _header_block(raw).rstrip(b"\r\n").split(b"\n"):
@@ -124,10 +123,10 @@ def _headers_without_mime(raw: bytes) -> bytes:
     return b"\n".join(line for line in kept if not line.lower().startswith(mime)) + b"\n\n"
 
 
-def _mail_parser(raw: bytes, defects: list[str]) -> "mailparser.MailParser | None":
+def read_with_mail_parser(raw: bytes, defects: list[str]) -> "mailparser.MailParser | None":
     """mail-parser's reading of the header block (addresses, date, header defects)."""
     try:
-        parsed = mailparser.parse_from_bytes(_headers_without_mime(raw))
+        parsed = mailparser.parse_from_bytes(headers_without_mime(raw))
     except Exception as exc:
         defects.append(f"headers unreadable by mail-parser ({type(exc).__name__})")
         return None
@@ -142,12 +141,12 @@ def _mail_parser(raw: bytes, defects: list[str]) -> "mailparser.MailParser | Non
 def _stdlib_addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     """(name, address) pairs read by the standard library from the decoded header text."""
     try:
-        return email.utils.getaddresses([decode_header_text(v) for v in _all(msg, name)])
+        return email.utils.getaddresses([decode_header_text(v) for v in all_headers(msg, name)])
     except Exception:
         return []
 
 
-def _sender(parsed: "mailparser.MailParser | None", msg: Message) -> tuple[str | None, str | None]:
+def reply_address(parsed: "mailparser.MailParser | None", msg: Message) -> tuple[str | None, str | None]:
     """(reply address, display name): Reply-To if it holds a usable address, else From.
 
     mail-parser reads the addresses; where it gave up or could not decode a display name

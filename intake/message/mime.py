@@ -13,10 +13,10 @@ from typing import Iterator
 
 from fetchers.links import find_links
 from intake.message.charset import decode_bytes, decode_header_text
-from intake.message.elider import _b64_chunks, _Elided, _payload_chunks, _qp_chunks
-from intake.message.headers import _body_start, _first, _headers_without_mime
+from intake.message.elider import Elided, b64_chunks, payload_chunks, qp_chunks
+from intake.message.headers import body_start, first_header, headers_without_mime
 from intake.message.model import MAX_ATTACHMENTS, MAX_DEPTH, MAX_TEXT_CHARS, Attachment
-from intake.message.tnef import TNEF_MAGIC, TNEF_TYPES, _tnef_bounded
+from intake.message.tnef import TNEF_MAGIC, TNEF_TYPES, tnef_bounded
 from triage.archive import OTHER_ARCHIVE_FORMATS
 from triage.paths import numbered, safe_name
 
@@ -69,10 +69,10 @@ def _archive_kind(filename: str, content_type: str, head: bytes) -> tuple[bool, 
     return False, False
 
 
-class _Collector:
+class PartCollector:
     """Walks the MIME tree once, gathering bodies and writing archive attachments under a byte budget."""
 
-    def __init__(self, workdir: Path, budget: int, defects: list[str], elided: _Elided | None = None) -> None:
+    def __init__(self, workdir: Path, budget: int, defects: list[str], elided: Elided | None = None) -> None:
         self.elided = elided
         self.workdir = workdir
         self.budget = budget
@@ -137,7 +137,7 @@ class _Collector:
 
         The parser reads such a part as a message without headers whose body is the encoded text.
         """
-        cte = str(_first(part, "Content-Transfer-Encoding") or "").strip().lower()
+        cte = str(first_header(part, "Content-Transfer-Encoding") or "").strip().lower()
         if cte not in ("base64", "quoted-printable") or not isinstance(children, list) or len(children) != 1:
             return None
         encoded = children[0]
@@ -147,8 +147,8 @@ class _Collector:
         where = f"part {label} (message/rfc822): "
         if self.elided is not None and self.elided.holds(body):
             body = self.elided.pieces(body) if cte == "base64" else self.elided.restore(encoded)
-        chunks = _b64_chunks(body, self.defects, where) if cte == "base64" else _qp_chunks(body)
-        return [_parse_tree(b"".join(chunks), self.defects, self.elided)]
+        chunks = b64_chunks(body, self.defects, where) if cte == "base64" else qp_chunks(body)
+        return [parse_tree(b"".join(chunks), self.defects, self.elided)]
 
     def _filename(self, part: Message, where: str) -> str:
         """The attachment's decoded file name (RFC 2231 and encoded words), or ''."""
@@ -183,7 +183,7 @@ class _Collector:
         return used + len(text)
 
     def _attachment(self, part: Message, filename: str, content_type: str, where: str) -> None:
-        chunks = _payload_chunks(part, self.defects, where, self.elided)
+        chunks = payload_chunks(part, self.defects, where, self.elided)
         head = next(chunks, b"")
         if content_type in TNEF_TYPES or filename.lower() == "winmail.dat" or head.startswith(TNEF_MAGIC):
             data = self._read_whole(head, chunks, where)
@@ -243,7 +243,7 @@ class _Collector:
         from tnefparse.tnef import TNEF  # imported here: only Outlook mail needs it
 
         try:
-            tnef = TNEF(_tnef_bounded(data, self.defects, where), do_checksum=False)
+            tnef = TNEF(tnef_bounded(data, self.defects, where), do_checksum=False)
         except Exception as exc:
             self.defects.append(f"{where}winmail.dat unreadable ({type(exc).__name__})")
             return
@@ -264,10 +264,10 @@ class _Collector:
                 self._write(name, kind, is_zip, iter([payload]))
 
 
-def _parse_tree(raw: bytes, defects: list[str], elided: _Elided | None = None) -> Message:
+def parse_tree(raw: bytes, defects: list[str], elided: Elided | None = None) -> Message:
     """The MIME tree; a message nested past the parser's recursion limit keeps only its headers and raw body.
 
-    With `elided`, long base64 runs of `raw` bypass the parser (see _Elided)."""
+    With `elided`, long base64 runs of `raw` bypass the parser (see Elided)."""
     if elided is not None:
         raw = elided.skeleton(raw)
     parser = BytesFeedParser(policy=email.policy.default)
@@ -280,10 +280,10 @@ def _parse_tree(raw: bytes, defects: list[str], elided: _Elided | None = None) -
     except Exception as exc:
         defects.append(f"MIME structure unreadable ({type(exc).__name__}): body read as plain text")
     # Re-read as one text/plain part: the header block without its MIME headers, then the raw body.
-    return BytesParser(policy=email.policy.default).parsebytes(_headers_without_mime(raw) + raw[_body_start(raw):])
+    return BytesParser(policy=email.policy.default).parsebytes(headers_without_mime(raw) + raw[body_start(raw):])
 
 
-def _find_links(text: str, html: str, defects: list[str]) -> list[str]:
+def links_in_body(text: str, html: str, defects: list[str]) -> list[str]:
     """Share links in the bodies (fetchers.links.find_links); a failure there is a defect, not a lost email."""
     try:
         return list(find_links(text, html))

@@ -86,7 +86,7 @@ def _mapi_list_is_sane(data: bytes) -> bool:
     return True
 
 
-def _tnef_bounded(data: bytes, defects: list[str], where: str) -> bytes:
+def tnef_bounded(data: bytes, defects: list[str], where: str) -> bytes:
     """The TNEF stream without attributes we do not need and without property lists that lie."""
     out = bytearray(data[:6])
     offset = 6

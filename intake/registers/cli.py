@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from intake.commands import EXIT_CANNOT_RUN, EXIT_OK, _fail, print_json, with_services
+from intake.commands import EXIT_CANNOT_RUN, EXIT_OK, fail, print_json, with_services
 from intake.config import Config
 from intake.registers.csvfile import REGISTERS
 
@@ -39,18 +39,18 @@ def _import(config: Config, args: argparse.Namespace) -> int:
     try:
         register_file = RegisterFile(args.register, args.file, limits)
     except RegisterFileError as exc:
-        return _fail(f"{where} {exc}; nothing changed")
+        return fail(f"{where} {exc}; nothing changed")
     by = args.by or _os_user()
 
     def work(services: Any) -> int:
         try:
             imported = import_register(services.sessions, register_file, file_label(args.file), by)
         except RegisterFileError as exc:
-            return _fail(f"{where} {exc}; nothing changed")
+            return fail(f"{where} {exc}; nothing changed")
         except BadRows as bad:
             for problem in bad.problems:
                 print(f"secor-intake: {where} {problem}", file=sys.stderr)
-            return _fail(f"{where}: {bad}, nothing changed")
+            return fail(f"{where}: {bad}, nothing changed")
         record = imported.record
         said = f"{args.register}: {record.rows} rows imported from {record.file_name} (sha256 {record.sha256[:12]})"
         if imported.duplicate_lines:
@@ -76,7 +76,7 @@ def _show(config: Config, args: argparse.Namespace) -> int:
 
     account = account_digits(args.wcb_account)
     if account is None:
-        return _fail(f"register show: {args.wcb_account!r} is not a WCB account number (6 to 10 digits)")
+        return fail(f"register show: {args.wcb_account!r} is not a WCB account number (6 to 10 digits)")
 
     def work(services: Any) -> int:
         with services.sessions() as session:

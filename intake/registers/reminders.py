@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.cases.outbox import queue_reply, render_maintenance_reminder
 from intake.config import Config
 from intake.db import CertificateRecord, Company, MaintenanceReminder
 from intake.registers.checks import shift_years
-from intake.replies import queue_reply, render_maintenance_reminder
 
 log = logging.getLogger(__name__)
 MAINTENANCE_YEARS = (1, 2)  # anniversaries that start a maintenance year

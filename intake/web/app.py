@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -28,8 +28,10 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from intake import case_commands, cases, users
-from intake.company import account_record, company_record
+from intake import users
+from intake.cases import commands, queries
+from intake.cases.company import account_record, company_record
+from intake.cases.layout import Storage, file_inside, version_email, version_files
 from intake.config import Config
 from intake.db import (
     AuditEntry,
@@ -48,7 +50,7 @@ from intake.db import (
 )
 from intake.registers.checks import case_registers, fact_notes
 from intake.registers.names import account_digits
-from intake.storage import Storage
+from intake.states import WAITING_FOR_ANALYST, MessageState, QADecision, QAState
 from intake.web import auth, stats
 from intake.web.security import (
     FILE_CSP,
@@ -60,10 +62,15 @@ from intake.web.security import (
     tokens_match,
 )
 
+if TYPE_CHECKING:
+    from intake.service import Services
+
 STATIC = Path(__file__).parent / "static"
-QA_STATE_LABELS = {"new": "New", "in_review": "In review", "awaiting_documents": "Awaiting documents",
-                   "resubmitted": "Resubmitted", "accepted": "Accepted", "returned": "Returned"}
-DECISION_LABELS = {"accept": "Accept", "return": "Return", "request_documents": "Request documents"}
+QA_STATE_LABELS = {state.value: state.label for state in QAState}
+DECISION_LABELS = {decision.value: decision.label for decision in QADecision}
+# The badge's colour: waiting for an analyst, in hand, or how it was decided (app.css).
+STATE_CLASSES = {state.value: "waiting" if state in WAITING_FOR_ANALYST else "open" if state.is_open else state.value
+                 for state in QAState}
 # What the case page shows of the evaluation tool (summary.tool), in a QA analyst's words.
 TOOL_FIELDS = (("legal_name", "Legal name"), ("trade_name", "Trade name"), ("wcb_account", "WCB account"),
                ("employees", "Employees"), ("purpose", "Purpose"), ("evaluation_start", "Evaluation start"),
@@ -109,7 +116,8 @@ def _templates() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(size=_size, age=_age, safe_name=display_name,
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
-    env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS)
+    env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS, state_classes=STATE_CLASSES,
+                       QADecision=QADecision)
     return env
 
 
@@ -142,7 +150,7 @@ def _signed_in(request: Request) -> auth.SignedIn | None:
         if user is None or user.disabled:
             return None
         new_token = auth.start_session(session, user, token)
-        case_commands.audit(session, user, "sign_in", address=_address(request), via="proxy")
+        commands.audit(session, user, "sign_in", address=_address(request), via="proxy")
     request.scope["new_session_token"] = new_token
     with wb.reads() as session:
         return auth.lookup(session, new_token, wb.config.web)[0]
@@ -250,10 +258,10 @@ async def signin(request: Request) -> Response:
             user = users.check_password(session, username, password)
             if user is None:
                 users.record_failed_sign_in(session, username, address)
-                case_commands.audit(session, None, "sign_in_failed", username=username, address=address)
+                commands.audit(session, None, "sign_in_failed", username=username, address=address)
                 return "failed", None
             token = auth.start_session(session, user, request.cookies.get(auth.COOKIE))
-            case_commands.audit(session, user, "sign_in", address=address)
+            commands.audit(session, user, "sign_in", address=address)
             return "ok", token
 
     outcome, token = await run_in_threadpool(attempt)
@@ -276,7 +284,7 @@ def signout(request: Request, me: auth.SignedIn, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
     with wb.sessions.begin() as session:
         auth.end_session(session, request.cookies.get(auth.COOKIE, ""))
-        case_commands.audit(session, session.get(User, me.user_id), "sign_out")
+        commands.audit(session, session.get(User, me.user_id), "sign_out")
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(auth.COOKIE, path="/")
     return response
@@ -284,17 +292,17 @@ def signout(request: Request, me: auth.SignedIn, form: FormData) -> Response:
 
 # -- the queue -----------------------------------------------------------------------------------
 
-def _filters(request: Request) -> cases.QueueFilter:
+def _filters(request: Request) -> queries.QueueFilter:
     params = request.query_params
     try:
         page_number = int(params.get("page", "1"))
     except ValueError:
         page_number = 1
-    return cases.QueueFilter(state=params.get("state", "open"), verdict=params.get("verdict", ""),
+    return queries.QueueFilter(state=params.get("state", "open"), verdict=params.get("verdict", ""),
                              assignee=params.get("assignee", ""), q=params.get("q", "")[:200], page=page_number)
 
 
-def _query(filters: cases.QueueFilter, **changes: Any) -> str:
+def _query(filters: queries.QueueFilter, **changes: Any) -> str:
     values = {"state": filters.state, "verdict": filters.verdict, "assignee": filters.assignee, "q": filters.q,
               "page": filters.page} | changes
     return urlencode({k: v for k, v in values.items() if v not in ("", None, 1) or k == "state"})
@@ -304,7 +312,7 @@ def queue_page(request: Request, me: auth.SignedIn) -> Response:
     wb: Workbench = request.app.state.wb
     filters = _filters(request)
     with wb.reads() as session:
-        result = cases.queue(session, filters, wb.config.web.page_size)
+        result = queries.queue(session, filters, wb.config.web.page_size)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
     return _render(request, "queue.html", result=result, filters=filters, query=functools.partial(_query, filters),
                    states=QA_STATE_LABELS, analysts=analysts, back=_query(filters))
@@ -343,13 +351,13 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
     every_finding = list(session.scalars(select(FindingRow).where(FindingRow.version_id == version.id)
                                          .order_by(FindingRow.id)))
     for f in every_finding:
-        findings.setdefault(cases.element_of(f.path, by_path, folders), []).append(f)
+        findings.setdefault(queries.element_of(f.path, by_path, folders), []).append(f)
     previous = next((v for v in versions if v.number == version.number - 1), None)
     comparison = None
     if previous is not None:
         before = dict(session.execute(select(StoredDocument.path, StoredDocument.sha256)
                                       .where(StoredDocument.version_id == previous.id)).all())
-        comparison = cases.compare_versions(before, {d.path: d.sha256 for d in documents})
+        comparison = queries.compare_versions(before, {d.path: d.sha256 for d in documents})
     element_names = {element: folder for element, folder in (summary.get("elements") or {}).items()}
     return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
             "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
@@ -371,12 +379,11 @@ MAX_SHOWN_EMAIL_BYTES = 2_000_000  # a larger email's text is not shown on the p
 def _correspondence(wb: Workbench, session: Session, submission: Case) -> list[dict[str, Any]]:
     """Every email in (versions and follow-ups, not re-delivered copies) and every reply out, oldest first."""
     items: list[dict[str, Any]] = []
-    numbers = {v.id: v.number for v in submission.versions}
+    versions = {v.id: v for v in submission.versions}
     for m in session.scalars(select(InboxMessage).where(
-            InboxMessage.submission_id == submission.id, InboxMessage.state == "done",
+            InboxMessage.submission_id == submission.id, InboxMessage.state == MessageState.DONE,
             or_(InboxMessage.version_id.is_not(None), InboxMessage.raw_path.is_not(None))).order_by(InboxMessage.received_at, InboxMessage.id)):
-        number = numbers.get(m.version_id) if m.version_id is not None else None
-        path = _message_file(wb, submission.tracking_number, m.id, number)
+        path = _message_file(wb, submission.tracking_number, m, versions.get(m.version_id) if m.version_id else None)
         body = None
         if path is not None:
             body = (_text_body(path.read_bytes()) if path.stat().st_size <= MAX_SHOWN_EMAIL_BYTES
@@ -389,10 +396,14 @@ def _correspondence(wb: Workbench, session: Session, submission: Case) -> list[d
     return sorted(items, key=lambda item: item["at"])
 
 
-def _message_file(wb: Workbench, tracking: str, message_id: int, version_number: int | None) -> Path | None:
-    """Where the pipeline filed an email of the case: its version's folder, or the correspondence folder."""
-    relative = f"{version_number}/message.eml" if version_number else f"correspondence/{message_id}.eml"
-    return _inside(wb.storage.root / tracking, relative)
+def _message_file(wb: Workbench, tracking: str, message: InboxMessage, version: Version | None) -> Path | None:
+    """Where the pipeline filed an email of the case, as recorded: its version's folder, or the
+    follow-up's own path; None when it is not (or no longer) a file inside the case's folder."""
+    if version is not None:
+        stored = version_email(wb.storage.path_of(version.storage_path)) if version.storage_path else None
+    else:
+        stored = wb.storage.path_of(message.raw_path) if message.raw_path else None
+    return file_inside(wb.storage.case_dir(tracking), stored) if stored is not None else None
 
 
 def _text_body(raw: bytes) -> str:
@@ -416,8 +427,8 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         number = None
     filters = _filters(request)
     with wb.reads() as session:
-        submission = session.scalar(select(Case).where(Case.tracking_number == tracking).options(
-            selectinload(Case.versions).selectinload(Version.message), selectinload(Case.assignee)))
+        submission = queries.find_case(session, tracking, selectinload(Case.versions).selectinload(Version.message),
+                                       selectinload(Case.assignee))
         if submission is None:
             return _not_found(request)
         view = _case_view(session, submission, number)
@@ -428,7 +439,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         trail = list(session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id)
                                      .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id.desc()).limit(200)))
         correspondence = _correspondence(wb, session, submission)
-        previous_case, next_case = cases.neighbours(session, tracking, filters)
+        previous_case, next_case = queries.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
         company = company_record(submission)
         registers = case_registers(session, submission, wb.config.registers)
@@ -438,7 +449,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         preview = next((row for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for row in rows
                         if str(row.id) == wanted and row.inline), None)
     with wb.sessions.begin() as session:
-        case_commands.audit(session, session.get(User, me.user_id), "view", submission.id,
+        commands.audit(session, session.get(User, me.user_id), "view", submission.id,
                             version=view["version"].number if view["version"] else None)
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
     return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
@@ -458,20 +469,19 @@ def file_download(request: Request, me: auth.SignedIn) -> Response:
     images inline; anything else (HTML, SVG, XML included) as an octet-stream attachment."""
     wb: Workbench = request.app.state.wb
     with wb.reads() as session:
-        row = session.execute(select(StoredDocument, Version.number, Case.tracking_number, Case.id)
+        row = session.execute(select(StoredDocument, Version.storage_path, Case.id)
                               .join(Version, Version.id == StoredDocument.version_id)
                               .join(Case, Case.id == Version.submission_id)
                               .where(StoredDocument.id == request.path_params["document_id"])).first()
     if row is None:
         return _not_found(request)
-    document, number, tracking, submission_id = row
-    files = wb.storage.version_dir(tracking, number) / "files"
-    path = _inside(files, document.path)
+    document, storage_path, submission_id = row
+    path = file_inside(version_files(wb.storage.path_of(storage_path)), document.path) if storage_path else None
     if path is None:
         return _not_found(request)
     inline = document.mime in INLINE_TYPES and request.query_params.get("download") != "1"
     with wb.sessions.begin() as session:
-        case_commands.audit(session, session.get(User, me.user_id), "download" if not inline else "open",
+        commands.audit(session, session.get(User, me.user_id), "download" if not inline else "open",
                             submission_id, document.id, path=document.path)
     name = document.path.rsplit("/", 1)[-1]
     return FileResponse(path, media_type=document.mime if inline else "application/octet-stream", headers={
@@ -491,24 +501,14 @@ def message_download(request: Request, me: auth.SignedIn) -> Response:
         version = session.get(Version, message.version_id) if message.version_id else None
     if submission is None:  # not reached: the message's case is its foreign key, and cases are kept
         return _not_found(request)
-    path = _message_file(wb, submission.tracking_number, message.id, version.number if version else None)
+    path = _message_file(wb, submission.tracking_number, message, version)
     if path is None:
         return _not_found(request)
     with wb.sessions.begin() as session:
-        case_commands.audit(session, session.get(User, me.user_id), "download", submission.id, message=message.id)
+        commands.audit(session, session.get(User, me.user_id), "download", submission.id, message=message.id)
     return FileResponse(path, media_type="application/octet-stream", headers={
         "Content-Disposition": content_disposition("attachment", f"{submission.tracking_number}-{message.id}.eml"),
         "Content-Security-Policy": FILE_CSP + "; sandbox", "Cache-Control": "private, no-store"})
-
-
-def _inside(root: Path, relative: str) -> Path | None:
-    """`root/relative` if it is a regular file inside `root` once every link is resolved, else None."""
-    try:
-        base = root.resolve(strict=True)
-        path = (base / relative).resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    return path if path.is_relative_to(base) and path.is_file() else None
 
 
 # -- changes -------------------------------------------------------------------------------------
@@ -523,7 +523,7 @@ def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitab
     def run(request: Request, me: auth.SignedIn, form: FormData) -> Response:
         wb: Workbench = request.app.state.wb
         with wb.sessions.begin() as session:
-            submission = cases.find_case(session, request.path_params["tracking"])
+            submission = queries.find_case(session, request.path_params["tracking"])
             if submission is None or not submission.versions:
                 return _not_found(request)
             return handler(request, session, submission, session.get(User, me.user_id), form)
@@ -538,11 +538,11 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
                 if f.id in chosen]
     try:
         decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
-        result = case_commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
+        result = commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
                                                wb.config.web.accept_sends_email)
-    except (ValueError, case_commands.DecisionError) as exc:  # nothing was written before these
+    except (ValueError, commands.DecisionError) as exc:  # nothing was written before these
         return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
-    except case_commands.DecidedMeanwhile as exc:
+    except commands.DecidedMeanwhile as exc:
         who = exc.latest.user.username if exc.latest else "someone"
         return RedirectResponse(_case_url(tracking, error=f"{who} recorded a decision on this case meanwhile; "
                                           "nothing was sent. Review it below."), status_code=303)
@@ -555,7 +555,7 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
 
 
 def _decision_request(form: FormData, configured: list[str],
-                      findings: list[dict[str, Any]]) -> case_commands.DecisionRequest:
+                      findings: list[dict[str, Any]]) -> commands.DecisionRequest:
     choice = str(form.get("decision", ""))
     qa_reasons = [configured[int(i)] for i in form.getlist("reason")
                   if isinstance(i, str) and i.isdigit() and int(i) < len(configured)]
@@ -568,11 +568,11 @@ def _decision_request(form: FormData, configured: list[str],
     key = str(form.get("idempotency_key", ""))
     if not 16 <= len(key) <= 64:
         raise ValueError("the form is not valid: reload the page")
-    elements = [str(e)[:200] for e in form.getlist("element")] if choice == "request_documents" else []
-    return case_commands.DecisionRequest(decision=choice, idempotency_key=key, sequence=sequence,
+    elements = [str(e)[:200] for e in form.getlist("element")] if choice == QADecision.REQUEST_DOCUMENTS else []
+    return commands.DecisionRequest(decision=choice, idempotency_key=key, sequence=sequence,
                                          note=str(form.get("note", "")), qa_reasons=qa_reasons,
                                          finding_reasons=findings,
-                                         elements=elements, due=due if choice == "request_documents" else None)
+                                         elements=elements, due=due if choice == QADecision.REQUEST_DOCUMENTS else None)
 
 
 def assign(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
@@ -582,7 +582,7 @@ def assign(request: Request, session: Session, submission: Case, actor: User, fo
     if name and (assignee is None or assignee.disabled):
         return RedirectResponse(_case_url(tracking, error=f"no active user {name}"), status_code=303)
     try:
-        case_commands.assign(session, submission, actor, assignee)
+        commands.assign(session, submission, actor, assignee)
     except PermissionError as exc:
         return _forbidden(request, str(exc))  # nothing was changed before the check
     back = str(form.get("back", ""))
@@ -591,8 +591,8 @@ def assign(request: Request, session: Session, submission: Case, actor: User, fo
 
 def add_note(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     try:
-        case_commands.add_note(session, submission, actor, str(form.get("text", "")))
-    except case_commands.DecisionError as exc:
+        commands.add_note(session, submission, actor, str(form.get("text", "")))
+    except commands.DecisionError as exc:
         return RedirectResponse(_case_url(submission.tracking_number, error=str(exc)), status_code=303)
     return RedirectResponse(_case_url(submission.tracking_number) + "#notes", status_code=303)
 
@@ -630,7 +630,7 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def create_app(config: Config, services: Any | None = None) -> Starlette:
+def create_app(config: Config, services: Services | None = None) -> Starlette:
     """The workbench on `config`'s database and storage (reusing `services`' engine when given)."""
     if services is not None:
         sessions, storage = services.sessions, services.storage

@@ -9,9 +9,12 @@ import argparse
 import contextlib
 import signal
 import sys
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from intake.config import Config
+
+if TYPE_CHECKING:
+    from intake.service import Services
 
 EXIT_OK = 0
 EXIT_CANNOT_RUN = 2
@@ -51,7 +54,7 @@ def cmd_user(config: Config, args: argparse.Namespace) -> int:
     return with_services(config, lambda services: _user(services, args))
 
 
-def _user(services: Any, args: argparse.Namespace) -> int:
+def _user(services: Services, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from intake import users
@@ -107,7 +110,7 @@ def _server_class() -> type:
 def cmd_web(config: Config, args: argparse.Namespace) -> int:
     from intake.commands import with_services
 
-    def serve(services: Any) -> int:
+    def serve(services: Services) -> int:
         import uvicorn
 
         from intake.web.app import create_app, freeze_startup_objects

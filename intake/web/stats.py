@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.db import Case, Decision, FindingRow, Version
+from intake.states import QADecision
+from triage.findings import ACCEPTED
 
 
 @dataclass
@@ -42,7 +44,7 @@ def _week(moment: datetime) -> str:
 def agrees(verdict: str, decision: str) -> bool:
     """Triage `accepted` expects Accept; `needs_review` and `returned` expect Return or Request
     documents (an Accept there says the warnings or rejections were not worth it)."""
-    return (decision == "accept") == (verdict == "accepted")
+    return (decision == QADecision.ACCEPT) == (verdict == ACCEPTED)
 
 
 def compute(session: Session, weeks: int = 12) -> Figures:

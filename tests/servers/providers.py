@@ -72,8 +72,6 @@ AUTHKEY = "!AFtK3yQw"
 FOLDER_FILES = 55  # more than the 50 a Drive folder page shows without scrolling
 
 
-
-
 def pdf(text: str) -> bytes:
     return b"%PDF-1.4\n% " + text.encode() + b"\n%%EOF\n"
 

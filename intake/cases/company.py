@@ -99,7 +99,9 @@ def file_version(session: Session, case: Case, report: Report, severities: dict[
 def link(session: Session, tracking_number: str, wcb_account: str, legal_name: str | None = None) -> CompanyCase:
     """An analyst's link of a case to a company (`secor-intake company link`); raises LookupError for
     an unknown tracking number."""
-    case = session.scalar(select(Case).where(Case.tracking_number == tracking_number))
+    from intake.cases.queries import find_case  # queries shows the company record: imported here, not in a cycle
+
+    case = find_case(session, tracking_number)
     if case is None:
         raise LookupError(tracking_number)
     latest = case.versions[-1].report if case.versions else None

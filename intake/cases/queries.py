@@ -1,7 +1,7 @@
 """The read model of cases: what `submissions` and `show` print and what the workbench shows.
 
 Filtering, sorting and paging happen in SQL; the CLI, the pipeline and the web app all read cases
-through these functions. Nothing here writes (see intake.case_commands for that).
+through these functions. Nothing here writes (see intake.cases.commands for that).
 """
 
 from __future__ import annotations
@@ -13,17 +13,14 @@ from typing import Any, Iterator
 
 from sqlalchemy import Select, String, case, cast, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
-from intake.company import company_record
+from intake.cases.company import company_record
+from intake.cases.layout import Storage
 from intake.config import RegistersConfig
-from intake.db import QA_STATES, Case, Decision, InboxMessage, StoredDocument, User, Version
+from intake.db import Case, Decision, InboxMessage, StoredDocument, User, Version
 from intake.registers.checks import case_registers
-from intake.states import UNPROCESSED_STATES
-from intake.storage import Storage
-
-OPEN_QA_STATES = ("resubmitted", "new", "in_review", "awaiting_documents")
-# The queue's order: a submitter's answer first, then new work, then work in hand.
-_STATE_RANK = {state: rank for rank, state in enumerate(OPEN_QA_STATES + ("accepted", "returned"))}
+from intake.states import OPEN_QA_STATES, QUEUE_RANK, UNPROCESSED_STATES, QAState
 
 
 def latest_version(submission: Case) -> Version | None:
@@ -140,8 +137,10 @@ def show_document(session: Session, submission: Case, storage: Storage | None = 
     return document
 
 
-def find_case(session: Session, tracking_number: str) -> Case | None:
-    return session.scalar(select(Case).where(Case.tracking_number == tracking_number.strip().upper()))
+def find_case(session: Session, tracking_number: str, *load: ORMOption) -> Case | None:
+    """The case with this tracking number as a person or an email may write it (spaces, lower case),
+    or None; `load` adds loader options (selectinload...) for what the caller reads next."""
+    return session.scalar(select(Case).where(Case.tracking_number == tracking_number.strip().upper()).options(*load))
 
 
 # -- the workbench queue ------------------------------------------------------------------------
@@ -187,7 +186,7 @@ def _like(text: str) -> str:
 def _filtered(query: Select, filters: QueueFilter) -> Select:
     if filters.state == "open":
         query = query.where(Case.qa_state.in_(OPEN_QA_STATES))
-    elif filters.state in QA_STATES:
+    elif filters.state in tuple(QAState):
         query = query.where(Case.qa_state == filters.state)
     if filters.verdict:
         query = query.where(Case.verdict == filters.verdict)
@@ -211,7 +210,7 @@ def _filtered(query: Select, filters: QueueFilter) -> Select:
 def queue(session: Session, filters: QueueFilter, page_size: int = 50) -> QueuePage:
     """One page of the queue: by QA state (a submitter's answer first), then oldest waiting first."""
     waiting = func.coalesce(Case.qa_since, Case.received_at)
-    rank = case(_STATE_RANK, value=Case.qa_state, else_=len(_STATE_RANK))
+    rank = case(QUEUE_RANK, value=Case.qa_state, else_=len(QUEUE_RANK))
     versions = (select(func.count(Version.id)).where(Version.submission_id == Case.id)
                 .correlate(Case).scalar_subquery())
     total = session.scalar(_filtered(select(func.count(Case.id)), filters)) or 0
@@ -229,7 +228,7 @@ def queue(session: Session, filters: QueueFilter, page_size: int = 50) -> QueueP
 def neighbours(session: Session, tracking_number: str, filters: QueueFilter) -> tuple[str | None, str | None]:
     """The previous and next case in the queue's order (keyboard navigation on the case page)."""
     waiting = func.coalesce(Case.qa_since, Case.received_at)
-    rank = case(_STATE_RANK, value=Case.qa_state, else_=len(_STATE_RANK))
+    rank = case(QUEUE_RANK, value=Case.qa_state, else_=len(QUEUE_RANK))
     key = tuple_(rank, waiting, Case.id)
     # From the case's own place in that order, the nearest row on each side: two scans that keep
     # one row each, rather than numbering the whole queue twice (~3x faster at 20,000 cases).

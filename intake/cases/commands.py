@@ -10,17 +10,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake import company
-from intake.cases import latest_decision
+from intake.cases import company
+from intake.cases.layout import Storage
+from intake.cases.outbox import queue_reply, render_decision
+from intake.cases.queries import find_case, latest_decision
+from intake.cases.tracking import allocate_tracking_number
 from intake.config import OutboundConfig, RegistersConfig
 from intake.db import (
-    QA_DECISIONS,
     AuditEntry,
     Case,
     CaseNote,
@@ -32,13 +34,11 @@ from intake.db import (
     utcnow,
 )
 from intake.registers.checks import judge as judge_registers
-from intake.replies import queue_reply, render_decision
-from intake.storage import Storage
-from intake.tracking import allocate_tracking_number
-from triage.findings import apply_severities
+from intake.states import WAITING_FOR_ANALYST, QADecision, QAState
+from triage.engine import finish_report
+from triage.findings import Finding
 from triage.report import Report
 
-STATE_AFTER = {"accept": "accepted", "return": "returned", "request_documents": "awaiting_documents"}
 MAX_NOTE_CHARS = 10_000
 
 
@@ -65,8 +65,8 @@ class DecisionRequest:
     note: str = ""
     finding_reasons: list[dict[str, Any]] = field(default_factory=list)  # {"code", "path", "message"}
     qa_reasons: list[str] = field(default_factory=list)
-    elements: list[str] = field(default_factory=list)  # request_documents: what to send
-    due: date | None = None  # request_documents: by when
+    elements: list[str] = field(default_factory=list)  # when documents are requested: what to send
+    due: date | None = None  # when documents are requested: by when
 
 
 @dataclass(frozen=True)
@@ -82,29 +82,33 @@ def audit(session: Session, user: User | None, action: str, submission_id: int |
                            document_id=document_id, detail=detail or None))
 
 
-def _validate(request: DecisionRequest) -> None:
-    if request.decision not in QA_DECISIONS:
-        raise DecisionError(f"unknown decision {request.decision!r}")
+def _validate(request: DecisionRequest) -> QADecision:
+    try:
+        decision = QADecision(request.decision)
+    except ValueError:
+        raise DecisionError(f"unknown decision {request.decision!r}") from None
     if len(request.note) > MAX_NOTE_CHARS:
         raise DecisionError(f"the note is longer than {MAX_NOTE_CHARS} characters")
-    if request.decision == "accept":
-        return
+    if decision is QADecision.ACCEPT:
+        return decision
     if not request.note.strip() and not request.finding_reasons and not request.qa_reasons and not request.elements:
-        raise DecisionError("Return and Request documents need a note to the submitter or at least one reason")
-    if request.decision == "request_documents" and (not request.elements or request.due is None):
-        raise DecisionError("Request documents needs at least one element and a due date")
+        raise DecisionError(f"{QADecision.RETURN.label} and {QADecision.REQUEST_DOCUMENTS.label} need a note to the "
+                            "submitter or at least one reason")
+    if decision is QADecision.REQUEST_DOCUMENTS and (not request.elements or request.due is None):
+        raise DecisionError(f"{QADecision.REQUEST_DOCUMENTS.label} needs at least one element and a due date")
+    return decision
 
 
-def _thread(session: Session, submission: Case) -> tuple[str | None, list[str]]:
+def _thread(session: Session, case: Case) -> tuple[str | None, list[str]]:
     """In-Reply-To (the submitter's latest email) and References (their emails on this case, in order)."""
     ids = [m for m in session.scalars(
-        select(InboxMessage.message_id).where(InboxMessage.submission_id == submission.id, InboxMessage.message_id.is_not(None))
+        select(InboxMessage.message_id).where(InboxMessage.submission_id == case.id, InboxMessage.message_id.is_not(None))
         .order_by(InboxMessage.received_at, InboxMessage.id)) if m]
     ids = list(dict.fromkeys(ids))
     return (ids[-1] if ids else None), ids[-20:]
 
 
-def record_decision(session: Session, submission: Case, user: User, request: DecisionRequest,
+def record_decision(session: Session, case: Case, user: User, request: DecisionRequest,
                     outbound: OutboundConfig, accept_sends_email: bool = False) -> DecisionResult:
     """Record QA's decision on the case's latest version, queue its email and audit it, in one transaction.
 
@@ -117,21 +121,21 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
     existing = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
     if existing is not None:
         return DecisionResult(existing, created=False)
-    _validate(request)
-    count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == submission.id)) or 0
-    latest_version = submission.versions[-1]
+    choice = _validate(request)
+    count = session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == case.id)) or 0
+    latest_version = case.versions[-1]
     if request.sequence != count + 1:
         # The same form may have been recorded by a concurrent request since the look-up above.
         again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
         if again is not None:
             return DecisionResult(again, created=False)
-        raise DecidedMeanwhile(latest_decision(session, submission.id))
+        raise DecidedMeanwhile(latest_decision(session, case.id))
     now = utcnow()
     due = request.due.isoformat() if request.due else None
     reasons = {"findings": request.finding_reasons, "qa": request.qa_reasons, "elements": request.elements,
                "due": due}
-    decision = Decision(submission_id=submission.id, version_id=latest_version.id, sequence=request.sequence,
-                        idempotency_key=request.idempotency_key, decision=request.decision,
+    decision = Decision(submission_id=case.id, version_id=latest_version.id, sequence=request.sequence,
+                        idempotency_key=request.idempotency_key, decision=choice.value,
                         note=request.note.strip() or None, reasons=reasons, decided_by=user.id, decided_at=now)
     try:
         with session.begin_nested():
@@ -140,17 +144,17 @@ def record_decision(session: Session, submission: Case, user: User, request: Dec
         again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
         if again is not None:
             return DecisionResult(again, created=False)
-        raise DecidedMeanwhile(latest_decision(session, submission.id)) from None
-    if request.decision != "accept" or accept_sends_email:
-        in_reply_to, references = _thread(session, submission)
+        raise DecidedMeanwhile(latest_decision(session, case.id)) from None
+    if choice is not QADecision.ACCEPT or accept_sends_email:
+        in_reply_to, references = _thread(session, case)
         lines = [_reason_line(r) for r in request.finding_reasons] + list(request.qa_reasons)
-        msg = render_decision(outbound, submission, request.decision, decision.note, lines, request.elements,
+        msg = render_decision(outbound, case, choice, decision.note, lines, request.elements,
                               due, in_reply_to, references)
-        reply = queue_reply(session, submission, None, msg, submission.submitter, outbound, now=now,
+        reply = queue_reply(session, case, None, msg, case.submitter, outbound, now=now,
                             automatic=False)  # an analyst's decision is not held back by the loop limit
         decision.reply_id = reply.id if reply is not None else None
-    submission.qa_state, submission.qa_since = STATE_AFTER[request.decision], now
-    audit(session, user, "decision", submission.id, decision=request.decision, sequence=request.sequence,
+    case.qa_state, case.qa_since = choice.state_after, now
+    audit(session, user, "decision", case.id, decision=choice.value, sequence=request.sequence,
           reply_id=decision.reply_id)
     return DecisionResult(decision, created=True)
 
@@ -159,49 +163,50 @@ def _reason_line(reason: dict[str, Any]) -> str:
     return f"{reason['path']}: {reason['message']}" if reason.get("path") else str(reason["message"])
 
 
-def assign(session: Session, submission: Case, actor: User, assignee: User | None) -> None:
+def assign(session: Session, case: Case, actor: User, assignee: User | None) -> None:
     """Give the case to `assignee` (None: unassign). Anyone may take a case or let go of their own;
     only an admin assigns others or takes a case from someone. A new case taken is in review."""
     taking = assignee is not None and assignee.id == actor.id
-    releasing_own = assignee is None and submission.assignee_id == actor.id
-    if actor.role != "admin" and not ((taking and submission.assignee_id in (None, actor.id)) or releasing_own):
+    releasing_own = assignee is None and case.assignee_id == actor.id
+    if actor.role != "admin" and not ((taking and case.assignee_id in (None, actor.id)) or releasing_own):
         raise PermissionError("only an admin assigns cases to others or takes them from someone")
-    submission.assignee_id = assignee.id if assignee is not None else None
-    if assignee is not None and submission.qa_state in ("new", "resubmitted"):
-        submission.qa_state = "in_review"
-    audit(session, actor, "assign", submission.id, assignee=assignee.username if assignee else None)
+    case.assignee_id = assignee.id if assignee is not None else None
+    if assignee is not None and case.qa_state in WAITING_FOR_ANALYST:
+        case.qa_state = QAState.IN_REVIEW
+    audit(session, actor, "assign", case.id, assignee=assignee.username if assignee else None)
 
 
-def add_note(session: Session, submission: Case, user: User, text: str) -> CaseNote:
+def add_note(session: Session, case: Case, user: User, text: str) -> CaseNote:
     """An internal note on the case (never sent)."""
     text = text.strip()
     if not text or len(text) > MAX_NOTE_CHARS:
         raise DecisionError(f"a note needs 1 to {MAX_NOTE_CHARS} characters")
-    note = CaseNote(submission_id=submission.id, user_id=user.id, text=text)
+    note = CaseNote(submission_id=case.id, user_id=user.id, text=text)
     session.add(note)
-    audit(session, user, "note", submission.id)
+    audit(session, user, "note", case.id)
     return note
 
 
-def mark_resubmitted(submission: Case, at: datetime) -> None:
+def mark_resubmitted(case: Case, at: datetime) -> None:
     """The submitter sent a new version of a known case: back to the top of QA's queue."""
-    submission.qa_state, submission.qa_since = "resubmitted", at
+    case.qa_state, case.qa_since = QAState.RESUBMITTED, at
 
 
 def add_version(session: Session, row: InboxMessage, report: Report, case_number: str | None, *,
                 sender: str | None, sender_name: str | None, subject: str | None, year: int,
-                storage: Storage, severities: dict[str, str],
-                registers: RegistersConfig) -> tuple[Case, Version, Report]:
+                storage: Storage, severities: dict[str, str], registers: RegistersConfig,
+                later_findings: Sequence[Finding] = (),
+                later_summary: Mapping[str, Any] | None = None) -> tuple[Case, Version, Report]:
     """Record the email `row` as the next version of the case `case_number` (which moves to
-    `resubmitted`), or as version 1 of a new case with a new tracking number of `year`.
+    QAState.RESUBMITTED), or as version 1 of a new case with a new tracking number of `year`.
 
-    Returns the case, the version and the report as recorded: with its tracking number and what the
-    company's history (intake.company) and the association's registers (intake.registers) add. Does not commit: the caller queues the reply in the
-    same transaction.
+    `report` is as triage finished it; `later_findings` and `later_summary` are what was found about
+    the email after triage (sender check, virus scan). Returns the case, the version and the report as
+    recorded, finished here once: with its tracking number, those findings and what the company's
+    history (intake.cases.company) and the association's registers (intake.registers, with the
+    `registers` settings) add. Does not commit: the caller queues the reply in the same transaction.
     """
-    case = None
-    if case_number is not None:
-        case = session.scalar(select(Case).where(Case.tracking_number == case_number))
+    case = find_case(session, case_number) if case_number is not None else None
     if case is None:
         case = Case(tracking_number=allocate_tracking_number(session, year), submitter=sender or "",
                     submitter_name=sender_name, subject=subject, received_at=row.received_at)
@@ -210,8 +215,9 @@ def add_version(session: Session, row: InboxMessage, report: Report, case_number
         mark_resubmitted(case, row.received_at)
     history = company.file_version(session, case, report, severities)
     judged = judge_registers(session, company.report_facts(report), row.received_at.date(), registers)
-    report = dataclasses.replace(report, tracking_number=case.tracking_number,
-                                 findings=[*report.findings, *history, *apply_severities(judged.findings, severities)])
+    report = finish_report(report.source, [*report.findings, *later_findings, *history, *judged.findings],
+                           severities, {**report.summary, **(later_summary or {})}, report.documents)
+    report = dataclasses.replace(report, tracking_number=case.tracking_number)
     version = record_version(session, case, row, report)
     session.flush()
     version.storage_path = storage.stored_path(storage.version_dir(case.tracking_number, version.number))

@@ -1,8 +1,13 @@
-"""Replies: rendering acknowledgements, the outbox (`queue_reply`) and the sending job (`send_pending`).
+"""The outbox: rendering replies and queueing them (`queue_reply`); sending them is the daemon's
+job (intake.sending).
 
 A reply is rendered once, when it is queued, and stored whole (`Reply.raw`): every later attempt
 sends exactly those bytes with the same Message-ID. Replies are automatic replies in the sense of
 RFC 3834: `Auto-Submitted: auto-replied`, sent from the null sender `<>`.
+
+The replies that tell how to submit name the share-link services that work (`services`, the
+caller's `fetchers.providers.supported_services_phrase()`): passed in, so the workbench, which queues
+QA's decisions only, never loads the download stack.
 """
 
 from __future__ import annotations
@@ -10,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -18,30 +22,20 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any, Iterable
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from fetchers.providers import supported_services_phrase
-from intake.backoff import backoff
-from intake.claims import claim_is_stale, hold, let_go, worker_identity
+from intake.cases.tracking import find_tracking_numbers
 from intake.clock import utcnow
 from intake.config import OutboundConfig
 from intake.db import Case, InboxMessage, Reply, Version
-from intake.faults import crash_point
-from intake.outbound.base import PermanentSendError, TransientSendError, Transport
-from intake.states import ReplyStatus
-from intake.tracking import find_tracking_numbers
+from intake.states import QADecision, ReplyStatus
 from triage.findings import REJECT, WARN, Finding, for_submitter, verdict_for
 from triage.report import Report
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("intake.replies")  # its name before the split: operators filter on it
 
-STALE_SENDING = timedelta(minutes=15)  # a "sending" claim older than this was lost in a crash;
-# it must outlast one send: the SMTP steps (connect, TLS, AUTH, MAIL, RCPT, DATA) each wait
-# at most outbound.timeout_seconds (default 60 s).
-MAX_BACKOFF = timedelta(hours=6)
-BATCH_SIZE = 50
 DEFAULT_SUBJECT = "Your SECOR submission"
 
 _env = Environment(
@@ -52,6 +46,7 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_env.globals["QADecision"] = QADecision
 _RE_PREFIX = re.compile(r"^\s*((re|aw|sv|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -107,11 +102,11 @@ def _build(config: OutboundConfig, recipient: str, recipient_name: str | None, s
 
 def _common(config: OutboundConfig, name: str | None, tracking_number: str | None) -> dict[str, Any]:
     return {"name": name, "tracking_number": tracking_number, "from_name": config.from_name,
-            "from_address": config.from_address, "supported_services": supported_services_phrase()}
+            "from_address": config.from_address}
 
 
 def render_acknowledgement(submission: Case, version: Version, report: Report, config: OutboundConfig,
-                           in_reply_to: str | None, references: list[str]) -> EmailMessage:
+                           in_reply_to: str | None, references: list[str], *, services: str) -> EmailMessage:
     """The acknowledgement of one version: tracking number, verdict in words, every reject and warn
     finding with its path, and what to do next.
 
@@ -125,6 +120,7 @@ def render_acknowledgement(submission: Case, version: Version, report: Report, c
         "warns": [f for f in findings if f.severity == WARN],
         "source_name": report.source.name or report.source.url,
         "files": report.summary.get("files"),
+        "supported_services": services,
     }
     original = version.message.subject if version.message is not None else submission.subject
     return _build(config, submission.submitter, submission.submitter_name,
@@ -136,25 +132,26 @@ def render_acknowledgement(submission: Case, version: Version, report: Report, c
 
 def render_no_submission(config: OutboundConfig, recipient: str, recipient_name: str | None, subject: str | None,
                          in_reply_to: str | None, references: list[str],
-                         tracking_number: str | None = None) -> EmailMessage:
+                         tracking_number: str | None = None, *, services: str) -> EmailMessage:
     """The reply to `message.no_submission`: how to submit (zipped folder, or a shared link)."""
-    text = _env.get_template("no_submission.txt").render(_common(config, recipient_name, tracking_number))
+    context = _common(config, recipient_name, tracking_number) | {"supported_services": services}
+    text = _env.get_template("no_submission.txt").render(context)
     return _build(config, recipient, recipient_name, reply_subject(subject, tracking_number), tracking_number,
                   in_reply_to, references, text)
 
 
 def render_too_large(config: OutboundConfig, recipient: str, recipient_name: str | None, subject: str | None,
                      in_reply_to: str | None, references: list[str], size: int, limit: int,
-                     tracking_number: str | None = None) -> EmailMessage:
+                     tracking_number: str | None = None, *, services: str) -> EmailMessage:
     """The reply to an email over the size limit: send a download link instead."""
     context = _common(config, recipient_name, tracking_number) | {
-        "size_mb": f"{size / 1_000_000:.1f}", "limit_mb": f"{limit / 1_000_000:g}"}
+        "size_mb": f"{size / 1_000_000:.1f}", "limit_mb": f"{limit / 1_000_000:g}", "supported_services": services}
     text = _env.get_template("too_large.txt").render(context)
     return _build(config, recipient, recipient_name, reply_subject(subject, tracking_number), tracking_number,
                   in_reply_to, references, text)
 
 
-def render_decision(config: OutboundConfig, submission: Case, decision: str, note: str | None,
+def render_decision(config: OutboundConfig, submission: Case, decision: QADecision, note: str | None,
                     reasons: list[str], elements: list[str], due: str | None, in_reply_to: str | None,
                     references: list[str]) -> EmailMessage:
     """QA's decision told to the submitter (the workbench): the note, the reasons, what to send by when."""
@@ -234,141 +231,3 @@ def queue_reply(session: Session, submission: Case | None, version: Version | No
     if reason:
         log.warning("reply to %s suppressed: %s", address, reason)
     return reply
-
-
-@dataclass
-class SendStats:
-    sent: int = 0
-    deferred: int = 0  # transient failure, will be retried
-    failed: int = 0  # permanent failure or out of attempts
-    last_error: str | None = field(default=None, compare=False)  # of the last failed send, for the health record
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    id: int
-    recipient: str
-    raw: bytes
-    attempts: int
-
-
-def _due(now: datetime, stale_ids: list[int]) -> Any:
-    """Rows ready to send: pending and due, or left "sending" by a sender that is gone."""
-    return or_(
-        and_(Reply.status == ReplyStatus.PENDING, or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now)),
-        and_(Reply.status == ReplyStatus.SENDING, Reply.id.in_(stale_ids)),
-    )
-
-
-def _abandoned_sends(session: Session, now: datetime) -> list[int]:
-    """Rows left "sending" by a process that died here, or by any sender past STALE_SENDING."""
-    rows = session.execute(select(Reply.id, Reply.claimed_by, Reply.claimed_at).where(Reply.status == ReplyStatus.SENDING)).all()
-    return [r.id for r in rows if claim_is_stale(r.claimed_by, r.claimed_at, now, STALE_SENDING, ("reply", r.id))]
-
-
-def _due_count(sessions: sessionmaker[Session], now: datetime) -> int:
-    """How many rows are due now (the bound of one sending run)."""
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(Reply).where(
-            _due(now, _abandoned_sends(session, now)))) or 0
-
-
-def _claim_one(sessions: sessionmaker[Session], now: datetime, worker_id: str) -> _Claimed | None:
-    """Mark the oldest due row "sending" in one short transaction, or None when nothing is due.
-
-    PostgreSQL: FOR UPDATE SKIP LOCKED, so a second daemon takes the next row instead of waiting;
-    SQLite: BEGIN IMMEDIATE (see intake.db) already lets one writer in at a time.
-    """
-    with sessions.begin() as session:
-        row = session.execute(
-            select(Reply.id, Reply.recipient, Reply.raw, Reply.attempts).where(_due(now, _abandoned_sends(session, now)))
-            .order_by(Reply.id).limit(1).with_for_update(skip_locked=True)
-        ).first()
-        if row is None:
-            return None
-        session.execute(update(Reply).where(Reply.id == row.id).values(
-            status=ReplyStatus.SENDING, claimed_at=now, claimed_by=worker_id, attempts=Reply.attempts + 1))
-        hold("reply", row.id)  # before the commit: no thread here may see our claim unheld
-    crash_point("reply_claimed")
-    return _Claimed(row.id, row.recipient, bytes(row.raw), row.attempts + 1)
-
-
-def _finish(sessions: sessionmaker[Session], reply_id: int, **values: Any) -> None:
-    """Record the outcome of a claimed row (only if it is still ours to finish)."""
-    with sessions.begin() as session:
-        session.execute(update(Reply).where(Reply.id == reply_id, Reply.status == ReplyStatus.SENDING).values(**values))
-
-
-
-
-def _retry_later(sessions: sessionmaker[Session], row: _Claimed, config: OutboundConfig, now: datetime,
-                 error: str, stats: SendStats) -> None:
-    """Back to "pending" with backoff, or "failed" once `config.max_attempts` tries are spent."""
-    if row.attempts >= config.max_attempts:
-        log.error("reply %d to %s failed after %d attempts: %s", row.id, row.recipient, row.attempts, error)
-        _finish(sessions, row.id, status=ReplyStatus.FAILED, last_error=error, claimed_at=None)
-        stats.failed += 1
-    else:
-        log.warning("reply %d to %s deferred (attempt %d): %s", row.id, row.recipient, row.attempts, error)
-        _finish(sessions, row.id, status=ReplyStatus.PENDING, last_error=error, claimed_at=None,
-                next_attempt_at=now + backoff(config.retry_base_seconds, row.attempts, MAX_BACKOFF))
-        stats.deferred += 1
-
-
-def send_pending(session_factory: sessionmaker[Session], transport: Transport, config: OutboundConfig,
-                 now: datetime | None = None, worker_id: str | None = None) -> SendStats:
-    """The reply job: send every due outbox row once through `transport`.
-
-    Rows are taken one at a time (as many per run as were due when it began, at least BATCH_SIZE,
-    so that `poll` sends everything it queued and a run still ends): each is claimed ("sending") in a
-    short transaction, sent with its stored bytes outside any transaction, then marked "sent". So a
-    claim is never older than one send, and two daemons share the outbox without sending a row twice.
-    A transient failure puts the row back to "pending" with exponential backoff until
-    `config.max_attempts`, then "failed"; a permanent failure is "failed" at once. When the server is
-    unreachable the run stops and the other rows stay untouched: an SMTP outage delays replies and
-    loses none.
-
-    At-least-once: a crash after the server accepted a message but before "sent" is committed leaves
-    the row "sending"; it is sent again once its sender is known to be gone (at once when that process
-    ran on this host, after STALE_SENDING otherwise). That resend is byte-identical, with the
-    same Message-ID, so receivers and their mail clients can drop the duplicate. This is the one
-    window no design can close without the server's help; it is kept as short as one commit.
-    """
-    now = now or utcnow()
-    worker_id = worker_id or worker_identity()
-    stats = SendStats()
-    try:
-        for _ in range(max(BATCH_SIZE, _due_count(session_factory, now))):
-            row = _claim_one(session_factory, now, worker_id)
-            if row is None:
-                break
-            try:
-                if not _send_one(session_factory, transport, config, now, row, stats):
-                    break  # the rest would fail the same way: leave them untouched for the next run
-            finally:
-                let_go("reply", row.id)
-    finally:
-        transport.close()  # after the outcomes are recorded: a QUIT is not part of the unrecorded window
-    return stats
-
-
-def _send_one(sessions: sessionmaker[Session], transport: Transport, config: OutboundConfig, now: datetime,
-              row: _Claimed, stats: SendStats) -> bool:
-    """Send one claimed row and record the outcome; False when the server is down."""
-    try:
-        transport.send(row.raw, "", [row.recipient])  # MAIL FROM:<> for auto-replies (RFC 3834)
-    except PermanentSendError as exc:
-        log.error("reply %d to %s failed for good: %s", row.id, row.recipient, exc)
-        _finish(sessions, row.id, status=ReplyStatus.FAILED, last_error=str(exc), claimed_at=None)
-        stats.failed += 1
-        stats.last_error = str(exc)
-    except Exception as exc:  # TransientSendError, or a bug: retried with backoff, never lost
-        if not isinstance(exc, TransientSendError):
-            log.exception("reply %d to %s: unexpected error while sending", row.id, row.recipient)
-        _retry_later(sessions, row, config, now, str(exc), stats)
-        stats.last_error = str(exc)
-        return not (isinstance(exc, TransientSendError) and exc.server_down)
-    else:
-        _finish(sessions, row.id, status=ReplyStatus.SENT, sent_at=utcnow(), last_error=None, claimed_at=None)
-        stats.sent += 1
-    return True

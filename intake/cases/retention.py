@@ -1,7 +1,7 @@
 """Retention: stored submissions and raw emails deleted a configured time after a case's last decision.
 
-Only decided cases count: QA state `accepted` or `returned` with at least one recorded decision
-(a case that came back after its decision is `resubmitted`, so undecided again). The database keeps
+Only decided cases count: DECIDED_QA_STATES with at least one recorded decision (a case that came
+back after its decision is QAState.RESUBMITTED, so undecided again). The database keeps
 the case, its versions, findings and replies (the record that it existed and what was decided);
 what goes is the stored files (`[retention] submissions_years`) and, possibly sooner, the raw
 emails (`[retention] raw_email_years`). Each deletion is written to the append-only audit trail.
@@ -19,13 +19,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.cases.layout import Storage, raw_emails
 from intake.clock import utcnow
 from intake.config import RetentionConfig
 from intake.db import AuditEntry, Case, Decision
+from intake.states import DECIDED_QA_STATES
 
 log = logging.getLogger("secor_intake.retention")
 
-DECIDED_STATES = ("accepted", "returned")
 YEAR = timedelta(days=365.25)
 
 
@@ -49,10 +50,6 @@ def _files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
 
 
-def _raw_emails(case_folder: Path) -> list[Path]:
-    return sorted([*case_folder.glob("*/message.eml"), *case_folder.glob("correspondence/*.eml")])
-
-
 def expired(session: Session, storage_root: Path, config: RetentionConfig, now: datetime | None = None) -> list[Expired]:
     """The decided cases whose files or raw emails are past their retention, oldest decision first."""
     now = now or utcnow()
@@ -64,18 +61,18 @@ def expired(session: Session, storage_root: Path, config: RetentionConfig, now: 
     rows = session.execute(
         select(Case.id, Case.tracking_number, last_decision.c.decided_at)
         .join(last_decision, last_decision.c.submission_id == Case.id)
-        .where(Case.qa_state.in_(DECIDED_STATES), last_decision.c.decided_at < now - min(horizons) * YEAR)
+        .where(Case.qa_state.in_(DECIDED_QA_STATES), last_decision.c.decided_at < now - min(horizons) * YEAR)
         .order_by(last_decision.c.decided_at)).all()
     found = []
     for submission_id, number, decided_at in rows:
-        folder = storage_root / number
+        folder = Storage(storage_root).case_dir(number)
         if not folder.is_dir():
             continue
         age = now - decided_at
         if config.submissions_years > 0 and age > config.submissions_years * YEAR:
             item = Expired(number, submission_id, decided_at, "case files", _files_under(folder))
         elif config.raw_email_years > 0 and age > config.raw_email_years * YEAR:
-            item = Expired(number, submission_id, decided_at, "raw emails", _raw_emails(folder))
+            item = Expired(number, submission_id, decided_at, "raw emails", raw_emails(folder))
         else:
             continue
         if item.paths:
@@ -97,7 +94,7 @@ def apply(sessions: sessionmaker[Session], storage_root: Path, config: Retention
             session.add(AuditEntry(action="retention_delete", submission_id=item.submission_id,
                                    detail=item.to_dict()))
         if item.what == "case files":
-            shutil.rmtree(storage_root / item.tracking_number, ignore_errors=True)
+            shutil.rmtree(Storage(storage_root).case_dir(item.tracking_number), ignore_errors=True)
         else:
             for path in item.paths:
                 path.unlink(missing_ok=True)
