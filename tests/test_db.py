@@ -256,7 +256,7 @@ def test_two_daemons_upgrading_at_once_both_succeed(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
     finally:
         engine.dispose()
 

@@ -165,11 +165,11 @@ def render_decision(config: OutboundConfig, submission: Case, decision: QADecisi
 
 def render_maintenance_reminder(config: OutboundConfig, recipient: str, recipient_name: str | None,
                                 legal_name: str | None, wcb_account: str, issued_on: date, anniversary: date,
-                                year: int) -> EmailMessage:
+                                year: int, *, services: str) -> EmailMessage:
     """A certificate holder reminded that a maintenance year is near (intake.registers.reminders)."""
     context = _common(config, recipient_name, None) | {
         "legal_name": legal_name, "wcb_account": wcb_account, "issued_on": issued_on.isoformat(),
-        "anniversary": anniversary.isoformat(), "year": year}
+        "anniversary": anniversary.isoformat(), "year": year, "supported_services": services}
     text = _env.get_template("maintenance_reminder.txt").render(context)
     subject = f"SECOR maintenance {year}: {_one_line(legal_name) or 'WCB account ' + wcb_account}"
     return _build(config, recipient, recipient_name, subject, None, None, [], text)

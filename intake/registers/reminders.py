@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from fetchers.providers import supported_services_phrase
 from intake.cases.outbox import queue_reply, render_maintenance_reminder
 from intake.config import Config
 from intake.db import CertificateRecord, Company, MaintenanceReminder
@@ -61,7 +62,7 @@ def _remind(session: Session, config: Config, certificate: CertificateRecord,
     latest = max((link.submission for link in company.cases), key=lambda case: (case.received_at, case.id))
     msg = render_maintenance_reminder(config.outbound, latest.submitter, latest.submitter_name,
                                       company.legal_name or certificate.legal_name, account, issued_on,
-                                      anniversary, year)
+                                      anniversary, year, services=supported_services_phrase())
     try:
         with session.begin_nested():
             reply = queue_reply(session, None, None, msg, latest.submitter, config.outbound)
