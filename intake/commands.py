@@ -112,12 +112,15 @@ def cmd_poll(config: Config, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from intake.mailbox.base import MailboxError
+    from intake.oauth2 import TokenRefused, TokenUnavailable
     from intake.outbound import SendError
     from intake.service import poll_cycle
 
     def cycle(services: Services) -> int:
         try:
             poll_cycle(services)
+        except (TokenRefused, TokenUnavailable) as exc:  # its message names the section
+            return fail(str(exc))
         except MailboxError as exc:
             return fail(f"mailbox: {exc}")
         except SendError as exc:

@@ -42,12 +42,16 @@ class MailboxConfig:
     username: str = ""
     password: str = ""
     auth: str = "password"  # "password" | "oauth2"
+    oauth2_grant: str = ""  # "client_credentials" | "refresh_token" | "command"; default: see intake.oauth2
     oauth2_token_command: str = ""  # a command printing an access token
-    oauth2_token_url: str = ""  # refresh-token flow: token endpoint
+    oauth2_token_url: str = ""  # the token endpoint
     oauth2_client_id: str = ""
     oauth2_client_secret: str = ""
+    oauth2_client_certificate: str = ""  # instead of the secret: PEM file with the app's certificate and key
+    oauth2_scope: str = ""  # sent as `scope` when not empty
     oauth2_refresh_token: str = ""
     oauth2_refresh_token_store: str = "var/oauth2-refresh-token"  # where a rotated token is saved
+    oauth2_device_url: str = ""  # `oauth2 authorize`: RFC 8628 endpoint; default derived for Microsoft/Google
     folder: str = "INBOX"
     processed_folder: str = "SECOR/Processed"
     returned_folder: str = "SECOR/Returned"
@@ -67,8 +71,20 @@ class OutboundConfig:
     host: str = ""
     port: int = 587
     security: str = "starttls"  # "ssl" | "starttls" | "none"
-    username: str = ""
+    username: str = ""  # auth = "oauth2": default [mailbox] username
     password: str = ""
+    auth: str = "password"  # "password" | "oauth2" (SMTP AUTH XOAUTH2)
+    # auth = "oauth2": each oauth2_* key left empty is taken from [mailbox]
+    oauth2_grant: str = ""
+    oauth2_token_command: str = ""
+    oauth2_token_url: str = ""
+    oauth2_client_id: str = ""
+    oauth2_client_secret: str = ""
+    oauth2_client_certificate: str = ""
+    oauth2_scope: str = ""
+    oauth2_refresh_token: str = ""
+    oauth2_refresh_token_store: str = ""
+    oauth2_device_url: str = ""
     timeout_seconds: float = 60.0
     from_address: str = "COR@youracsa.ca"
     from_name: str = "ACSA COR Department"
@@ -233,6 +249,9 @@ CHOICES = {
     ("mailbox", "kind"): MAIL_SOURCES.kinds,
     ("mailbox", "security"): ("ssl", "starttls", "none"),
     ("mailbox", "auth"): ("password", "oauth2"),
+    ("mailbox", "oauth2_grant"): ("", "client_credentials", "refresh_token", "command"),
+    ("outbound", "auth"): ("password", "oauth2"),
+    ("outbound", "oauth2_grant"): ("", "client_credentials", "refresh_token", "command"),
     ("outbound", "kind"): TRANSPORTS.kinds,
     ("outbound", "security"): ("ssl", "starttls", "none"),
     ("log", "format"): ("text", "json"),
@@ -321,6 +340,33 @@ def _build_section(section: str, cls: type, table: Mapping[str, Any], env: Mappi
     return cls(**values)
 
 
+OAUTH2_KEYS = tuple(f.name for f in dataclasses.fields(OutboundConfig) if f.name.startswith("oauth2_"))
+
+
+def inherit_mailbox_oauth2(outbound: OutboundConfig, mailbox: MailboxConfig) -> OutboundConfig:
+    """`[outbound] auth = "oauth2"`: its empty oauth2_* keys and user name taken from `[mailbox]`."""
+    if outbound.auth != "oauth2":
+        return outbound
+    inherited = {key: getattr(mailbox, key) for key in OAUTH2_KEYS + ("username",) if not getattr(outbound, key)}
+    return dataclasses.replace(outbound, **inherited)
+
+
+def _validate_refresh_token_stores(config: Config) -> None:
+    """Two refresh tokens (two clients) cannot share one store: each would overwrite the other's."""
+    mailbox, outbound = config.mailbox, config.outbound
+    if mailbox.auth != "oauth2" or outbound.auth != "oauth2" or outbound.kind != "smtp":
+        return
+    same_store = config.resolve_path(mailbox.oauth2_refresh_token_store) == \
+        config.resolve_path(outbound.oauth2_refresh_token_store)
+    if same_store and (mailbox.oauth2_client_id, mailbox.oauth2_token_url) != \
+            (outbound.oauth2_client_id, outbound.oauth2_token_url):
+        from intake.oauth2 import grant_of
+
+        if grant_of(mailbox) == grant_of(outbound) == "refresh_token":
+            raise ConfigError("outbound.oauth2_refresh_token_store: must differ from mailbox's when "
+                              "[outbound] uses a client of its own")
+
+
 def _validate(config: Config) -> None:
     try:
         validate_severity_overrides(config.triage.severities)
@@ -328,6 +374,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"triage.severities: {exc}") from None
     MAIL_SOURCES[config.mailbox.kind].validate(config.mailbox)  # each backend checks its own keys
     TRANSPORTS[config.outbound.kind].validate(config.outbound)
+    _validate_refresh_token_stores(config)
     for host, target in config.links.resolve.items():
         ip, sep, port = target.rpartition(":")
         if not sep or not ip or not port.isdigit():
@@ -374,6 +421,7 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a [{key}] table")
     built = {name: _build_section(name, cls, data.get(name, {}), env, base_dir) for name, cls in sections.items()}
+    built["outbound"] = inherit_mailbox_oauth2(built["outbound"], built["mailbox"])
     config = Config(base_dir=base_dir, **built)
     _validate(config)
     return config

@@ -7,6 +7,7 @@ parsing, templates, share-link providers and the engine cost them about a third 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from intake import db
 from intake.cases.layout import Storage
 from intake.claims import worker_identity
 from intake.clock import utcnow
-from intake.config import Config
+from intake.config import Config, MailboxConfig, OutboundConfig
 from intake.health import Health
 from intake.mailbox import open_mail_source
 from intake.mailbox.base import MailSource
@@ -50,6 +51,21 @@ class Services:
 
     def transport(self) -> Transport:
         return open_transport(self.config.outbound, self.config.resolve_path)
+
+    def tokens_ready(self) -> None:
+        """Raise TokenRefused when a side that logs in with OAuth2 is refused by its token endpoint,
+        `[mailbox]` first: then no mail is taken, as none could be answered. A passing failure (the
+        endpoint unreachable) stops nothing here: the login or the reply job meets it again."""
+        from intake.oauth2 import TokenUnavailable, settings_for, shared_token_source
+
+        config = self.config
+        sides: list[tuple[str, MailboxConfig | OutboundConfig, bool]] = [
+            ("mailbox", config.mailbox, config.mailbox.kind == "imap"),
+                 ("outbound", config.outbound, config.outbound.kind == "smtp")]
+        for section, values, logs_in in sides:
+            if logs_in and values.auth == "oauth2":
+                with contextlib.suppress(TokenUnavailable):  # said where the token is used
+                    shared_token_source(settings_for(values, config.resolve_path), section).token()
 
     def pipeline(self) -> Pipeline:
         from intake.pipeline import Pipeline
@@ -84,7 +100,9 @@ class CycleResult:
 
 
 def take_mail(services: Services) -> CycleStats:
-    """Take new mail into the database; raises MailboxError when the mailbox fails."""
+    """Take new mail into the database; raises MailboxError when the mailbox fails (LoginRefused, and
+    its TokenRefused, when an operator must act, also for the `[outbound]` token)."""
+    services.tokens_ready()
     with services.mail_source() as source:
         return services.pipeline().run_cycle(source)
 

@@ -43,3 +43,13 @@ def test_move_of_a_message_already_gone_is_a_no_op(source: MailSource, deliver: 
     source.move(ref, "SECOR/Processed")
     source.move(ref, "SECOR/Processed")
     assert len(source.list_messages("SECOR/Processed")) == 1
+
+
+def test_folder_exists_creates_nothing(source: MailSource, deliver: Deliver) -> None:
+    assert source.folder_exists("INBOX")
+    assert not source.folder_exists("SECOR/Processed")
+    assert not source.folder_exists("SECOR/Processed")  # asking made nothing
+    deliver("INBOX", make_message("exists@acme.example"))
+    (ref,) = source.list_messages("INBOX")
+    source.move(ref, "SECOR/Processed")
+    assert source.folder_exists("SECOR/Processed")

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import io
-import json
-import os
 import shlex
-import stat
 import sys
 import threading
-import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +24,7 @@ from intake.mailbox.imap import ImapSource
 from tests.mailbox_behaviour import (
     Deliver,
     make_message,
+    test_folder_exists_creates_nothing,  # noqa: F401 (shared test)
     test_move_of_a_message_already_gone_is_a_no_op,  # noqa: F401 (shared test)
     test_too_large_raises_before_fetching,  # noqa: F401 (shared test)
 )
@@ -319,69 +315,6 @@ def test_xoauth2_token_command_failure_is_login_refused(dovecot_server: DovecotS
     with pytest.raises(LoginRefused, match="token store locked"):
         with open_mail_source(oauth_config(dovecot_server, user, oauth2_token_command=command), Path):
             pass
-
-
-class TokenEndpoint:
-    """A local OAuth2 token endpoint: refresh_token grant, rotating the refresh token each time."""
-
-    def __init__(self, server: DovecotServer, user: str) -> None:
-        self.valid_refresh = {"refresh-0"}
-        self.seen: list[str] = []
-        endpoint = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                refresh = form["refresh_token"][0]
-                endpoint.seen.append(refresh)
-                if form.get("grant_type") != ["refresh_token"] or refresh not in endpoint.valid_refresh:
-                    status, body = 400, {"error": "invalid_grant", "error_description": "refresh token revoked"}
-                else:
-                    endpoint.valid_refresh = {f"refresh-{len(endpoint.seen)}"}  # rotate
-                    status, body = 200, {"access_token": server.issue_oauth2_token(user),
-                                         "token_type": "Bearer", "expires_in": 3600,
-                                         "refresh_token": next(iter(endpoint.valid_refresh))}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def test_xoauth2_refresh_flow_saves_rotated_token(dovecot_server: DovecotServer, user: str,
-                                                  tmp_path: Path) -> None:
-    endpoint = TokenEndpoint(dovecot_server, user)
-    store = tmp_path / "state" / "refresh-token"
-    config = oauth_config(dovecot_server, user, oauth2_token_url=endpoint.url, oauth2_client_id="secor",
-                          oauth2_refresh_token="refresh-0", oauth2_refresh_token_store=str(store))
-    try:
-        with open_mail_source(config, Path) as src:
-            assert src.list_messages("INBOX") == []
-        assert store.read_text().strip() == "refresh-1"
-        assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
-        with open_mail_source(config, Path) as src:  # the saved token wins over the configured one
-            src.folder_state("INBOX")
-        assert endpoint.seen == ["refresh-0", "refresh-1"]
-        assert store.read_text().strip() == "refresh-2"
-
-        store.unlink()  # back to the configured token, which the endpoint has revoked
-        with pytest.raises(LoginRefused, match="refresh token revoked"):
-            with open_mail_source(config, Path):
-                pass
-    finally:
-        endpoint.close()
 
 
 def test_unreadable_ca_bundle_is_mailbox_error() -> None:

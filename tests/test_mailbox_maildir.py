@@ -18,6 +18,7 @@ from intake.mailbox.maildir import MaildirSource
 from tests.mailbox_behaviour import (
     Deliver,
     make_message,
+    test_folder_exists_creates_nothing,  # noqa: F401 (shared test)
     test_move_of_a_message_already_gone_is_a_no_op,  # noqa: F401 (shared test)
     test_too_large_raises_before_fetching,  # noqa: F401 (shared test)
 )

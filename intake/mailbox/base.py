@@ -83,6 +83,10 @@ class MailSource(ABC):
     def close(self) -> None:
         """Log out and release the connection; never raises."""
 
+    def folder_exists(self, folder: str) -> bool:
+        """Whether `folder` is there, creating nothing (`secor-intake check`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot tell whether a folder exists")
+
     @abstractmethod
     def folder_state(self, folder: str) -> FolderState:
         """The folder's UIDVALIDITY (and UIDNEXT where known)."""

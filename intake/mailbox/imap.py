@@ -17,7 +17,7 @@ import ssl
 import time
 from datetime import timezone
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -34,6 +34,9 @@ from intake.mailbox.base import (
     split_folder,
 )
 from intake.tls import client_context
+
+if TYPE_CHECKING:
+    from intake.oauth2 import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class ImapSource(MailSource):
     """An IMAP account. `use_move = False` forces the COPY + \\Deleted + UID EXPUNGE path."""
 
     def __init__(self, host: str, port: int, username: str, *, security: str = "ssl",
-                 password: str | None = None, token_source: Callable[[], str] | None = None,
+                 password: str | None = None, token_source: TokenSource | None = None,
                  timeout: float = 60.0, ssl_context: ssl.SSLContext | None = None,
                  chunk_bytes: int = 1_000_000, allow_plaintext_remote: bool = False) -> None:
         if security not in ("ssl", "starttls", "none"):
@@ -121,9 +124,10 @@ class ImapSource(MailSource):
         if config.auth == "password" and not config.password:
             raise ConfigError("mailbox.password: required when mailbox.auth = \"password\" "
                               "(or give mailbox.password_file)")
-        if config.auth == "oauth2" and not (config.oauth2_token_command or config.oauth2_refresh_token):
-            raise ConfigError("mailbox.oauth2_token_command: required (or oauth2_refresh_token) "
-                              "when mailbox.auth = \"oauth2\"")
+        if config.auth == "oauth2":
+            from intake import oauth2
+
+            oauth2.validate("mailbox", config)
 
     @classmethod
     def from_config(cls, config: MailboxConfig, resolve_path: Callable[[str], Path]) -> ImapSource:
@@ -134,9 +138,9 @@ class ImapSource(MailSource):
             raise MailboxError(f"mailbox.ca_bundle: cannot load {config.ca_bundle}: {exc}") from exc
         token = None
         if config.auth == "oauth2":
-            from intake.mailbox.oauth2 import token_source  # requests, only for OAuth2 accounts
+            from intake.oauth2 import settings_for, shared_token_source
 
-            token = token_source(config, resolve_path)
+            token = shared_token_source(settings_for(config, resolve_path), "mailbox")
         return cls(config.host, config.port, config.username, security=config.security,
                    password=None if token else config.password, token_source=token,
                    timeout=config.timeout_seconds, ssl_context=context, chunk_bytes=config.fetch_chunk_bytes,
@@ -160,18 +164,28 @@ class ImapSource(MailSource):
                 if self.security == "starttls":
                     client.starttls(self._ssl_context)
                 if self._token_source is not None:
-                    token = self._token_source()
-                    try:
-                        client.oauth2_login(self.username, token)
-                    except LoginError as exc:
-                        raise LoginRefused(f"XOAUTH2 login for {self.username} refused (token expired "
-                                           f"or not valid for this mailbox): {exc}") from exc
+                    self._oauth2_login(client, self._token_source)
                 else:
                     client.login(self.username, self._password or "")
                 self._learn_hierarchy(client)
         except BaseException:
             self.close()
             raise
+
+    def _oauth2_login(self, client: IMAPClient, source: TokenSource) -> None:
+        """XOAUTH2 with the shared token; once refused (revoked early, expired by the server's
+        clock), again with a newly fetched one."""
+        token = source.token()
+        try:
+            client.oauth2_login(self.username, token)
+            return
+        except LoginError:
+            log.info("XOAUTH2 login for %s refused: trying once more with a new token", self.username)
+        try:
+            client.oauth2_login(self.username, source.renew(token))
+        except LoginError as exc:
+            raise LoginRefused(f"XOAUTH2 login for {self.username} refused (token expired "
+                               f"or not valid for this mailbox): {exc}") from exc
 
     def _learn_hierarchy(self, client: IMAPClient) -> None:
         """The personal namespace prefix and delimiter ("INBOX." on Courier-style servers)."""
@@ -257,6 +271,10 @@ class ImapSource(MailSource):
         if current != ref.uidvalidity:
             raise MailboxError(f"UIDVALIDITY of {ref.folder} changed ({ref.uidvalidity} -> {current}): "
                                "list the folder again")
+
+    def folder_exists(self, folder: str) -> bool:
+        with imap_errors(f"list {folder}"):
+            return bool(self.client.folder_exists(self.server_name(folder)))
 
     def folder_state(self, folder: str) -> FolderState:
         """STATUS (UIDVALIDITY UIDNEXT)."""

@@ -111,6 +111,10 @@ class MaildirSource(MailSource):
         """The folder's directory (whether or not it exists)."""
         return self.root if folder.upper() == "INBOX" else self.root / folder_dir_name(folder)
 
+    def folder_exists(self, folder: str) -> bool:
+        path = self.folder_path(folder)
+        return (path / "cur").is_dir() and (path / "new").is_dir()
+
     def _existing(self, folder: str) -> Path:
         path = self.folder_path(folder)
         if not (path / "cur").is_dir() or not (path / "new").is_dir():

@@ -49,5 +49,10 @@ class Transport(ABC):
         Returns once the message is accepted; raises TransientSendError or PermanentSendError.
         """
 
+    def check(self) -> str:
+        """Try the way out for real without sending anything (`secor-intake check`); returns what was
+        tried, raises what failed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be checked")
+
     def close(self) -> None:  # noqa: B027 - an optional hook: most transports have nothing to end
         """End a run of sends (the reply job calls it once its outcomes are recorded)."""

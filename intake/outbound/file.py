@@ -48,6 +48,13 @@ class FileTransport(Transport):
     def from_config(cls, config: OutboundConfig, resolve_path: Callable[[str], Path]) -> FileTransport:
         return cls(resolve_path(config.path))
 
+    def check(self) -> str:
+        """The folder exists (or can be made) and takes a file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".check-"):
+            pass
+        return f"file outbox {self.folder} writable"
+
     def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
         target = self.folder / eml_name(raw)
         try:

@@ -20,7 +20,6 @@ import contextlib
 import grp
 import http.server
 import itertools
-import json
 import os
 import pwd
 import re
@@ -30,7 +29,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +37,7 @@ import pytest
 
 from intake.mailbox.maildir import folder_dir_name
 from tests.servers import require_server
+from tests.servers.oauth2 import FormJsonHandler, TokenServer
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 PASSWORD = "secret-pass"
@@ -81,24 +80,14 @@ def _tail(path: Path, chars: int | None = 2000) -> str:
         return "(no log)"
 
 
-class _IntrospectionHandler(http.server.BaseHTTPRequestHandler):
+class _IntrospectionHandler(FormJsonHandler):
     """RFC 7662-style token introspection: POST token=... -> {"active": ..., "username": ...}."""
 
     tokens: dict[str, str] = {}
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
-        length = int(self.headers.get("Content-Length") or 0)
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        user = self.tokens.get((form.get("token") or [""])[0])
-        body = json.dumps({"active": True, "username": user} if user else {"active": False}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet test output
-        pass
+    def answer(self, path: str, form: dict[str, str]) -> tuple[int, dict]:
+        user = self.tokens.get(form.get("token", ""))
+        return 200, {"active": True, "username": user} if user else {"active": False}
 
 
 class DroppingProxy:
@@ -310,6 +299,10 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # no slowing down of later logins after a refused one (tests refuse tokens on purpose)
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service stats {{
   unix_listener stats-reader {{
@@ -322,10 +315,11 @@ service stats {{
 """
 
 
-def _oauth2_config(oauth_port: int) -> str:
+def _oauth2_config(introspection_url: str, ca_file: Path | None) -> str:
     return f"""
 introspection_mode = post
-introspection_url = http://127.0.0.1:{oauth_port}/introspect
+introspection_url = {introspection_url}
+{f"tls_ca_cert_file = {ca_file}" if ca_file else ""}
 force_introspection = yes
 username_attribute = username
 active_attribute = active
@@ -334,8 +328,12 @@ active_value = true
 
 
 @contextlib.contextmanager
-def run_dovecot() -> Iterator[DovecotServer]:
-    """Start Dovecot in a fresh temporary folder; stop it and remove the folder afterwards."""
+def run_dovecot(token_server: TokenServer | None = None) -> Iterator[DovecotServer]:
+    """Start Dovecot in a fresh temporary folder; stop it and remove the folder afterwards.
+
+    XOAUTH2 tokens are checked at the fixture's own plain-HTTP introspection endpoint, or at
+    `token_server`'s over TLS (Dovecot trusts its test CA).
+    """
     import trustme
 
     # Not under pytest's tmp_path: that tree is private to the test user (0700), and as root
@@ -359,7 +357,12 @@ def run_dovecot() -> Iterator[DovecotServer]:
     port, ssl_port = free_port(), free_port()
     conf = root / "dovecot.conf"
     conf.write_text(_config(root, port, ssl_port))
-    (root / "oauth2.conf.ext").write_text(_oauth2_config(oauth.server_address[1]))
+    if token_server is None:
+        oauth2_conf = _oauth2_config(f"http://127.0.0.1:{oauth.server_address[1]}/introspect", None)
+    else:
+        shutil.copy(token_server.ca_file, root / "oauth2-ca.pem")  # where Dovecot's own users can read it
+        oauth2_conf = _oauth2_config(token_server.introspection_url, root / "oauth2-ca.pem")
+    (root / "oauth2.conf.ext").write_text(oauth2_conf)
     server = DovecotServer(root=root, host="127.0.0.1", port=port, ssl_port=ssl_port, ca_file=root / "ca.pem",
                            mail_uid=mail_uid, mail_gid=mail_gid, tokens=handler.tokens,
                            command=[DOVECOT, "-F", "-c", str(conf)])
@@ -378,6 +381,14 @@ def dovecot_server() -> Iterator[DovecotServer]:
     """One Dovecot for the session (skipped locally, failed in CI, when Dovecot is missing)."""
     require_server(dovecot_available(), "Dovecot")
     with run_dovecot() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def oauth2_dovecot(token_server: TokenServer) -> Iterator[DovecotServer]:
+    """A Dovecot for the session whose oauth2 passdb asks `token_server` (over TLS) about tokens."""
+    require_server(dovecot_available(), "Dovecot")
+    with run_dovecot(token_server) as server:
         yield server
 
 

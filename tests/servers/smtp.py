@@ -6,13 +6,16 @@ chosen recipients with 550, and offer STARTTLS with AUTH (a trustme certificate)
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import socket
 import ssl
 import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -54,6 +57,27 @@ class _Handler:
         return "250 2.0.0 Message accepted for delivery"
 
 
+class _XOAuth2Handler(_Handler):
+    """SASL XOAUTH2 only: the bearer token must be valid for the user at the token server."""
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802 (aiosmtpd naming)
+        try:
+            blob = base64.b64decode(args[1], validate=True) if len(args) == 2 else \
+                await server.challenge_auth("", encode_to_b64=False)
+            fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
+        except (binascii.Error, UnicodeDecodeError, ValueError, AttributeError):
+            fields = {}
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        ok = self.server.xoauth2 is not None and self.server.xoauth2(user, token)
+        with self.server.lock:
+            self.server.auth_results.append(ok)
+        if ok:
+            return AuthResult(success=True, auth_data=user)
+        # RFC 7628 3.2.2: an error challenge, answered with an empty line, then 535
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer"}))
+        return AuthResult(success=False, handled=False)  # aiosmtpd then answers 535
+
+
 def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USERNAME \
         and auth_data.password.decode() == PASSWORD
@@ -79,6 +103,8 @@ class SmtpServer:
     refuse: set[str] = field(default_factory=set)  # lower-cased recipients answered with 550
     lock: threading.Lock = field(default_factory=threading.Lock)
     ca_file: Path | None = None
+    xoauth2: Callable[[str, str], bool] | None = None  # (user, token) -> valid: XOAUTH2 is the only AUTH
+    auth_results: list[bool] = field(default_factory=list)  # each XOAUTH2 attempt: accepted?
     _controller: Controller | None = None
 
     def __post_init__(self) -> None:
@@ -101,13 +127,17 @@ class SmtpServer:
     def start(self) -> None:
         """Listen (again) on the same port; a stopped controller cannot restart, so build a new one."""
         kwargs: dict[str, Any] = {}
-        if self.tls == "starttls":
+        if self.tls == "starttls" and self.xoauth2 is not None:
+            kwargs = {"tls_context": self._server_context, "require_starttls": True, "auth_required": True,
+                      "auth_exclude_mechanism": ["LOGIN", "PLAIN"]}
+        elif self.tls == "starttls":
             kwargs = {"tls_context": self._server_context, "require_starttls": True, "auth_required": True,
                       "authenticator": _authenticate}
         elif self.tls == "ssl":
             kwargs = {"ssl_context": self._server_context, "auth_required": True, "authenticator": _authenticate,
                       "auth_require_tls": False}  # aiosmtpd's check knows STARTTLS only; this is TLS throughout
-        self._controller = _QuietController(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
+        handler = _XOAuth2Handler(self) if self.xoauth2 is not None else _Handler(self)
+        self._controller = _QuietController(handler, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
 
     def stop(self) -> None:
@@ -133,6 +163,17 @@ def smtp_server() -> Iterator[SmtpServer]:
 def smtp_tls_server(tmp_path: Path) -> Iterator[SmtpServer]:
     """An SMTP server that requires STARTTLS and AUTH (USERNAME / PASSWORD); trust `ca_file`."""
     server = SmtpServer(tls="starttls", cert_dir=tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def xoauth2_smtp_server(tmp_path: Path, token_server: Any) -> Iterator[SmtpServer]:
+    """An SMTP server that requires STARTTLS and takes only AUTH XOAUTH2 with a token `token_server`
+    says is valid for the user; trust `ca_file`."""
+    server = SmtpServer(tls="starttls", cert_dir=tmp_path,
+                        xoauth2=lambda user, token: bool(user) and token_server.user_of(token) == user)
     server.start()
     yield server
     server.stop()
