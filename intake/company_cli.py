@@ -24,7 +24,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
     link = actions.add_parser("link", help="link a case whose tool states no readable WCB account to a company")
     link.add_argument("tracking_number", metavar="TRACKING_NUMBER")
     link.add_argument("wcb_account", metavar="WCB_ACCOUNT")
-    link.add_argument("--name", help="the employer's legal name, when the company is new")
+    link.add_argument("--name", help="the employer's legal name as registered with WCB: names or renames the company")
     return {"companies": cmd_companies, "company": cmd_company}
 
 

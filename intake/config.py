@@ -158,8 +158,9 @@ class WebConfig:
     session_idle_minutes: float = 60.0  # a session unused this long is signed out
     session_max_hours: float = 12.0  # and any session after this long
     signin_window_minutes: float = 15.0  # failed sign-ins are counted over this window...
-    signin_max_failures_per_user: int = 5  # ...per user name
-    signin_max_failures_per_address: int = 20  # ...per client address
+    signin_free_failures: int = 3  # ...per user name and address (or trusted browser): then each try waits
+    signin_free_failures_per_name: int = 10  # ...per user name from all untrusted browsers: then each try waits
+    signin_max_delay_seconds: float = 300.0  # the wait doubles from 1 s per further failure up to this
     return_reasons: list[str] = field(default_factory=lambda: list(QA_RETURN_REASONS))
     request_documents_days: int = 14  # default due date of a request for documents
     accept_sends_email: bool = False  # Accept is recorded silently unless this is true
@@ -167,6 +168,7 @@ class WebConfig:
     proxy_user_header: str = ""  # e.g. "X-Remote-User": the signed-in user, set by a reverse proxy...
     trusted_proxies: list[str] = field(default_factory=list)  # ...believed only from these addresses/networks
     metrics_port: int = 9465  # the workbench's /metrics (on [metrics] host); 0 turns it off
+    max_request_bytes: int = 1_000_000  # a larger request body is refused (413) before it is read
 
     @property
     def public_url(self) -> str:

@@ -222,6 +222,8 @@ class Case(Base):
                                           index=True)
     qa_since: Mapped[datetime | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"), index=True)
+    # Addresses QA allowed to speak for the case besides its submitter (lower case); None: none.
+    correspondents: Mapped[list[str] | None] = mapped_column(JSON)
 
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     versions: Mapped[list[Version]] = relationship(back_populates="submission", order_by="Version.number")
@@ -342,6 +344,7 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    flash: Mapped[dict[str, str] | None] = mapped_column(JSON)  # {"error"|"notice": text} for the next page
 
     user: Mapped[User] = relationship()
 

@@ -179,3 +179,35 @@ def sender_unverified(msg: ParsedMessage, auth: AuthResults | None, case_submitt
         return ("This email added to a case that another address opened, and we could not verify its sender. "
                 "A person will check it before it counts.")
     return None
+
+
+# Mail services anyone can get an address at: a verified address there says nothing about an employer.
+SHARED_MAIL_DOMAINS = frozenset("""
+    gmail.com googlemail.com outlook.com hotmail.com hotmail.ca live.com live.ca msn.com yahoo.com yahoo.ca
+    ymail.com icloud.com me.com mac.com aol.com proton.me protonmail.com pm.me gmx.com gmx.net mail.com
+    zoho.com yandex.com fastmail.com hey.com shaw.ca telus.net rogers.com sympatico.ca bell.net videotron.ca
+    cogeco.ca eastlink.ca sasktel.net mts.net xplornet.com
+""".split())
+
+
+def may_speak_for(sender: str | None, auth: AuthResults | None, submitter: str,
+                  correspondents: list[str] | None) -> bool:
+    """Whether an email from `sender` may add to (or write on) a case opened by `submitter`: the same
+    address; an address QA added to the case; or the submitter's own domain (not a mail service
+    anyone can join) when our own mail server says that it passed DMARC (issue 24). Anyone else
+    merely quotes the tracking number."""
+    if not sender:
+        return False
+    address = sender.strip().lower()
+    if address == submitter.strip().lower() or address in (correspondents or []):
+        return True
+    domain = address.rpartition("@")[2]
+    return (bool(domain) and domain not in SHARED_MAIL_DOMAINS and domain == submitter.strip().lower().rpartition("@")[2]
+            and auth is not None and auth.dmarc == "pass")
+
+
+def claimed_case_message(tracking_number: str) -> str:
+    """The `message.claimed_case` finding: names the quoted number only, never that case's people or files."""
+    return (f"Your email quoted the tracking number {tracking_number}, which belongs to a case opened from another "
+            "email address, so we filed it as a new case. If you work on that submission, ask the person who sent "
+            "it to write to us, or to ask us to add your address to it.")

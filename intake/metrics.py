@@ -10,10 +10,13 @@ comes first.
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -80,11 +83,47 @@ def serve(host: str, port: int, sessions: Any) -> Any:
         return None
     REGISTRY.register(DatabaseCollector(sessions))
     try:
-        server, _ = start_http_server(port, addr=host)
+        server = start_server(host, port)
     except OSError as exc:
         log.error("metrics: cannot listen on %s:%d: %s; running without /metrics", host, port, exc)
         return None
     log.info("metrics on http://%s:%d/metrics", host, port)
+    return server
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    """`GET /metrics` (any query) and nothing else: 404 elsewhere, no server software named."""
+
+    server_version = "metrics"
+    sys_version = ""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path.partition("?")[0] != "/metrics":
+            self._answer(404, b"not found\n", "text/plain; charset=utf-8")
+            return
+        self._answer(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(405, b"", "text/plain; charset=utf-8")
+
+    def _answer(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes are not worth a log line each
+        pass
+
+
+def start_server(host: str, port: int) -> ThreadingHTTPServer:
+    """The /metrics server on host:port, in a daemon thread; `shutdown()` stops it."""
+    server_class = type("MetricsServer", (ThreadingHTTPServer,), {
+        "address_family": socket.AF_INET6 if ":" in host else socket.AF_INET, "daemon_threads": True})
+    server = server_class((host, port), _MetricsHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
 
 

@@ -92,6 +92,7 @@ class Incoming:
     case_number: str | None  # the existing case it replies to
     backlog: bool  # arrived before the daemon first looked at the inbox: filed without a reply
     auth: authresults.AuthResults | None = None  # what our own mail server says of the sender, if anything
+    claimed_case: str | None = None  # a case it quoted but whose sender may not speak for: it opens its own
 
     @property
     def carries_files(self) -> bool:
@@ -210,6 +211,8 @@ class NewVersion(Handler):
                 submitter = known.submitter if known is not None else None
         if (why := disposition.sender_unverified(email.parsed, email.auth, submitter)) is not None:
             later.findings.append(finding("message.sender_unverified", why))
+        if email.claimed_case is not None:
+            later.findings.append(finding("message.claimed_case", disposition.claimed_case_message(email.claimed_case)))
         # Before anything is filed: a scanner that is down and required raises ScannerUnavailable.
         scanned, summary = scan.scan_submission(kept_files(email.workdir), config.scan)
         later.findings.extend(scanned)
@@ -230,20 +233,31 @@ class NewVersion(Handler):
                                            services=supported_services_phrase())
             else:
                 msg = render_acknowledgement(case, version, report, outbound, parsed.message_id, parsed.references,
-                                             services=supported_services_phrase())
+                                             services=supported_services_phrase(),
+                                             recipient=(parsed.sender, parsed.sender_name))
             queue_reply(session, case, version, msg, parsed.sender, outbound, source_message=row)
         outcome = MessageOutcome.RETURNED if report.verdict == RETURNED else MessageOutcome.PROCESSED
         return outcome, (f"{case.tracking_number} v{version.number}: {report.verdict} ({report.source.kind}, "
                          f"{len(report.findings)} findings) from {parsed.sender}")
 
 
-def known_case(context: Context, tracking_numbers: list[str]) -> str | None:
-    """The first of these tracking numbers that is one of our cases, if any (disposition.classify's
-    `case_known`: a reply to a number we never issued is judged by its content)."""
-    if not tracking_numbers:
-        return None
+def known_case(context: Context, parsed: email_parser.ParsedMessage,
+               auth: authresults.AuthResults | None) -> tuple[str | None, str | None]:
+    """(the first quoted case of ours the sender may speak for, else None; the first quoted case of
+    ours it may not, else None). A reply to a number we never issued, or to a case its sender may
+    not speak for, is judged by its content (disposition.classify's `case_known`; issue 24)."""
+    claimed = None
+    if not parsed.tracking_numbers:
+        return None, None
     with context.sessions() as session:
-        return next((number for number in tracking_numbers if find_case(session, number) is not None), None)
+        for number in parsed.tracking_numbers:
+            case = find_case(session, number)
+            if case is None:
+                continue
+            if disposition.may_speak_for(parsed.sender, auth, case.submitter, case.correspondents):
+                return number, None
+            claimed = claimed or number
+    return None, claimed
 
 
 def triage_email(context: Context, email: Incoming) -> Report:

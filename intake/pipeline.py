@@ -317,12 +317,12 @@ class Pipeline:
         auth = self._auth(parsed)
         if self._settle(row_id, parsed, sha256, auth, stats, None) is None:
             return None
-        case_number = outcomes.known_case(self.context, parsed.tracking_numbers)
+        case_number, claimed = outcomes.known_case(self.context, parsed, auth)
         kind = disposition.classify(parsed, case_known=case_number is not None)
         if kind != disposition.FOLLOW_UP:
             case_number = None  # automatic mail, or no usable sender: not the case's correspondence
         return outcomes.Incoming(ref, parsed, sha256, workdir, too_large=False, kind=kind, case_number=case_number,
-                                 backlog=backlog, auth=auth)
+                                 backlog=backlog, auth=auth, claimed_case=claimed)
 
     def _is_backlog(self, ref: MessageRef, progress: FolderProgress) -> bool:
         """Mail that arrived well before the daemon first saw the folder: filed without a reply."""

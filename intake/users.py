@@ -91,22 +91,45 @@ def check_password(session: Session, username: str, password: str) -> User | Non
 
 
 @dataclass(frozen=True)
-class SignInLimits:
-    window: timedelta
-    per_user: int
-    per_address: int
+class SignInThrottle:
+    """Failed sign-ins slow the next try down; they never lock anyone out (issue 24)."""
+
+    window: timedelta  # failures older than this are forgotten
+    free_per_source: int  # failures per user name and source (address, or trusted browser) before waits start
+    free_per_name: int  # failures per user name from all untrusted browsers before waits start
+    max_delay: timedelta  # the wait doubles from 1 s per further failure up to this
+
+    def delay(self, failures: int, free: int) -> timedelta:
+        beyond = failures - free
+        if beyond <= 0:
+            return timedelta(0)
+        return min(timedelta(seconds=2 ** min(beyond - 1, 30)), self.max_delay)
 
 
-def sign_in_blocked(session: Session, username: str, address: str, limits: SignInLimits,
-                    now: datetime | None = None) -> bool:
-    """Whether this user name or address has failed too often within the window."""
-    since = (now or utcnow()) - limits.window
-    by_user = session.scalar(select(func.count(SignInAttempt.id)).where(
-        SignInAttempt.username == username.strip().lower(), SignInAttempt.at > since)) or 0
-    by_address = session.scalar(select(func.count(SignInAttempt.id)).where(
-        SignInAttempt.address == address, SignInAttempt.at > since)) or 0
-    return by_user >= limits.per_user or by_address >= limits.per_address
+TRUSTED_SOURCE = "device:"  # a failure's source when the browser had signed in as that user before
 
 
-def record_failed_sign_in(session: Session, username: str, address: str) -> None:
-    session.add(SignInAttempt(username=username.strip().lower()[:100], address=address[:100]))
+def sign_in_wait(session: Session, username: str, source: str, throttle: SignInThrottle,
+                 now: datetime | None = None) -> timedelta:
+    """How long a sign-in as `username` from `source` must still wait before its password is checked.
+
+    Failures count per (name, source); those from untrusted sources also count per name, so that
+    guesses spread over many addresses stay slow. A trusted browser's source is its own, so nobody
+    else's failures delay it."""
+    now = now or utcnow()
+    name = username.strip().lower()
+    recent = (SignInAttempt.username == name, SignInAttempt.at > now - throttle.window)
+    waits = [timedelta(0)]
+    scopes = [(SignInAttempt.address == source, throttle.free_per_source)]
+    if not source.startswith(TRUSTED_SOURCE):
+        scopes.append((SignInAttempt.address.not_like(TRUSTED_SOURCE + "%"), throttle.free_per_name))
+    for scope, free in scopes:
+        failures, last = session.execute(select(func.count(SignInAttempt.id), func.max(SignInAttempt.at))
+                                         .where(*recent, scope)).one()
+        if last is not None:
+            waits.append(last + throttle.delay(failures or 0, free) - now)
+    return max(waits)
+
+
+def record_failed_sign_in(session: Session, username: str, source: str) -> None:
+    session.add(SignInAttempt(username=username.strip().lower()[:100], address=source[:100]))

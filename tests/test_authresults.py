@@ -14,10 +14,17 @@ from intake import authresults, users
 from intake.cases.queries import find_case, show_document
 from intake.db import InboxMessage
 from intake.mailbox.maildir import MaildirSource
-from intake.service import open_services, poll_cycle
+from intake.service import open_services, poll_cycle, send_replies
 from intake.web.app import create_app
 from tests import mailfactory
-from tests.pipeline_helpers import maildir_config, run_cli, tracking_numbers, with_section, write_config
+from tests.pipeline_helpers import (
+    maildir_config,
+    outbox_messages,
+    run_cli,
+    tracking_numbers,
+    with_section,
+    write_config,
+)
 from tests.web_helpers import PASSWORD, sign_in
 
 OURS = "mx.youracsa.ca"
@@ -121,13 +128,16 @@ def test_a_passing_sender_and_a_forged_header_change_nothing(setup):
         assert sorted((m.dmarc or "-") for m in session.scalars(select(InboxMessage))) == ["-", "pass"]
 
 
-@pytest.mark.parametrize("sender, dmarc, flagged", [
-    ("Mallory <mallory@hostile.example>", "none", True),  # a stranger, unverified: flagged
-    ("Mallory <mallory@hostile.example>", None, True),  # no header from our server at all
-    ("Pat <pat@acme-roofing.ca>", "pass", False),  # a colleague whose domain passes DMARC
-    ("Jane Doe <jane.doe@acme-roofing.ca>", "none", False),  # the submitter herself
+@pytest.mark.parametrize("sender, dmarc, joins", [
+    ("Mallory <mallory@hostile.example>", "none", False),  # a stranger, unverified: a case of its own
+    ("Mallory <mallory@hostile.example>", "pass", False),  # verified, but of another domain: the same
+    ("Mallory <mallory@hostile.example>", None, False),  # no header from our server at all
+    ("Pat <pat@acme-roofing.ca>", "none", False),  # the submitter's domain, unverified: may be forged
+    ("Pat <pat@acme-roofing.ca>", "pass", True),  # a colleague whose domain passes DMARC
+    ("Jane Doe <jane.doe@acme-roofing.ca>", "none", True),  # the submitter herself
 ])
-def test_a_version_from_another_address_must_pass_dmarc(setup, sender, dmarc, flagged):
+def test_only_who_may_speak_for_a_case_adds_to_it_and_a_reply_names_only_its_recipient(
+        setup, sender, dmarc, joins):
     config, services = setup
     deliver(config, mailfactory.submission_with_zip())
     poll_cycle(services)
@@ -136,10 +146,22 @@ def test_a_version_from_another_address_must_pass_dmarc(setup, sender, dmarc, fl
     deliver(config, mailfactory.submission_with_zip(sender=sender, subject=f"Re: [{number}] corrected submission",
                                                     message_id="<second@example>", extra_headers=headers))
     poll_cycle(services)
+    send_replies(services)
     document = shown(services, number)
-    assert len(document["versions"]) == 2
-    assert ("message.sender_unverified" in codes(document)) is flagged
-    assert "message.sender_unverified" not in [f["code"] for f in document["versions"][0]["findings"]]
+    assert len(document["versions"]) == (2 if joins else 1)
+    assert document["qa"]["state"] == ("resubmitted" if joins else "new")
+    numbers = tracking_numbers(services.sessions)
+    assert len(numbers) == (1 if joins else 2)
+    if not joins:  # filed as a case of its own, which says what it claimed
+        [claim] = [f for f in shown(services, numbers[-1])["findings"] if f["code"] == "message.claimed_case"]
+        assert claim["severity"] == "warn" and number in claim["message"]
+    assert "message.sender_unverified" not in codes(shown(services, numbers[-1]))  # its own case, or one it may join
+    address = sender.partition("<")[2].rstrip(">")
+    reply = [m for m in outbox_messages(config.resolve_path(config.outbound.path)) if address in str(m["To"])][-1]
+    text = reply.as_string()
+    if address != "jane.doe@acme-roofing.ca":  # the reply names its recipient, never the case's submitter
+        assert "Jane" not in text and "jane.doe" not in text, text
+        assert sender.partition(" <")[0] in str(reply["To"])
 
 
 def test_authserv_id_is_a_configuration_key(tmp_path: Path):
@@ -150,3 +172,15 @@ def test_authserv_id_is_a_configuration_key(tmp_path: Path):
     result = run_cli(bad, "health")
     assert result.returncode == 2 and "mailbox.authserv_id" in result.stderr
     assert json.loads(result.stdout or "{}") == {}
+
+
+def test_a_verified_address_of_a_mail_service_anyone_can_join_does_not_speak_for_a_colleague():
+    from intake.disposition import may_speak_for
+
+    verified = authresults.AuthResults(dmarc="pass")
+    assert may_speak_for("pat@acme-roofing.ca", verified, "jane.doe@acme-roofing.ca", None)
+    assert not may_speak_for("mallory@gmail.com", verified, "jane.doe@gmail.com", None)
+    assert not may_speak_for("mallory@shaw.ca", verified, "jane.doe@shaw.ca", None)
+    assert may_speak_for("Jane.Doe@gmail.com", None, "jane.doe@gmail.com", None)  # the submitter herself
+    assert may_speak_for("pat@gmail.com", None, "jane.doe@gmail.com", ["pat@gmail.com"])  # added by QA
+    assert not may_speak_for(None, verified, "jane.doe@acme-roofing.ca", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -34,9 +35,10 @@ def zip_of(root: Path) -> bytes:
     return out.getvalue()
 
 
-def tool_folder(base: Path, year: int, employer: str, wcb: str | None, purpose: str = "Maintenance") -> Path:
+def tool_folder(base: Path, year: int, employer: str, wcb: str | None, purpose: str = "Maintenance",
+                legal_name: str = "Acme Roofing Ltd.") -> Path:
     root = write_sample_submission(base / str(year), employer=employer, wrapper=None)
-    lines = evaluation_tool_lines(employer="Acme Roofing Ltd.", wcb_account=wcb or "", start=f"{year}-09-08",
+    lines = evaluation_tool_lines(employer=legal_name, wcb_account=wcb or "", start=f"{year}-09-08",
                                   end=f"{year}-09-19", submitted=f"{year}-10-02",
                                   purpose=purpose)
     if wcb is None:
@@ -80,7 +82,7 @@ def test_a_company_resending_last_years_document_is_flagged_for_qa_only(setup, t
                                             "earlier_path": SHARED}]
     [reused] = [f for f in shown["findings"] if f["code"] == "history.reused_documents"]
     assert reused["severity"] == "warn" and reused["path"] == SHARED
-    assert first in reused["message"] and "(2025)" in reused["message"]
+    assert first not in reused["message"] and "case of 2025" in reused["message"]  # which case: the record
     assert shown["verdict"] == "needs_review"
     assert [f["code"] for f in shown["versions"][0]["findings"]].count("history.reused_documents") == 1
     # The earlier case reuses nothing (the later one is not earlier), and its record shows both cases.
@@ -96,6 +98,52 @@ def test_a_company_resending_last_years_document_is_flagged_for_qa_only(setup, t
     report_txt = (Path(shown["versions"][0]["storage_path"]) / "report.txt").read_text()
     assert "history.reused_documents" not in report_txt and first not in report_txt
     assert "Documentation dated" in report_txt
+
+
+def test_an_outsiders_tool_naming_another_companys_account_neither_renames_it_nor_hears_of_it(setup, tmp_path):
+    from starlette.testclient import TestClient
+
+    from intake import users
+    from intake.service import send_replies
+    from intake.web.app import create_app
+    from tests.web_helpers import PASSWORD, form_fields, sign_in
+
+    config, services = setup
+    victim = tool_folder(tmp_path / "victim", 2025, "Acme Roofing Ltd", "1234567", "Certification")
+    deliver_and_poll(config, services, mailfactory.submission_with_zip(zip_of(victim), message_id="<v@acme>"))
+    victim_case = latest_tracking(services)
+    outsider = tool_folder(tmp_path / "outsider", 2026, "Mallory Holdings", "1234567", legal_name="Mallory Holdings Inc.")
+    shutil.copyfile(victim / SHARED, outsider / SHARED)  # a shared blank template is enough
+    deliver_and_poll(config, services, mailfactory.submission_with_zip(
+        zip_of(outsider), sender="Mallory <mallory@hostile.example>", subject="SECOR 2026 Mallory Holdings",
+        message_id="<m@hostile.example>"))
+    outsider_case = latest_tracking(services)
+    assert show(services, victim_case)["company"]["legal_name"] == "Acme Roofing Ltd."  # a tool renames nothing
+    [reuse] = show(services, outsider_case)["company"]["reused_documents"]  # QA sees the join and the reuse
+    assert reuse["earlier_case"] == victim_case
+    with services.sessions.begin() as session:
+        users.add_user(session, "ana", "analyst", PASSWORD)
+        every_finding = [str(f.id) for f in session.scalar(select(Case).where(
+            Case.tracking_number == outsider_case)).versions[-1].findings]
+    with TestClient(create_app(config, services), follow_redirects=True) as client:
+        sign_in(client)
+        assert "Mallory Holdings Inc." not in client.get(f"/cases/{victim_case}").text
+        page = client.get(f"/cases/{outsider_case}").text
+        hidden = form_fields(page, f"/cases/{outsider_case}/decision")
+        # Return with the pre-ticked reasons, and then with every finding ticked by a crafted form
+        client.post(f"/cases/{outsider_case}/decision", data=hidden | {"decision": "return", "note": "Please resend.",
+                    "finding": re.findall(r'name="finding" value="(\d+)" checked', page)})
+        page = client.get(f"/cases/{outsider_case}").text
+        hidden = form_fields(page, f"/cases/{outsider_case}/decision")
+        client.post(f"/cases/{outsider_case}/decision", data=hidden | {"decision": "return", "note": "Resend, please.",
+                    "finding": every_finding})
+    send_replies(services)
+    sent = [m for m in outbox_messages(config.resolve_path(config.outbound.path)) if "mallory" in str(m["To"])]
+    decisions = [m for m in sent if "Resend, please." in body_text(m) or "Please resend." in body_text(m)]
+    assert len(decisions) == 2
+    for message in sent:
+        text = message.as_string()
+        assert victim_case not in text and "identical" not in text and "1234567" not in text, text
 
 
 def test_a_case_without_a_readable_account_is_linked_by_an_analyst(setup, tmp_path):

@@ -7,6 +7,7 @@ machine and fails in CI (CI=true), like a missing server.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -24,7 +25,8 @@ from tests.servers import require_server
 from triage.engine import triage_path
 from triage.settings import ArchiveLimits, RuleSettings
 
-CORPORA = ROOT.parent / "shared" / "corpora"
+# Beside the checkout (CI: a fresh clone with shared/ next to it); SECOR_CORPORA names another place.
+CORPORA = Path(os.environ.get("SECOR_CORPORA") or ROOT.parent / "shared" / "corpora")
 MAX_ATTACHMENT_BYTES = 50_000_000
 
 

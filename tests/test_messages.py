@@ -22,7 +22,7 @@ from fetchers.net import not_found, sign_in_required, unavailable
 from intake.authresults import AuthResults
 from intake.cases.company import Reused, reused_findings
 from intake.db import FindingRow
-from intake.disposition import sender_unverified
+from intake.disposition import claimed_case_message, sender_unverified
 from intake.mailbox.maildir import MaildirSource
 from intake.message import ParsedMessage
 from intake.samples import evaluation_tool_lines, minimal_docx, minimal_pdf, write_sample_submission
@@ -161,7 +161,8 @@ def _sender_cases() -> list[tuple[str, str]]:
     msg = ParsedMessage(sender="jane.doe@acme-roofing.ca")
     return [("message.sender_unverified", why) for why in (
         sender_unverified(msg, AuthResults(dmarc="fail"), None),
-        sender_unverified(msg, AuthResults(dmarc="none"), "owner@acme-roofing.ca"))]
+        sender_unverified(msg, AuthResults(dmarc="none"), "owner@acme-roofing.ca"))] + [
+        ("message.claimed_case", claimed_case_message("SECOR-2026-000005"))]
 
 
 def _message_cases(tmp: Path) -> list[tuple[str, str]]:

@@ -130,3 +130,22 @@ def test_link_downloads_are_counted_by_provider_and_result():
     metrics.count_link_download("https://files.example.org/x.zip", Report(source=Source(kind="link"), findings=[]),
                                 transient=True)
     assert downloads("other", "link.unavailable") == before + 1
+
+
+def test_the_metrics_port_answers_only_metrics_and_names_no_server_software():
+    from intake.metrics import start_server
+
+    port = free_port()
+    server = start_server("127.0.0.1", port)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+            assert b"secor_intake_polls" in page.read()
+            assert "Python" not in page.headers["Server"] and "WSGI" not in page.headers["Server"]
+        for path in ("/", "/favicon.ico", "/metricsx", "/admin/../metrics/x"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
+            assert refused.value.code == 404, path
+            assert "Python" not in refused.value.headers["Server"], path
+    finally:
+        server.shutdown()
+        server.server_close()

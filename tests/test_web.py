@@ -4,14 +4,19 @@ real emails taken by a real poll cycle. Each security test fails when its defenc
 from __future__ import annotations
 
 import email
+import email.header
 import html
 import re
+import socket
 import sqlite3
 import time
+import zipfile
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
@@ -19,7 +24,8 @@ from starlette.testclient import TestClient
 from intake import users
 from intake.cases.queries import find_case, show_document
 from intake.clock import utcnow
-from intake.db import AuditEntry, Decision, Reply, StoredDocument, WebSession
+from intake.db import AuditEntry, Case, Decision, Reply, SignInAttempt, StoredDocument, WebSession
+from intake.samples import minimal_pdf
 from intake.service import poll_cycle, send_replies
 from intake.web.app import create_app
 from tests import mailfactory
@@ -27,6 +33,7 @@ from tests.pipeline_helpers import outbox_messages
 from tests.web_helpers import (
     PASSWORD,
     RTL_NAME,
+    SCRIPTED_PDF_NAME,
     XSS_NAME,
     Bench,
     form_fields,
@@ -121,15 +128,82 @@ def test_idle_sessions_expire(bench: Bench) -> None:
     assert _count(bench, WebSession) == 0
 
 
-def test_sign_in_is_rate_limited_per_user_and_per_address(bench: Bench, client: TestClient) -> None:
-    for _ in range(5):
-        assert sign_in(client, "ben", "wrong password guess").status_code == 401
-    blocked = sign_in(client, "ben", PASSWORD)  # right password, too late
-    assert blocked.status_code == 429 and client.cookies.get("secor_session") is None
-    assert sign_in(client, "ana").url.path == "/"  # another user from the same address still can
-    for i in range(20):
-        sign_in(client, f"nobody{i}", "wrong password guess")
-    assert sign_in(client, "ada").status_code == 429  # the address is now blocked for everyone
+def _age_failed_sign_ins(bench: Bench, seconds: float) -> None:
+    """Move every recorded failure `seconds` into the past (the throttle's clock is the rows' times)."""
+    with bench.services.sessions.begin() as session:
+        for attempt in session.scalars(select(SignInAttempt)):
+            attempt.at -= timedelta(seconds=seconds)
+
+
+def test_failed_sign_ins_slow_the_guesser_down_but_never_lock_out_a_browser_that_signed_in_before(
+        bench: Bench) -> None:
+    trusted = _signed_in(bench, "ben")  # ben's own browser, signed in before the attack
+    trusted.post("/signout", data={"csrf_token": _csrf(trusted)})
+    attacker = TestClient(create_app(bench.config, bench.services), follow_redirects=True)
+    for _ in range(3):  # the free failures of a name from one address
+        assert sign_in(attacker, "ben", "wrong password guess").status_code == 401
+    assert sign_in(attacker, "ben", "wrong password guess").status_code == 401  # the 4th is checked too
+    with bench.services.sessions.begin() as session:  # four more, as fast as a script (a slow test run
+        for _ in range(4):                             # must not outlast the first waits of 1 s, 2 s...)
+            users.record_failed_sign_in(session, "ben", "testclient")
+    assert sign_in(attacker, "ben", PASSWORD).status_code == 429  # 8 failures: the next waits 16 s, right or not
+    assert attacker.cookies.get("secor_session") is None
+    assert sign_in(attacker, "ana").url.path == "/"  # another name from the same address is not delayed
+    assert sign_in(trusted, "ben").url.path == "/"  # ben's browser is not delayed by the guesser's failures
+    _age_failed_sign_ins(bench, 17)  # a delay, never a lock
+    attacker.cookies.delete("secor_session")
+    assert sign_in(attacker, "ben", "wrong password guess").status_code == 401
+    _age_failed_sign_ins(bench, 20)  # the wait doubled to 32 s: 20 s later it still waits
+    assert sign_in(attacker, "ben", PASSWORD).status_code == 429
+    # brute force stays slow: twenty more failures make the wait the configured maximum
+    with bench.services.sessions.begin() as session:
+        for _ in range(20):
+            users.record_failed_sign_in(session, "ben", "testclient")
+    _age_failed_sign_ins(bench, 120)
+    assert sign_in(attacker, "ben", PASSWORD).status_code == 429
+    _age_failed_sign_ins(bench, bench.config.web.signin_max_delay_seconds)
+    assert sign_in(attacker, "ben", PASSWORD).url.path == "/"
+
+
+def test_guesses_spread_over_many_addresses_slow_down_per_name_and_a_forged_device_cookie_is_no_help(
+        bench: Bench) -> None:
+    trusted = _signed_in(bench, "ben")
+    trusted.post("/signout", data={"csrf_token": _csrf(trusted)})
+    for i in range(11):  # ten free failures per name from everywhere, then waits
+        botnet = TestClient(create_app(bench.config, bench.services), client=(f"192.0.2.{i}", 40000))
+        assert sign_in(botnet, "ben", "wrong password guess").status_code == 401, i
+    with bench.services.sessions.begin() as session:  # five more, quickly: the next try waits 32 s
+        for i in range(5):
+            users.record_failed_sign_in(session, "ben", f"198.51.100.{i}")
+    fresh = TestClient(create_app(bench.config, bench.services), client=("192.0.2.200", 40000))
+    assert sign_in(fresh, "ben", PASSWORD).status_code == 429
+    device = trusted.cookies.get("secor_device")
+    issued, nonce, mac = device.split(".")
+    fresh.cookies.set("secor_device", f"{issued}.{nonce}.{'0' * len(mac)}")
+    assert sign_in(fresh, "ben", PASSWORD).status_code == 429
+    fresh.cookies.set("secor_device", device)  # not ana's: a device cookie is for the name it signed in
+    assert sign_in(fresh, "ana", PASSWORD).url.path == "/"
+    assert sign_in(trusted, "ben").url.path == "/"
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(bench: Bench) -> None:
+    from dataclasses import replace
+
+    config = replace(bench.config, web=replace(bench.config.web, trusted_proxies=["10.0.0.0/24"]))
+    proxy = TestClient(create_app(config, bench.services), client=("10.0.0.7", 40000))
+    spoofed = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}  # the client wrote the first, the proxy the last
+    for _ in range(4):
+        assert sign_in(proxy, "ben", "wrong password guess", spoofed).status_code == 401
+    # the guesser at 203.0.113.9 now waits; a colleague behind the same proxy does not
+    assert sign_in(proxy, "ben", PASSWORD, spoofed).status_code == 429
+    colleague = {"X-Forwarded-For": "203.0.113.10"}
+    assert sign_in(proxy, "ben", PASSWORD, colleague).url.path == "/"
+    direct = TestClient(create_app(config, bench.services), client=("192.0.2.50", 40000))
+    for _ in range(4):  # not from a trusted proxy: its header is the client's own word, ignored
+        sign_in(direct, "ana", "wrong password guess", {"X-Forwarded-For": f"198.51.100.{_}"})
+    with bench.services.sessions() as session:
+        sources = set(session.scalars(select(SignInAttempt.address)))
+    assert sources == {"203.0.113.9", "192.0.2.50"}
 
 
 def test_sign_in_returns_only_to_a_path_on_this_site(bench: Bench, client: TestClient) -> None:
@@ -221,7 +295,7 @@ def test_case_page_lists_every_document_by_path_linking_to_its_bytes(bench: Benc
     for document in documents:
         assert f'<a class="file" href="/files/{document.id}"' in page.text
         assert f">{document.path}</a>" in page.text
-        served = ana.get(f"/files/{document.id}")
+        served = ana.get(f"/files/{document.id}", params={"download": "1"})
         assert served.status_code == 200 and served.content == (folder / document.path).read_bytes()
     assert page.text.index(tool) < page.text.index("Element 1 - ")  # the evaluation tool first
     assert "Record decision" in page.text and "Note to submitter" in page.text
@@ -280,6 +354,58 @@ def test_hostile_names_and_subjects_are_escaped_everywhere(bench: Bench) -> None
     assert "&lt;img src=x onerror=alert(1)&gt;.pdf" in ana.get(f"/cases/{bench.hostile}").text
 
 
+def test_bidi_controls_are_shown_as_codes_in_pages_reports_and_emails(bench: Bench) -> None:
+    disguised = "photo\u202egpj.html"  # reads "photolmth.jpg" when the override is obeyed
+    files = {"SECOR Evaluation Tool 2026.pdf": minimal_pdf(["SECOR Evaluation Tool", "Number of employees: 4"]),
+             f"Element 1 - Management Leadership/{disguised}": b"<html><body>x</body></html>",
+             "Extra \u202eredlof/notes.pdf": minimal_pdf(["notes"])}
+    archive = BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    with bench.services.mail_source() as source:
+        source.append(bench.config.mailbox.folder, mailfactory.submission_with_zip(
+            archive.getvalue(), sender="=?utf-8?q?Eve_=E2=80=AEnomis?= <eve@example.org>",
+            subject="=?utf-8?q?SECOR_2026_=E2=80=AEdtL_evE?=", message_id="<bidi.1@example.org>"))
+    poll_cycle(bench.services)
+    send_replies(bench.services)
+    with bench.services.sessions() as session:
+        case = session.scalar(select(Case).where(Case.submitter == "eve@example.org"))
+        tracking = case.tracking_number
+    ana = _signed_in(bench)
+    pages = [ana.get(f"/cases/{tracking}").text, ana.get("/", params={"q": "Eve"}).text]
+    report = (bench.services.storage.version_dir(tracking, 1) / "report.txt").read_text()
+    sent = [m for m in outbox_messages(bench.config.resolve_path(bench.config.outbound.path))
+            if tracking in str(m["Subject"])]
+    assert sent
+    emails = [str(email.header.make_header(email.header.decode_header(m["Subject"]))) + str(m["To"]) +
+              "".join(part.get_payload(decode=True).decode() for part in m.walk() if not part.is_multipart())
+              for m in sent]
+    for i, text_shown in enumerate([*pages, report, *emails]):
+        assert "\u202e" not in text_shown, i
+    assert "photo[U+202E]gpj.html" in pages[0] and "[U+202E]dtL evE" in pages[0] + pages[1]
+    assert "Extra [U+202E]redlof" in report
+    assert any("[U+202E]dtL evE" in e for e in emails) and any("Eve [U+202E]nomis" in e for e in emails)
+
+
+def test_a_pdf_is_previewed_without_its_scripts_and_downloaded_as_it_came(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    with bench.services.sessions() as session:
+        document = session.scalar(select(StoredDocument).where(StoredDocument.path.endswith(SCRIPTED_PDF_NAME)))
+        folder = bench.services.storage.version_dir(bench.hostile, 1) / "files"
+    original = (folder / document.path).read_bytes()
+    assert b"/OpenAction" in original and b"/JavaScript" in original
+    shown = ana.get(f"/files/{document.id}")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "application/pdf"
+    assert b"/OpenAction" not in shown.content and b"/JavaScript" not in shown.content and b"/JS" not in shown.content
+    assert len(PdfReader(BytesIO(shown.content)).pages) == len(PdfReader(BytesIO(original)).pages)
+    downloaded = ana.get(f"/files/{document.id}", params={"download": "1"})
+    assert downloaded.content == original and downloaded.headers["content-disposition"].startswith("attachment")
+    (folder / document.path).write_bytes(b"%PDF-1.4 not really a pdf")  # unreadable: no preview, a download
+    refused = ana.get(f"/files/{document.id}")
+    assert refused.status_code == 415 and refused.headers["content-type"].startswith("text/html")
+
+
 def test_files_are_served_by_id_only_and_traversal_is_404(bench: Bench) -> None:
     ana = _signed_in(bench)
     for path in ("/files/../../etc/passwd", "/files/..%2f..%2fetc%2fpasswd", "/files/abc", "/files/999999",
@@ -300,15 +426,109 @@ def test_files_are_served_by_id_only_and_traversal_is_404(bench: Bench) -> None:
         assert ana.get(f"/files/{document_id}").status_code == 404
 
 
+def _assert_security_headers(response, what: object) -> None:
+    assert response.headers["x-content-type-options"] == "nosniff", what
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "unsafe-eval" not in csp, what
+    assert "script-src 'self'" in csp or "script-src" not in csp, what
+    framing = "SAMEORIGIN" if "frame-ancestors 'self'" in csp else "DENY"
+    assert response.headers["x-frame-options"] == framing, what
+    assert "camera=()" in response.headers["permissions-policy"], what
+
+
 def test_security_headers_are_on_every_response(bench: Bench, client: TestClient) -> None:
     ana = _signed_in(bench)
     for test_client, path in ((client, "/signin"), (client, "/nowhere"), (ana, "/"), (ana, f"/cases/{bench.clean}"),
                               (ana, "/static/app.css"), (ana, "/files/1"), (ana, "/stats"), (ana, "/files/999")):
-        response = test_client.get(path)
-        assert response.headers["x-content-type-options"] == "nosniff", path
-        csp = response.headers["content-security-policy"]
-        assert "default-src 'none'" in csp and "unsafe-eval" not in csp, path
-        assert "script-src 'self'" in csp or "script-src" not in csp, path
+        _assert_security_headers(test_client.get(path), path)
+
+
+def test_bad_input_gets_a_4xx_never_a_500_and_every_refusal_carries_the_security_headers(bench: Bench) -> None:
+    anonymous = TestClient(create_app(bench.config, bench.services), follow_redirects=False)
+    anonymous.get("/signin")
+    refusals = [anonymous.post("/signin", data={"username": "ana", "password": PASSWORD, "signin_token": "é"}),
+                anonymous.post(f"/cases/{bench.clean}/notes", data={"text": "x", "csrf_token": "é"}),
+                anonymous.post("/signin", content=b"--x\r\nbroken", headers={
+                    "content-type": "multipart/form-data; boundary=x"}),
+                anonymous.put("/signin")]
+    ana = _signed_in(bench)
+    ana.follow_redirects = False
+    refusals += [ana.post(f"/cases/{bench.clean}/notes", data={"text": "x", "csrf_token": "é"}),
+                 ana.get("/files/" + "9" * 30), ana.get("/files/18446744073709551616"),
+                 ana.get("/messages/" + "9" * 30 + ".eml"), ana.get("/messages/9223372036854775808.eml")]
+    for i, response in enumerate(refusals):
+        assert 400 <= response.status_code < 500, (i, response.status_code)
+        _assert_security_headers(response, i)
+    odd_numbers = ("²", "9" * 5000, "-1", "1e3", "")
+    for field in ("finding", "reason", "sequence"):
+        for value in odd_numbers:
+            page = ana.get(f"/cases/{bench.clean}")
+            hidden = form_fields(page.text, f"/cases/{bench.clean}/decision")
+            response = ana.post(f"/cases/{bench.clean}/decision", data=hidden | {
+                "decision": "return", "note": "odd numbers", field: value})
+            assert response.status_code == 303, (field, value)
+            shown = ana.get(response.headers["location"])
+            assert shown.status_code == 200 and "Exceeds" not in shown.text and "int()" not in shown.text
+
+
+def test_an_unexpected_error_is_a_plain_500_with_the_headers_and_no_traceback(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    with bench.services.sessions.begin() as session:  # a database that lost a table: a real fault
+        session.execute(text("DROP TABLE case_note"))
+    response = ana.get(f"/cases/{bench.clean}")
+    assert response.status_code == 500 and "Traceback" not in response.text and "case_note" not in response.text
+    _assert_security_headers(response, "500")
+
+
+def test_a_request_body_over_the_limit_is_refused_before_it_is_read(bench: Bench) -> None:
+    from tests.servers.browser import LiveServer
+
+    def send_and_answer(port: int, head: bytes, body_chunks) -> tuple[int, bytes]:
+        """Send `head` and then chunks until the server answers; how many body bytes went, and the answer."""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(head)
+            sent = 0
+            conn.setblocking(False)
+            answer = b""
+            for chunk in body_chunks:
+                try:
+                    answer += conn.recv(65536)
+                except BlockingIOError:
+                    pass
+                if answer:
+                    break
+                try:
+                    conn.sendall(chunk)
+                except (BlockingIOError, ConnectionError):
+                    break
+                sent += len(chunk)
+            conn.settimeout(10)
+            try:
+                while b"\r\n\r\n" not in answer:
+                    more = conn.recv(65536)
+                    if not more:
+                        break
+                    answer += more
+            except ConnectionError:
+                pass
+            return sent, answer
+
+    limit = bench.config.web.max_request_bytes
+    with LiveServer(create_app(bench.config, bench.services)) as server:
+        head = (b"POST /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 100000000\r\n\r\n")
+        sent, answer = send_and_answer(server.port, head, [])
+        assert answer.startswith(b"HTTP/1.1 413") and sent == 0  # refused from the header alone
+        assert b"x-frame-options: DENY" in answer.lower().replace(b"deny", b"DENY")
+        chunk = b"a=" + b"x" * 65534
+        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        head = (b"POST /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        sent, answer = send_and_answer(server.port, head, (framed for _ in range(100_000_000 // len(chunk))))
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert sent < 20 * limit  # stopped near the limit (socket buffers hold some), not after 100 MB
+        small = TestClient(create_app(bench.config, bench.services))
+        assert small.post("/signin", data={"username": "x" * 1000}).status_code == 403  # a form still works
 
 
 def test_every_route_needs_authorization_and_roles_limit_assignment(bench: Bench) -> None:
@@ -355,6 +575,22 @@ def test_return_sends_one_threaded_email_even_when_sent_twice_or_by_two_analysts
     delivered = [m for m in outbox_messages(bench.config.resolve_path(bench.config.outbound.path))
                  if m["Message-ID"] == sent["Message-ID"]]
     assert len(delivered) == 1
+
+
+def test_messages_come_from_the_session_never_the_url_and_another_cases_form_key_is_refused(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    planted = ana.get(f"/cases/{bench.clean}", params={"error": "Call 555-0100 now", "notice": "Password expired"})
+    assert "555-0100" not in planted.text and "Password expired" not in planted.text
+    hidden, recorded = _decide(ana, bench.clean, decision="return", note="Element 6 is missing.")
+    assert "Decision recorded." in recorded.text and "notice=" not in str(recorded.url)
+    assert "Decision recorded." not in ana.get(f"/cases/{bench.clean}").text  # shown once
+    other = form_fields(ana.get(f"/cases/{bench.hostile}").text, f"/cases/{bench.hostile}/decision")
+    replayed = ana.post(f"/cases/{bench.hostile}/decision", data=other | {
+        "idempotency_key": hidden["idempotency_key"], "decision": "return", "note": "x"})
+    assert "belongs to another case" in replayed.text and "already recorded" not in replayed.text
+    with bench.services.sessions() as session:
+        hostile = find_case(session, bench.hostile)
+        assert session.scalar(select(func.count(Decision.id)).where(Decision.submission_id == hostile.id)) == 0
 
 
 def test_return_and_request_need_a_note_or_reason_and_accept_sends_nothing(bench: Bench) -> None:
@@ -546,3 +782,36 @@ def test_correspondence_shows_every_email_in_and_out_as_text(bench: Bench) -> No
     first = ana.get(f"/messages/{eml_ids[0]}.eml")
     assert first.content == stored.read_bytes() and first.headers["content-type"] == "application/octet-stream"
     assert b"we will <b>fix</b>" in ana.get(f"/messages/{eml_ids[1]}.eml").content
+
+
+def test_a_follow_up_from_another_address_opens_its_own_case_until_qa_adds_that_address(bench: Bench) -> None:
+    def follow_up(message_id: str) -> None:
+        with bench.services.mail_source() as source:
+            source.append(bench.config.mailbox.folder, mailfactory.submission_with_zip(
+                sender="Pat <pat@partner.example>", subject=f"Re: [{bench.clean}] corrected submission",
+                message_id=message_id))
+        poll_cycle(bench.services)
+
+    def versions() -> int:
+        with bench.services.sessions() as session:
+            return len(find_case(session, bench.clean).versions)
+
+    follow_up("<pat.1@partner.example>")
+    assert versions() == 1  # not theirs to add to
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.clean}")
+    assert "May write for this case: jane.doe@acme-roofing.ca" in page.text
+    csrf = form_fields(page.text, f"/cases/{bench.clean}/correspondents")["csrf_token"]
+    refused = ana.post(f"/cases/{bench.clean}/correspondents", data={"address": "pat, eve@x.example", "csrf_token": csrf})
+    assert "give one email address" in refused.text
+    added = ana.post(f"/cases/{bench.clean}/correspondents", data={"address": " Pat@Partner.example ", "csrf_token": csrf})
+    assert "pat@partner.example may now write for this case." in added.text
+    assert "May write for this case: jane.doe@acme-roofing.ca, pat@partner.example" in added.text
+    follow_up("<pat.2@partner.example>")
+    assert versions() == 2
+    with bench.services.sessions() as session:
+        case = find_case(session, bench.clean)
+        assert case.qa_state == "resubmitted"
+        codes = [f.code for f in case.versions[-1].findings]
+        assert "message.sender_unverified" in codes and "message.claimed_case" not in codes  # unverified: QA looks
+        assert session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "add_correspondent")) == 1

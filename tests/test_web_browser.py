@@ -17,7 +17,7 @@ from intake.service import poll_cycle
 from intake.web.app import create_app
 from tests.pipeline_helpers import outbox_messages
 from tests.servers.browser import LiveServer
-from tests.web_helpers import PASSWORD, XSS_NAME, Bench, seed
+from tests.web_helpers import PASSWORD, RTL_NAME, SCRIPTED_PDF_NAME, XSS_NAME, Bench, seed
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = os.environ.get("SECOR_SCREENSHOTS")
@@ -115,6 +115,9 @@ def test_hostile_names_run_no_script_and_inject_no_element(served, page: Any) ->
     _sign_in(page, server)
     page.goto(f"{server.url}/cases/{bench.hostile}")
     assert page.get_by_role("link", name=XSS_NAME).is_visible()  # shown as text, exactly
+    # a right-to-left override is shown as its code, never obeyed (it would read "invoice.exe.pdf" reversed)
+    assert page.get_by_role("link", name=RTL_NAME.replace("\u202e", "[U+202E]")).is_visible()
+    assert "\u202e" not in page.locator("body").inner_text()
     assert page.locator("img[src=x]").count() == 0
     assert page.locator("script").count() == 1  # ours (app.js)
     png = page.locator("tr", has_text="site photo.png").get_by_role("link", name="preview")
@@ -134,3 +137,19 @@ def test_hostile_names_run_no_script_and_inject_no_element(served, page: Any) ->
     assert page.dialogs == []
     for selector in ("#injected-html", "#injected-svg"):
         assert page.locator(selector).count() == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_pdfs_own_javascript_does_not_run_in_the_preview(served, page: Any) -> None:
+    bench, server = served
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.hostile}")
+    page.locator("tr", has_text=SCRIPTED_PDF_NAME).get_by_role("link", name="preview").click()
+    page.wait_for_url("**preview=**")
+    frame = page.locator("#preview iframe")
+    frame.wait_for()
+    page.wait_for_timeout(3000)  # the viewer loads in its own process: give an OpenAction time to fire
+    assert page.dialogs == []
+    with page.expect_download() as download:  # the original bytes, script and all, stay downloadable
+        page.get_by_role("link", name="download the original").click()
+    assert b"/OpenAction" in Path(download.value.path()).read_bytes()

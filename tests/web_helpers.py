@@ -29,6 +29,22 @@ SVG_DOC = (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert("svg")</scrip
            b'<text id="injected-svg">x</text></svg>')
 
 
+SCRIPTED_PDF_NAME = "scripted.pdf"
+
+
+def scripted_pdf() -> bytes:
+    """A PDF whose opening runs JavaScript (an alert), as a hostile submission would carry."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=PdfReader(BytesIO(minimal_pdf(["Inspection checklist"]))))
+    writer._root_object[NameObject("/OpenAction")] = DictionaryObject({
+        NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert('pdf js');")})
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def hostile_zip() -> bytes:
     """A submission whose names and contents are attacks on the workbench."""
     pdf = minimal_pdf(["Health and safety policy"])
@@ -40,6 +56,7 @@ def hostile_zip() -> bytes:
         "Element 2 - Hazard Assessment/page.html": HTML_DOC,
         "Element 3 - Hazard Control/drawing.svg": SVG_DOC,
         "Element 4 - Inspections/notes.xml": b"<?xml version='1.0'?><x><script>alert(1)</script></x>",
+        f"Element 4 - Inspections/{SCRIPTED_PDF_NAME}": scripted_pdf(),
     }
     out = BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -85,12 +102,12 @@ def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool =
     return Bench(config, services, numbers[clean_id], numbers["<hostile.1@hostile.example>"], clean_id)
 
 
-def sign_in(client: Any, username: str = "ana", password: str = PASSWORD) -> Any:
+def sign_in(client: Any, username: str = "ana", password: str = PASSWORD, headers: dict[str, str] | None = None) -> Any:
     """Sign `client` (a Starlette TestClient) in through the form; returns the final response."""
     page = client.get("/signin")
     token = re.search(r'name="signin_token" value="([^"]+)"', page.text).group(1)
     return client.post("/signin", data={"username": username, "password": password, "signin_token": token,
-                                        "next": "/"})
+                                        "next": "/"}, headers=headers)
 
 
 def form_fields(html: str, action: str) -> dict[str, str]:

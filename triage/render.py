@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from triage.bidi import show_bidi
 from triage.findings import SEVERITIES, for_submitter
 from triage.report import Report
 
@@ -90,4 +91,4 @@ def render_text(report: Report) -> str:
     if s.get("wrapper"):
         lines.append(f"Wrapper folder: {s['wrapper']}")
     lines.append(f"Totals: {s.get('files', 0)} files, {_size(s.get('bytes', 0))}")
-    return "\n".join(lines) + "\n"
+    return show_bidi("\n".join(lines) + "\n")  # names from the submission: their bidi controls visible

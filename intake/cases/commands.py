@@ -108,6 +108,15 @@ def _thread(session: Session, case: Case) -> tuple[str | None, list[str]]:
     return (ids[-1] if ids else None), ids[-20:]
 
 
+def _recorded(session: Session, case: Case, request: DecisionRequest) -> Decision | None:
+    """The decision this form already recorded on this case, if any. A key recorded on another case
+    is refused: it is never "already recorded" here (issue 24)."""
+    decision = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+    if decision is not None and decision.submission_id != case.id:
+        raise DecisionError("this form belongs to another case: reload the page")
+    return decision
+
+
 def record_decision(session: Session, case: Case, user: User, request: DecisionRequest,
                     outbound: OutboundConfig, accept_sends_email: bool = False) -> DecisionResult:
     """Record QA's decision on the case's latest version, queue its email and audit it, in one transaction.
@@ -118,7 +127,7 @@ def record_decision(session: Session, case: Case, user: User, request: DecisionR
     idempotency key hold that even between two processes. Raises DecisionError for a decision
     that lacks what it needs.
     """
-    existing = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+    existing = _recorded(session, case, request)
     if existing is not None:
         return DecisionResult(existing, created=False)
     choice = _validate(request)
@@ -126,7 +135,7 @@ def record_decision(session: Session, case: Case, user: User, request: DecisionR
     latest_version = case.versions[-1]
     if request.sequence != count + 1:
         # The same form may have been recorded by a concurrent request since the look-up above.
-        again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+        again = _recorded(session, case, request)
         if again is not None:
             return DecisionResult(again, created=False)
         raise DecidedMeanwhile(latest_decision(session, case.id))
@@ -141,7 +150,7 @@ def record_decision(session: Session, case: Case, user: User, request: DecisionR
         with session.begin_nested():
             session.add(decision)
     except IntegrityError:
-        again = session.scalar(select(Decision).where(Decision.idempotency_key == request.idempotency_key))
+        again = _recorded(session, case, request)
         if again is not None:
             return DecisionResult(again, created=False)
         raise DecidedMeanwhile(latest_decision(session, case.id)) from None
@@ -185,6 +194,18 @@ def add_note(session: Session, case: Case, user: User, text: str) -> CaseNote:
     session.add(note)
     audit(session, user, "note", case.id)
     return note
+
+
+def add_correspondent(session: Session, case: Case, user: User, address: str) -> str:
+    """Let `address` write for the case besides its submitter: its follow-ups join the case (issue 24)."""
+    address = address.strip().lower()
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain or len(address) > 320 or any(c.isspace() or c in "<>,;\"" for c in address):
+        raise DecisionError("give one email address, like name@example.org")
+    if address != case.submitter.lower() and address not in (case.correspondents or []):
+        case.correspondents = [*(case.correspondents or []), address]  # a new list: JSON is not tracked
+        audit(session, user, "add_correspondent", case.id, address=address)
+    return address
 
 
 def mark_resubmitted(case: Case, at: datetime) -> None:

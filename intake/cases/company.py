@@ -51,8 +51,12 @@ def case_year(facts: dict[str, Any], received: date) -> int:
     return received.year
 
 
-def _company(session: Session, wcb_account: str, legal_name: str | None) -> Company:
-    """The company of `wcb_account`, created when new (two daemons creating it at once: one wins)."""
+def _company(session: Session, wcb_account: str, legal_name: str | None, trusted: bool) -> Company:
+    """The company of `wcb_account`, created when new (two daemons creating it at once: one wins).
+
+    A tool's legal name only names a new company; an existing one's name changes only by a trusted
+    source (an analyst's `company link --name`): anyone can send a tool naming any WCB account, and
+    must not rename another company's record (issue 24)."""
     company = session.scalar(select(Company).where(Company.wcb_account == wcb_account))
     if company is None:
         try:
@@ -61,8 +65,8 @@ def _company(session: Session, wcb_account: str, legal_name: str | None) -> Comp
                 session.add(company)
         except IntegrityError:  # the other one's row is committed: read it
             company = session.scalars(select(Company).where(Company.wcb_account == wcb_account)).one()
-    if legal_name and company.legal_name != legal_name:
-        company.legal_name = legal_name  # the latest tool's name
+    if legal_name and company.legal_name != legal_name and (trusted or company.legal_name is None):
+        company.legal_name = legal_name
     return company
 
 
@@ -85,7 +89,8 @@ def file_version(session: Session, case: Case, report: Report, severities: dict[
     account = facts.get("wcb_account")
     link = session.get(CompanyCase, case.id) if case.id is not None else None
     if account and (link is None or link.linked_by == "tool"):
-        link = _place(session, case, _company(session, account, facts.get("legal_name")), facts, "tool")
+        link = _place(session, case, _company(session, account, facts.get("legal_name"), trusted=False), facts,
+                      "tool")
     elif link is not None:
         link.year = case_year(facts, case.received_at.date()) if facts else link.year
         link.purpose = facts.get("purpose") or link.purpose
@@ -106,8 +111,9 @@ def link(session: Session, tracking_number: str, wcb_account: str, legal_name: s
         raise LookupError(tracking_number)
     latest = case.versions[-1].report if case.versions else None
     facts = report_facts(latest)
-    return _place(session, case, _company(session, wcb_account, legal_name or facts.get("legal_name")), facts,
-                  "analyst")
+    company = (_company(session, wcb_account, legal_name, trusted=True) if legal_name
+               else _company(session, wcb_account, facts.get("legal_name"), trusted=False))
+    return _place(session, case, company, facts, "analyst")
 
 
 @dataclass(frozen=True)
@@ -139,18 +145,19 @@ def reused_documents(session: Session, company: Company, case: Case, year: int,
 
 def reused_findings(reused: list[Reused]) -> Iterable[Finding]:
     """history.reused_documents: one finding per document, or one for them all when there are many."""
+    # The message names this case's files and the earlier years only: which case and which of its
+    # files are on the case page's company record, for QA's eyes (issue 24).
     if len(reused) > REUSED_EXAMPLES:
-        earlier = sorted({f"{r.earlier_case} ({r.earlier_year})" for r in reused})
-        cases = f"case {earlier[0]}" if len(earlier) == 1 else f"cases {', '.join(earlier)}"
+        years = sorted({r.earlier_year for r in reused})
         examples = ", ".join(f"'{r.path}'" for r in reused[:3])
         yield finding("history.reused_documents",
                       f"This case has {len(reused)} documents identical to documents of this company's earlier "
-                      f"{cases}, for example {examples}.")
+                      f"cases ({', '.join(map(str, years))}), for example {examples}: see the company record.")
         return
     for r in reused:
         yield finding("history.reused_documents",
-                      f"'{r.path}' is identical to '{r.earlier_path}' in this company's case {r.earlier_case} "
-                      f"({r.earlier_year}).", r.path)
+                      f"'{r.path}' is identical to a document of this company's case of {r.earlier_year}: "
+                      "see the company record.", r.path)
 
 
 # -- reading the record ---------------------------------------------------------------------------

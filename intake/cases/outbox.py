@@ -31,6 +31,8 @@ from intake.clock import utcnow
 from intake.config import OutboundConfig
 from intake.db import Case, InboxMessage, Reply, Version
 from intake.states import QADecision, ReplyStatus
+from triage import bidi
+from triage.bidi import show_bidi
 from triage.findings import REJECT, WARN, Finding, for_submitter, verdict_for
 from triage.report import Report
 
@@ -45,14 +47,16 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    finalize=bidi.finalize,  # a submitted name or subject shows its bidi controls, never obeys them
 )
 _env.globals["QADecision"] = QADecision
 _RE_PREFIX = re.compile(r"^\s*((re|aw|sv|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 def _one_line(text: str | None) -> str:
-    """Header text without CR/LF, tabs or runs of blanks (as names and subjects arrive folded and padded)."""
-    return " ".join((text or "").split())
+    """Header text without CR/LF, tabs or runs of blanks (as names and subjects arrive folded and padded),
+    its bidi controls visible."""
+    return show_bidi(" ".join((text or "").split()))
 
 
 def reply_subject(original: str | None, tracking_number: str | None) -> str:
@@ -106,15 +110,18 @@ def _common(config: OutboundConfig, name: str | None, tracking_number: str | Non
 
 
 def render_acknowledgement(submission: Case, version: Version, report: Report, config: OutboundConfig,
-                           in_reply_to: str | None, references: list[str], *, services: str) -> EmailMessage:
+                           in_reply_to: str | None, references: list[str], *, services: str,
+                           recipient: tuple[str, str | None] | None = None) -> EmailMessage:
     """The acknowledgement of one version: tracking number, verdict in words, every reject and warn
     finding with its path, and what to do next.
 
-    `in_reply_to` is the submitter's Message-ID and `references` their message's References header;
-    our References is theirs followed by their Message-ID.
+    `in_reply_to` is the sender's Message-ID and `references` their message's References header;
+    our References is theirs followed by their Message-ID. `recipient` (address, name) is who sent
+    the version, when not the case's submitter: the email names only them (issue 24).
     """
+    address, name = recipient or (submission.submitter, submission.submitter_name)
     findings: list[Finding] = for_submitter(report.findings)  # company history stays with QA
-    context = _common(config, submission.submitter_name, submission.tracking_number) | {
+    context = _common(config, name, submission.tracking_number) | {
         "verdict": verdict_for(findings),  # as the submitter's findings make it: no point they cannot see
         "rejects": [f for f in findings if f.severity == REJECT],
         "warns": [f for f in findings if f.severity == WARN],
@@ -123,8 +130,8 @@ def render_acknowledgement(submission: Case, version: Version, report: Report, c
         "supported_services": services,
     }
     original = version.message.subject if version.message is not None else submission.subject
-    return _build(config, submission.submitter, submission.submitter_name,
-                  reply_subject(original, submission.tracking_number), submission.tracking_number,
+    return _build(config, address, name, reply_subject(original, submission.tracking_number),
+                  submission.tracking_number,
                   in_reply_to, references,
                   _env.get_template("acknowledgement.txt").render(context),
                   _env.get_template("acknowledgement.html").render(context))

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeGuard
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -22,7 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -44,6 +46,7 @@ from intake.db import (
     StoredDocument,
     User,
     Version,
+    WebSession,
     make_engine,
     session_factory,
     utcnow,
@@ -52,15 +55,19 @@ from intake.registers.checks import case_registers, fact_notes
 from intake.registers.names import account_digits
 from intake.states import WAITING_FOR_ANALYST, MessageState, QADecision, QAState
 from intake.web import auth, stats
+from intake.web.preview import UnsafePdf, safe_pdf
 from intake.web.security import (
     FILE_CSP,
     INLINE_TYPES,
+    BodyLimit,
     SecurityHeaders,
     content_disposition,
     cross_site,
     display_name,
     tokens_match,
 )
+from triage import bidi
+from triage.findings import known_codes
 
 if TYPE_CHECKING:
     from intake.service import Services
@@ -113,7 +120,7 @@ def _age(value: datetime) -> str:
 
 def _templates() -> Environment:
     env = Environment(loader=PackageLoader("intake.web", "templates"), autoescape=select_autoescape(default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=bidi.finalize)
     env.filters.update(size=_size, age=_age, safe_name=display_name,
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
     env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS, state_classes=STATE_CLASSES,
@@ -122,7 +129,25 @@ def _templates() -> Environment:
 
 
 def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer's, or, when the peer is a configured proxy, the nearest address
+    of X-Forwarded-For that is not one of them (what a client writes there itself is further left)."""
+    peer = request.client.host if request.client else "unknown"
+    if not _is_trusted_proxy(request, peer):
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    for hop in reversed(forwarded):
+        if not _is_trusted_proxy(request, hop):
+            return hop[:100]
+    return peer
+
+
+def _is_trusted_proxy(request: Request, host: str) -> bool:
+    wb: Workbench = request.app.state.wb
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n, strict=False) for n in wb.config.web.trusted_proxies)
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -160,13 +185,7 @@ def _proxy_user(request: Request) -> str | None:
     """The user a configured reverse proxy names, only when the request comes from that proxy."""
     wb: Workbench = request.app.state.wb
     header = wb.config.web.proxy_user_header
-    if not header or request.client is None:
-        return None
-    try:
-        address = ipaddress.ip_address(request.client.host)
-    except ValueError:
-        return None
-    if not any(address in ipaddress.ip_network(n, strict=False) for n in wb.config.web.trusted_proxies):
+    if not header or request.client is None or not _is_trusted_proxy(request, request.client.host):
         return None
     return request.headers.get(header, "").strip() or None
 
@@ -247,35 +266,38 @@ async def signin(request: Request) -> Response:
         return _forbidden(request, "the sign-in form is stale: reload the page")
     username, password = str(form.get("username", ""))[:100], str(form.get("password", ""))[:1000]
     address = _address(request)
-    limits = users.SignInLimits(timedelta(minutes=wb.config.web.signin_window_minutes),
-                                wb.config.web.signin_max_failures_per_user,
-                                wb.config.web.signin_max_failures_per_address)
+    web = wb.config.web
+    throttle = users.SignInThrottle(timedelta(minutes=web.signin_window_minutes), web.signin_free_failures,
+                                    web.signin_free_failures_per_name, timedelta(seconds=web.signin_max_delay_seconds))
 
-    def attempt() -> tuple[str, str | None]:
+    def attempt() -> tuple[str, str | None, str | None]:
         with wb.sessions.begin() as session:
-            if users.sign_in_blocked(session, username, address, limits):
-                return "blocked", None
+            device = auth.trusted_device(users.find_user(session, username), request.cookies.get(auth.DEVICE_COOKIE))
+            source = users.TRUSTED_SOURCE + device if device else address
+            if users.sign_in_wait(session, username, source, throttle) > timedelta(0):
+                return "wait", None, None
             user = users.check_password(session, username, password)
             if user is None:
-                users.record_failed_sign_in(session, username, address)
+                users.record_failed_sign_in(session, username, source)
                 commands.audit(session, None, "sign_in_failed", username=username, address=address)
-                return "failed", None
+                return "failed", None, None
             token = auth.start_session(session, user, request.cookies.get(auth.COOKIE))
             commands.audit(session, user, "sign_in", address=address)
-            return "ok", token
+            return "ok", token, auth.device_token(user)
 
-    outcome, token = await run_in_threadpool(attempt)
+    outcome, token, device_token = await run_in_threadpool(attempt)
     if outcome != "ok":
         again = secrets.token_urlsafe(24)
-        message = ("Too many failed sign-ins: wait a few minutes and try again." if outcome == "blocked"
+        message = ("Too many failed sign-ins: wait a minute and try again." if outcome == "wait"
                    else "Unknown user name or wrong password.")
-        response: Response = _render(request, "signin.html", status=429 if outcome == "blocked" else 401,
+        response: Response = _render(request, "signin.html", status=429 if outcome == "wait" else 401,
                            signin_token=again, next=_safe_next(str(form.get("next", ""))), error=message)
         _set_cookie(request, response, auth.SIGNIN_COOKIE, again, max_age=3600)
         return response
     response = RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
-    assert token is not None
+    assert token is not None and device_token is not None
     _set_cookie(request, response, auth.COOKIE, token)
+    _set_cookie(request, response, auth.DEVICE_COOKIE, device_token, max_age=auth.DEVICE_DAYS * 86400)
     response.delete_cookie(auth.SIGNIN_COOKIE, path="/")
     return response
 
@@ -361,9 +383,16 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
     element_names = {element: folder for element, folder in (summary.get("elements") or {}).items()}
     return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
             "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
-            "reasons": [f for f in every_finding if f.severity in ("reject", "warn")],
+            "reasons": [f for f in every_finding if f.severity in ("reject", "warn") and _quotable(f.code)],
             "previous": previous, "element_names": element_names, "summary": summary,
             "file_count": len(documents)}
+
+
+def _quotable(code: str) -> bool:
+    """Whether a finding may be quoted to the submitter as a reason: not one for QA's eyes only
+    (history.reused_documents names another case's files), whatever a posted form ticks."""
+    known = known_codes().get(code)
+    return known is None or known.audience != "qa"
 
 
 def _element_order(item: tuple[str | None, Any]) -> tuple[int, int, str]:
@@ -451,14 +480,14 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
     with wb.sessions.begin() as session:
         commands.audit(session, session.get(User, me.user_id), "view", submission.id,
                             version=view["version"].number if view["version"] else None)
+        flash = _take_flash(session, me)
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
     return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
                    trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
                    back=_query(filters), analysts=analysts, preview=preview, due=due, company=company,
                    tool_fields=TOOL_FIELDS, registers=registers, register_notes=fact_notes(registers),
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
-                   sequence=len(decisions) + 1, error=request.query_params.get("error"),
-                   notice=request.query_params.get("notice"),
+                   sequence=len(decisions) + 1, error=flash.get("error"), notice=flash.get("notice"),
                    version_numbers={v.id: v.number for v in submission.versions})
 
 
@@ -484,10 +513,17 @@ def file_download(request: Request, me: auth.SignedIn) -> Response:
         commands.audit(session, session.get(User, me.user_id), "download" if not inline else "open",
                             submission_id, document.id, path=document.path)
     name = document.path.rsplit("/", 1)[-1]
-    return FileResponse(path, media_type=document.mime if inline else "application/octet-stream", headers={
-        "Content-Disposition": content_disposition("inline" if inline else "attachment", name),
-        "Content-Security-Policy": FILE_CSP + ("" if document.mime == "application/pdf" else "; sandbox"),
-        "Cache-Control": "private, no-store"})
+    headers = {"Content-Disposition": content_disposition("inline" if inline else "attachment", name),
+               "Content-Security-Policy": FILE_CSP + ("" if document.mime == "application/pdf" else "; sandbox"),
+               "Cache-Control": "private, no-store"}
+    if inline and document.mime == "application/pdf":
+        # Chromium's viewer would run the PDF's own JavaScript: preview a copy without any.
+        try:
+            return Response(safe_pdf(path), media_type="application/pdf", headers=headers)
+        except UnsafePdf:
+            return _render(request, "error.html", status=415, title="No preview",
+                           message="This PDF cannot be previewed safely: download it to open it.")
+    return FileResponse(path, media_type=document.mime if inline else "application/octet-stream", headers=headers)
 
 
 def message_download(request: Request, me: auth.SignedIn) -> Response:
@@ -513,6 +549,26 @@ def message_download(request: Request, me: auth.SignedIn) -> Response:
 
 # -- changes -------------------------------------------------------------------------------------
 
+def _flash_redirect(request: Request, session: Session, url: str, *, error: str | None = None,
+                    notice: str | None = None) -> RedirectResponse:
+    """A 303 to `url` with a message for the next page, kept in the server-side session: a message is
+    never read from the URL, so a link cannot put words in the workbench's mouth (issue 24)."""
+    me: auth.SignedIn = request.scope["signed_in"]
+    row = session.get(WebSession, me.session_id)
+    if row is not None:
+        row.flash = {"error": error} if error else {"notice": notice or ""}
+    return RedirectResponse(url, status_code=303)
+
+
+def _take_flash(session: Session, me: auth.SignedIn) -> dict[str, str]:
+    """The session's message for this page, once."""
+    row = session.get(WebSession, me.session_id)
+    flash = (row.flash if row is not None else None) or {}
+    if row is not None and row.flash is not None:
+        row.flash = None
+    return flash
+
+
 def _case_url(tracking: str, **params: str) -> str:
     return f"/cases/{tracking}" + ("?" + urlencode(params) if params else "")
 
@@ -533,38 +589,45 @@ def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitab
 def decide(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = submission.tracking_number
-    chosen = {int(v) for v in form.getlist("finding") if isinstance(v, str) and v.isdigit()}
+    chosen = {int(v) for v in form.getlist("finding") if _small_number(v)}
     findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
-                if f.id in chosen]
+                if f.id in chosen and _quotable(f.code)]
     try:
         decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
         result = commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
                                                wb.config.web.accept_sends_email)
     except (ValueError, commands.DecisionError) as exc:  # nothing was written before these
-        return RedirectResponse(_case_url(tracking, error=str(exc)), status_code=303)
+        return _flash_redirect(request, session, _case_url(tracking), error=str(exc))
     except commands.DecidedMeanwhile as exc:
         who = exc.latest.user.username if exc.latest else "someone"
-        return RedirectResponse(_case_url(tracking, error=f"{who} recorded a decision on this case meanwhile; "
-                                          "nothing was sent. Review it below."), status_code=303)
+        return _flash_redirect(request, session, _case_url(tracking), error=f"{who} recorded a decision on this "
+                               "case meanwhile; nothing was sent. Review it below.")
     if result.created:
         from intake.metrics import DECISIONS
 
         DECISIONS.labels(decision_request.decision).inc()
     notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
-    return RedirectResponse(_case_url(tracking, notice=notice), status_code=303)
+    return _flash_redirect(request, session, _case_url(tracking), notice=notice)
+
+
+def _small_number(value: object) -> TypeGuard[str]:
+    """An id or index a form may carry: ASCII digits (not "²"), short enough for a 64-bit column."""
+    return isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18
 
 
 def _decision_request(form: FormData, configured: list[str],
                       findings: list[dict[str, Any]]) -> commands.DecisionRequest:
     choice = str(form.get("decision", ""))
-    qa_reasons = [configured[int(i)] for i in form.getlist("reason")
-                  if isinstance(i, str) and i.isdigit() and int(i) < len(configured)]
+    qa_reasons = [configured[int(i)] for i in form.getlist("reason") if _small_number(i) and int(i) < len(configured)]
     due_text = str(form.get("due", "")).strip()
+    sequence_text = str(form.get("sequence", ""))
     try:
         due = date.fromisoformat(due_text) if due_text else None
-        sequence = int(str(form.get("sequence", "")))
     except ValueError:
-        raise ValueError("the due date or the form is not valid: reload the page") from None
+        raise ValueError("the due date is not a date (YYYY-MM-DD)") from None
+    if not _small_number(sequence_text):
+        raise ValueError("the form is not valid: reload the page")
+    sequence = int(sequence_text)
     key = str(form.get("idempotency_key", ""))
     if not 16 <= len(key) <= 64:
         raise ValueError("the form is not valid: reload the page")
@@ -580,7 +643,7 @@ def assign(request: Request, session: Session, submission: Case, actor: User, fo
     name = str(form.get("assignee", ""))
     assignee = actor if name == "me" else (users.find_user(session, name) if name else None)
     if name and (assignee is None or assignee.disabled):
-        return RedirectResponse(_case_url(tracking, error=f"no active user {name}"), status_code=303)
+        return _flash_redirect(request, session, _case_url(tracking), error=f"no active user {name}")
     try:
         commands.assign(session, submission, actor, assignee)
     except PermissionError as exc:
@@ -593,8 +656,17 @@ def add_note(request: Request, session: Session, submission: Case, actor: User, 
     try:
         commands.add_note(session, submission, actor, str(form.get("text", "")))
     except commands.DecisionError as exc:
-        return RedirectResponse(_case_url(submission.tracking_number, error=str(exc)), status_code=303)
+        return _flash_redirect(request, session, _case_url(submission.tracking_number), error=str(exc))
     return RedirectResponse(_case_url(submission.tracking_number) + "#notes", status_code=303)
+
+
+def add_correspondent(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
+    url = _case_url(submission.tracking_number) + "#correspondence"
+    try:
+        address = commands.add_correspondent(session, submission, actor, str(form.get("address", ""))[:400])
+    except commands.DecisionError as exc:
+        return _flash_redirect(request, session, url, error=str(exc))
+    return _flash_redirect(request, session, url, notice=f"{address} may now write for this case.")
 
 
 def company_page(request: Request, me: auth.SignedIn) -> Response:
@@ -620,6 +692,22 @@ def stats_page(request: Request, me: auth.SignedIn) -> Response:
 
 async def not_found(request: Request, exc: Exception) -> Response:
     return _not_found(request)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Any other refusal Starlette raises (a malformed form: 400, a wrong method: 405) as our page."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    return _render(request, "error.html", status=status, title="Bad request" if status == 400 else "Refused",
+                   message="The request could not be understood: reload the page and try again.")
+
+
+class IdConvertor(IntegerConvertor):
+    """A row id in a path: at most 18 digits, so that it fits a 64-bit column (else the route is a 404)."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("id", IdConvertor())
 
 
 def freeze_startup_objects() -> None:
@@ -648,13 +736,15 @@ def create_app(config: Config, services: Services | None = None) -> Starlette:
         Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
         Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
         Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
-        Route("/files/{document_id:int}", page(file_download), methods=["GET"]),
-        Route("/messages/{message_id:int}.eml", page(message_download), methods=["GET"]),
+        Route("/cases/{tracking}/correspondents", case_action(add_correspondent), methods=["POST"]),
+        Route("/files/{document_id:id}", page(file_download), methods=["GET"]),
+        Route("/messages/{message_id:id}.eml", page(message_download), methods=["GET"]),
         Route("/companies/{account}", page(company_page), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, HTTPException: http_error})
     app.state.wb = Workbench(config=config, sessions=sessions, reads=reads, storage=storage, templates=_templates())
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=config.web.max_request_bytes)
+    app.add_middleware(SecurityHeaders)  # added last: the outermost, so that every refusal carries the headers
     return app

@@ -7,7 +7,9 @@ A new token is issued at every sign-in (no session fixation); a session ends at 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +23,8 @@ from intake.db import User, WebSession
 COOKIE = "secor_session"
 SIGNIN_COOKIE = "secor_signin"  # double-submit token of the sign-in form (there is no session yet)
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
+DEVICE_COOKIE = "secor_device"  # a browser that signed in as a user before: its own sign-in throttle
+DEVICE_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,26 @@ def touch_or_expire(session: Session, session_id: str, alive: bool) -> None:
 
 def session_id_of(token: str) -> str:
     return _digest(token)
+
+
+def _device_mac(user: User, issued: str, nonce: str) -> str:
+    # Keyed by the user's password hash, a secret only the server holds: a password change (or
+    # rehash) forgets every trusted browser, and there is no key to configure.
+    key = hashlib.sha256(b"secor-device\0" + user.password_hash.encode()).digest()
+    return hmac.new(key, f"{user.username.lower()}\0{issued}\0{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def device_token(user: User) -> str:
+    """The cookie that marks this browser as one `user` signed in from."""
+    issued, nonce = str(int(time.time())), secrets.token_urlsafe(12)
+    return f"{issued}.{nonce}.{_device_mac(user, issued, nonce)}"
+
+
+def trusted_device(user: User | None, token: str | None) -> str | None:
+    """The browser's id when `token` is a valid, unexpired device cookie for `user`, else None."""
+    if user is None or not token or token.count(".") != 2:
+        return None
+    issued, nonce, mac = token.split(".")
+    if not issued.isdigit() or time.time() - int(issued) > DEVICE_DAYS * 86400:
+        return None
+    return nonce if hmac.compare_digest(mac.encode(), _device_mac(user, issued, nonce).encode()) else None
