@@ -205,6 +205,8 @@ def test_the_pipeline_records_register_findings_for_qa_only(setup, tmp_path):
     assert (shown["registers"]["member"], shown["registers"]["assessor_qualified"]) == (True, True)
     # The company record knows the certificate from the register from its first case on.
     company = shown["company"]
+    assert shown["summary"]["tool"]["legal_name"] == "Acme Roofing Ltd."
+    assert company["legal_name"] == "Nguyễn Roofing Ltée"  # the register names a new company, not the tool
     assert company["certificates"] == [{"program": "SECOR", "issued_on": "2025-06-01", "expires_on": "2028-06-01",
                                         "legal_name": "Nguyễn Roofing Ltée", "line": 2}]
     assert company["next_due"]["year"] == 2027 and company["next_due"]["purpose"] == "maintenance"

@@ -89,8 +89,10 @@ def file_version(session: Session, case: Case, report: Report, severities: dict[
     account = facts.get("wcb_account")
     link = session.get(CompanyCase, case.id) if case.id is not None else None
     if account and (link is None or link.linked_by == "tool"):
-        link = _place(session, case, _company(session, account, facts.get("legal_name"), trusted=False), facts,
-                      "tool")
+        # A new company is named by the certificates register where it knows the account (the
+        # association's own record), else by the tool.
+        name = registers.registered_name(session, account) or facts.get("legal_name")
+        link = _place(session, case, _company(session, account, name, trusted=False), facts, "tool")
     elif link is not None:
         link.year = case_year(facts, case.received_at.date()) if facts else link.year
         link.purpose = facts.get("purpose") or link.purpose

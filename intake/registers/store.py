@@ -157,6 +157,13 @@ def certificate_history(session: Session, account: str) -> list[dict[str, Any]] 
     return [certificate_dict(r) for r in certificates(session, account)]
 
 
+def registered_name(session: Session, account: str) -> str | None:
+    """The legal name the certificates register gives the account (its latest certificate's), or None."""
+    return session.scalars(select(CertificateRecord.legal_name).where(
+        CertificateRecord.wcb_account == account, CertificateRecord.legal_name.is_not(None))
+        .order_by(CertificateRecord.issued_on.desc(), CertificateRecord.id.desc()).limit(1)).first()
+
+
 def certificates_by_account(session: Session) -> dict[str, list[CertificateRecord]]:
     """Every certificate in the register by WCB account, oldest first (the `companies` listing)."""
     out: dict[str, list[CertificateRecord]] = {}
