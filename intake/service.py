@@ -108,8 +108,13 @@ def take_mail(services: Services) -> CycleStats:
 
 
 def send_replies(services: Services) -> SendStats:
-    """Send what the outbox holds that is due."""
+    """Send what the outbox holds that is due, after queueing the maintenance reminders due today."""
     from intake.sending import send_pending
+
+    if services.config.registers.maintenance_reminders:
+        from intake.registers.reminders import queue_reminders
+
+        queue_reminders(services.sessions, services.config, utcnow().date())
 
     return send_pending(services.sessions, services.transport(), services.config.outbound,
                         worker_id=services.worker_id)
