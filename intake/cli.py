@@ -14,6 +14,7 @@ from intake.company_cli import add_parsers as add_company_parsers
 from intake.config import CONFIG_ENV, Config, ConfigError, load_config
 from intake.deploy_cli import add_parsers as add_deploy_parsers
 from intake.logs import setup_logging
+from intake.registers.cli import add_parsers as add_register_parsers
 from intake.web.cli import add_parsers as add_web_parsers
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     COMMANDS.update(add_parsers(commands))
     COMMANDS.update(add_web_parsers(commands))
     COMMANDS.update(add_company_parsers(commands))
+    COMMANDS.update(add_register_parsers(commands))
     COMMANDS.update(add_deploy_parsers(commands))
     return parser
 

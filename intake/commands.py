@@ -178,6 +178,7 @@ def cmd_show(config: Config, args: argparse.Namespace) -> int:
 
 def _show(services: Services, args: argparse.Namespace) -> int:
     from intake.cases.queries import find_case, show_document
+    from intake.registers.checks import fact_notes
     from triage.render import render_text
     from triage.report import Report
 
@@ -185,7 +186,7 @@ def _show(services: Services, args: argparse.Namespace) -> int:
         submission = find_case(session, args.tracking_number)
         if submission is None:
             return fail(f"show: no submission {args.tracking_number}")
-        document = show_document(session, submission, services.storage)
+        document = show_document(session, submission, services.storage, services.config.registers)
     if args.json:
         print_json(document)
         return EXIT_OK
@@ -196,6 +197,10 @@ def _show(services: Services, args: argparse.Namespace) -> int:
     if document.get("source"):
         print()
         sys.stdout.write(render_text(Report.from_dict(document)))
+    for fact, note in fact_notes(document.get("registers")).items():
+        print(f"registers on {fact.replace('_', ' ')}: {note}")
+    for reminder in (document.get("company") or {}).get("maintenance_reminders") or []:
+        print(f"maintenance reminder {reminder['year']} to {reminder['recipient']}: {reminder['status']}")
     for reply in document["replies"]:
         print(f"reply to {reply['recipient']}: {reply['status']}"
               + (f" at {reply['sent_at']}" if reply["sent_at"] else "")

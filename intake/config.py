@@ -195,6 +195,20 @@ class RetentionConfig:
     raw_email_years: float = 0.0  # the emails as received (.eml), after the last decision; 0: as the files
 
 
+ASSESSOR_COURSES = ("Principles of Health and Safety Management", "Small Employer Health and Safety Management")
+
+
+@dataclass(frozen=True)
+class RegistersConfig:
+    assessor_courses: list[str] = field(default_factory=lambda: list(ASSESSOR_COURSES))  # any one qualifies
+    continuing_education_min_hours: float = 4.0  # a course this long counts as continuing education...
+    continuing_education_years: int = 3  # ...within this many years before the evaluation end
+    max_file_bytes: int = 20_000_000  # a register export larger than this is refused
+    max_rows: int = 100_000
+    maintenance_reminders: bool = False  # opt-in: email certificate holders before maintenance is due
+    maintenance_reminder_days: int = 30  # this many days before each anniversary of the certificate
+
+
 @dataclass(frozen=True)
 class Config:
     mailbox: MailboxConfig = field(default_factory=MailboxConfig)
@@ -213,6 +227,7 @@ class Config:
     scan: ScanConfig = field(default_factory=ScanConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    registers: RegistersConfig = field(default_factory=RegistersConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # where relative paths start
 
     def resolve_path(self, value: str) -> Path:
@@ -378,9 +393,10 @@ def _validate(config: Config) -> None:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
             raise ConfigError(f"web.trusted_proxies: {network!r} is not an IP address or network") from None
-    for section in ("limits",):
+    for section in ("limits", "registers"):
         for f in dataclasses.fields(getattr(config, section)):
-            if getattr(getattr(config, section), f.name) < 0:
+            value = getattr(getattr(config, section), f.name)
+            if isinstance(value, (int, float)) and value < 0:
                 raise ConfigError(f"{section}.{f.name}: must not be negative")
 
 

@@ -14,6 +14,9 @@ Tables, in the order a message flows through them:
 - the QA workbench's: `web_user`, `web_session`, `sign_in_attempt`, `decision` (QA's decision beside
   the triage verdict, never over it), `case_note`, and the append-only `audit_entry`.
 - `company` and `company_case`: cases of one WCB account form one company (intake.cases.company).
+- the association's registers (intake.registers): `register_member`, `register_training`,
+  `register_certificate`, each replaced whole by an import recorded in `register_import`; and
+  `maintenance_reminder`, one per certificate and maintenance year.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -449,6 +453,85 @@ class CompanyCase(Base):
 
     company: Mapped[Company] = relationship(back_populates="cases")
     submission: Mapped[Case] = relationship()
+
+
+REGISTER_NAMES = ("members", "training", "certificates")
+
+
+class RegisterImport(Base):
+    """One `register import`: which register, from which file (its SHA-256), how many rows, who, when."""
+
+    __tablename__ = "register_import"
+    __table_args__ = (CheckConstraint(_check_in("register", REGISTER_NAMES), name="register"),
+                      Index(None, "register", "imported_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    register: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)  # rows repeating an earlier row, imported once
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberRecord(Base):
+    """A membership in the members register (`member_until` NULL: still a member)."""
+
+    __tablename__ = "register_member"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wcb_account: Mapped[str] = mapped_column(String(10), index=True)  # digits
+    legal_name: Mapped[str | None] = mapped_column(String(500))
+    member_since: Mapped[date] = mapped_column(Date)
+    member_until: Mapped[date | None] = mapped_column(Date)
+    line: Mapped[int] = mapped_column(Integer)  # in the imported file
+
+
+class TrainingRecord(Base):
+    """A course completion in the training register; `name_key` is the name as intake.registers.names
+    compares it, `wcb_account` the employer at the time (NULL: an external assessor)."""
+
+    __tablename__ = "register_training"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    name_key: Mapped[str] = mapped_column(String(500), index=True)
+    wcb_account: Mapped[str | None] = mapped_column(String(10), index=True)
+    course: Mapped[str] = mapped_column(String(500))
+    completed_on: Mapped[date] = mapped_column(Date)
+    hours: Mapped[float | None] = mapped_column(Float)
+    line: Mapped[int] = mapped_column(Integer)
+
+
+class CertificateRecord(Base):
+    """A certificate (SECOR or COR) in the certificates register."""
+
+    __tablename__ = "register_certificate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wcb_account: Mapped[str] = mapped_column(String(10), index=True)
+    legal_name: Mapped[str | None] = mapped_column(String(500))
+    program: Mapped[str] = mapped_column(String(8))
+    issued_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date] = mapped_column(Date)
+    line: Mapped[int] = mapped_column(Integer)
+
+
+class MaintenanceReminder(Base):
+    """A maintenance reminder queued for one certificate (account and issue date) and one maintenance
+    year: the unique key is what makes it never twice (intake.registers.reminders)."""
+
+    __tablename__ = "maintenance_reminder"
+    __table_args__ = (UniqueConstraint("wcb_account", "issued_on", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wcb_account: Mapped[str] = mapped_column(String(10))
+    issued_on: Mapped[date] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(String(320))
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def _configure_sqlite(engine: Engine, begin: str = "BEGIN IMMEDIATE") -> None:

@@ -60,12 +60,14 @@ class Context:
 
     def add_version(self, session: Session, row: InboxMessage, parsed: email_parser.ParsedMessage, report: Report,
                     case_number: str | None, later: Later | None = None) -> tuple[Case, Version, Report]:
-        """commands.add_version for this email, with this context's storage, clock and severities."""
+        """commands.add_version for this email, with this context's storage, clock, severities and
+        register settings."""
         later = later or Later()
         return commands.add_version(session, row, report, case_number, sender=parsed.sender,
                                     sender_name=parsed.sender_name, subject=parsed.subject, year=self.clock().year,
                                     storage=self.storage, severities=self.config.triage.severities,
-                                    later_findings=later.findings, later_summary=later.summary)
+                                    registers=self.config.registers, later_findings=later.findings,
+                                    later_summary=later.summary)
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,8 @@ def test_one_account_whose_cases_state_different_legal_names_is_flagged(setup, t
     assert "2 different legal names" in warning
     assert "Acme" not in warning  # another case's tool is not quoted: its case number is
     assert re.search(r"SECOR-\d{4}-\d{6}", warning)
+    company_page = client.get("/companies/1234567").text  # the company page warns too
+    assert 'id="legal-names"' in company_page and "2 different legal names" in company_page
     config_file = write_config(tmp_path / "cli.toml", {
         "mailbox": {"kind": "maildir", "path": str(tmp_path / "maildir")},
         "outbound": {"kind": "file", "path": str(tmp_path / "outbox")},

@@ -64,6 +64,11 @@ def _month(word: str) -> int:
     return _MONTHS[word.lower().rstrip(".")]
 
 
+def month_number(word: str) -> int | None:
+    """1-12 for a month's name or abbreviation (`Mar`, `Sept.`, `MARCH`), else None."""
+    return _MONTHS.get(word.lower().rstrip("."))
+
+
 def _make(year: str | int, month: int | str, day: int | str) -> date | None:
     year = int(year)
     if year < 100:

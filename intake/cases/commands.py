@@ -21,7 +21,7 @@ from intake.cases.layout import Storage
 from intake.cases.outbox import queue_reply, render_decision, render_reminder
 from intake.cases.queries import find_case, latest_decision
 from intake.cases.tracking import allocate_tracking_number
-from intake.config import OutboundConfig
+from intake.config import OutboundConfig, RegistersConfig
 from intake.db import (
     AuditEntry,
     Case,
@@ -35,6 +35,7 @@ from intake.db import (
     record_version,
     utcnow,
 )
+from intake.registers.checks import judge as judge_registers
 from intake.states import WAITING_FOR_ANALYST, QADecision, QAState, ReplyStatus
 from triage.engine import finish_report
 from triage.findings import Finding
@@ -366,7 +367,8 @@ def mark_resubmitted(case: Case, at: datetime) -> None:
 
 def add_version(session: Session, row: InboxMessage, report: Report, case_number: str | None, *,
                 sender: str | None, sender_name: str | None, subject: str | None, year: int,
-                storage: Storage, severities: dict[str, str], later_findings: Sequence[Finding] = (),
+                storage: Storage, severities: dict[str, str], registers: RegistersConfig,
+                later_findings: Sequence[Finding] = (),
                 later_summary: Mapping[str, Any] | None = None) -> tuple[Case, Version, Report]:
     """Record the email `row` as the next version of the case `case_number` (which moves to
     QAState.RESUBMITTED), or as version 1 of a new case with a new tracking number of `year`.
@@ -374,8 +376,8 @@ def add_version(session: Session, row: InboxMessage, report: Report, case_number
     `report` is as triage finished it; `later_findings` and `later_summary` are what was found about
     the email after triage (sender check, virus scan). Returns the case, the version and the report as
     recorded, finished here once: with its tracking number, those findings and what the company's
-    history adds (intake.cases.company). Does not commit: the caller queues the reply in the same
-    transaction.
+    history (intake.cases.company) and the association's registers (intake.registers, with the
+    `registers` settings) add. Does not commit: the caller queues the reply in the same transaction.
     """
     case = find_case(session, case_number) if case_number is not None else None
     if case is None:
@@ -385,8 +387,9 @@ def add_version(session: Session, row: InboxMessage, report: Report, case_number
     else:
         mark_resubmitted(case, row.received_at)
     history = company.file_version(session, case, report, severities)
-    report = finish_report(report.source, [*report.findings, *later_findings, *history], severities,
-                           {**report.summary, **(later_summary or {})}, report.documents)
+    judged = judge_registers(session, company.report_facts(report), row.received_at.date(), registers)
+    report = finish_report(report.source, [*report.findings, *later_findings, *history, *judged.findings],
+                           severities, {**report.summary, **(later_summary or {})}, report.documents)
     report = dataclasses.replace(report, tracking_number=case.tracking_number)
     version = record_version(session, case, row, report)
     session.flush()

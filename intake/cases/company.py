@@ -23,7 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from intake.db import Case, Company, CompanyCase, StoredDocument, Version
+from intake.clock import utcnow
+from intake.db import Case, CertificateRecord, Company, CompanyCase, StoredDocument, Version
+from intake.registers import store as registers
 from triage.findings import Finding, apply_severities, finding
 from triage.report import Report
 
@@ -87,8 +89,10 @@ def file_version(session: Session, case: Case, report: Report, severities: dict[
     account = facts.get("wcb_account")
     link = session.get(CompanyCase, case.id) if case.id is not None else None
     if account and (link is None or link.linked_by == "tool"):
-        link = _place(session, case, _company(session, account, facts.get("legal_name"), trusted=False), facts,
-                      "tool")
+        # A new company is named by the certificates register where it knows the account (the
+        # association's own record), else by the tool.
+        name = registers.registered_name(session, account) or facts.get("legal_name")
+        link = _place(session, case, _company(session, account, name, trusted=False), facts, "tool")
     elif link is not None:
         link.year = case_year(facts, case.received_at.date()) if facts else link.year
         link.purpose = facts.get("purpose") or link.purpose
@@ -166,12 +170,12 @@ def _case_row(link: CompanyCase) -> dict[str, Any]:
             "verdict": link.submission.verdict, "linked_by": link.linked_by}
 
 
-def legal_names(company: Company) -> dict[str, list[str]]:
+def legal_names(links: list[CompanyCase]) -> dict[str, list[str]]:
     """Each legal name the evaluation tools of the company's cases state (first spelling of names equal
     but for case and spaces) -> those cases' tracking numbers. More than one: the account's cases may
     not be one employer (a mistyped WCB account merges companies), which QA must see."""
     names: dict[str, tuple[str, list[str]]] = {}
-    for link in sorted(company.cases, key=lambda c: (c.year, c.submission_id)):
+    for link in sorted(links, key=lambda c: (c.year, c.submission_id)):
         versions = link.submission.versions
         tool = (((versions[-1].report or {}).get("summary") or {}).get("tool") or {}) if versions else {}
         name = tool.get("legal_name")
@@ -193,20 +197,28 @@ def company_record(submission: Case) -> dict[str, Any] | None:
     latest = submission.versions[-1] if submission.versions else None
     hashes = {d.sha256: d.path for d in latest.documents} if latest is not None else {}
     reused = reused_documents(session, company, submission, link.year, hashes)
+    cases = sorted(company.cases, key=lambda c: (c.year, c.submission_id))
+    held = registers.certificates(session, company.wcb_account)
     return {"wcb_account": company.wcb_account, "legal_name": company.legal_name, "linked_by": link.linked_by,
-            "cases": [_case_row(c) for c in sorted(company.cases, key=lambda c: (c.year, c.submission_id))],
-            "legal_names": legal_names(company),
+            "cases": [_case_row(c) for c in cases],
+            "legal_names": legal_names(cases),
             "reused_documents": [{"path": r.path, "earlier_case": r.earlier_case, "earlier_year": r.earlier_year,
-                                  "earlier_path": r.earlier_path} for r in reused]}
+                                  "earlier_path": r.earlier_path} for r in reused],
+            "certificates": registers.certificate_history(session, company.wcb_account),
+            "next_due": next_due([(c.year, c.purpose) for c in cases], utcnow().year, registers.certified_years(held)),
+            "maintenance_reminders": registers.reminders_of(session, company.wcb_account)}
 
 
-def next_due(cases: list[tuple[int, str | None]], this_year: int) -> dict[str, Any]:
-    """What the company submits next and when, from its (year, purpose) cases, and whether it is late.
+def next_due(cases: list[tuple[int, str | None]], this_year: int,
+             certified_years: Iterable[int] = ()) -> dict[str, Any]:
+    """What the company submits next and when, from its (year, purpose) cases and the years the
+    certificates register says it was certified, and whether it is late.
 
     After a certification or renewal in year C: maintenance in C+1 and C+2, renewal in C+3. Without a
-    known certification, only the year is known (the one after the last case)."""
-    last_year = max(year for year, _ in cases)
-    certified = [year for year, purpose in cases if purpose in CERTIFICATIONS]
+    known certification, only the year is known (the one after the last case). With the register, a
+    company's first case (or none yet) already knows its certification year."""
+    certified = [year for year, purpose in cases if purpose in CERTIFICATIONS] + list(certified_years)
+    last_year = max([year for year, _ in cases] + certified)
     if certified:
         c = max(certified)
         due_year = max(last_year + 1, c + 1)
@@ -218,18 +230,44 @@ def next_due(cases: list[tuple[int, str | None]], this_year: int) -> dict[str, A
     return {"year": due_year, "purpose": purpose, "status": status}
 
 
+def _company_row(account: str, legal_name: str | None, links: list[CompanyCase],
+                 certificates: list[CertificateRecord], this_year: int) -> dict[str, Any] | None:
+    """One company as `companies --json` lists it; None when there is nothing to follow (no case and
+    no SECOR: a COR holder that never wrote)."""
+    cases = sorted(links, key=lambda c: (c.year, c.submission_id))
+    certified = registers.certified_years(certificates)
+    if not cases and not certified:
+        return None
+    by_year: dict[str, list[dict[str, Any]]] = {}
+    for c in cases:
+        by_year.setdefault(str(c.year), []).append(_case_row(c))
+    last = cases[-1] if cases else None
+    return {"wcb_account": account, "legal_name": legal_name or (certificates[-1].legal_name if certificates else None),
+            "cases": by_year, "last_year": last.year if last else None, "last_purpose": last.purpose if last else None,
+            "next_due": next_due([(c.year, c.purpose) for c in cases], this_year, certified),
+            "certificates": [registers.certificate_dict(r) for r in certificates], "legal_names": legal_names(cases)}
+
+
 def companies(session: Session, this_year: int) -> list[dict[str, Any]]:
-    """`secor-intake companies --json`: each company, its cases by year, last purpose, next due."""
-    out = []
-    for company in session.scalars(select(Company).order_by(Company.legal_name, Company.wcb_account)):
-        cases = sorted(company.cases, key=lambda c: (c.year, c.submission_id))
-        if not cases:
-            continue
-        by_year: dict[str, list[dict[str, Any]]] = {}
-        for c in cases:
-            by_year.setdefault(str(c.year), []).append(_case_row(c))
-        last = cases[-1]
-        out.append({"wcb_account": company.wcb_account, "legal_name": company.legal_name, "cases": by_year,
-                    "last_year": last.year, "last_purpose": last.purpose, "legal_names": legal_names(company),
-                    "next_due": next_due([(c.year, c.purpose) for c in cases], this_year)})
-    return out
+    """`secor-intake companies --json`: each company, its cases by year, last purpose, next due and its
+    certificates. The record starts from the certificates register: SECOR holders that have not
+    written yet are listed too."""
+    held = registers.certificates_by_account(session)
+    rows = [row for company in session.scalars(select(Company).order_by(Company.legal_name, Company.wcb_account))
+            if (row := _company_row(company.wcb_account, company.legal_name, company.cases,
+                                    held.pop(company.wcb_account, []), this_year)) is not None]
+    holders = [row for account, certificates in held.items()
+               if (row := _company_row(account, None, [], certificates, this_year)) is not None]
+    return rows + sorted(holders, key=lambda row: (row["legal_name"] or "", row["wcb_account"]))
+
+
+def account_record(session: Session, account: str, this_year: int) -> dict[str, Any] | None:
+    """The company of one WCB account (the workbench's company page): as `companies` lists it, with
+    the maintenance reminders sent; None when neither a case nor the certificates register knows it."""
+    company = session.scalar(select(Company).where(Company.wcb_account == account))
+    row = _company_row(account, company.legal_name if company else None, company.cases if company else [],
+                       registers.certificates(session, account), this_year)
+    if row is None:
+        return None
+    return row | {"certificates_imported": registers.last_import(session, "certificates") is not None,
+                  "maintenance_reminders": registers.reminders_of(session, account)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -179,6 +179,18 @@ def render_reminder(config: OutboundConfig, submission: Case, elements: list[str
     return _build(config, submission.submitter, submission.submitter_name,
                   reply_subject(submission.subject, submission.tracking_number), submission.tracking_number,
                   in_reply_to, references, text)
+
+
+def render_maintenance_reminder(config: OutboundConfig, recipient: str, recipient_name: str | None,
+                                legal_name: str | None, wcb_account: str, issued_on: date, anniversary: date,
+                                year: int, *, services: str) -> EmailMessage:
+    """A certificate holder reminded that a maintenance year is near (intake.registers.reminders)."""
+    context = _common(config, recipient_name, None) | {
+        "legal_name": legal_name, "wcb_account": wcb_account, "issued_on": issued_on.isoformat(),
+        "anniversary": anniversary.isoformat(), "year": year, "supported_services": services}
+    text = _env.get_template("maintenance_reminder.txt").render(context)
+    subject = f"SECOR maintenance {year}: {_one_line(legal_name) or 'WCB account ' + wcb_account}"
+    return _build(config, recipient, recipient_name, subject, None, None, [], text)
 
 
 def _suppression(session: Session, address: str, config: OutboundConfig, now: datetime,

@@ -18,7 +18,9 @@ from sqlalchemy.orm.interfaces import ORMOption
 from intake.cases.company import company_record
 from intake.cases.layout import Storage
 from intake.clock import utcnow
+from intake.config import RegistersConfig
 from intake.db import Case, Company, CompanyCase, Decision, InboxMessage, StoredDocument, User, Version
+from intake.registers.checks import case_registers
 from intake.states import DECIDED_QA_STATES, OPEN_QA_STATES, QUEUE_RANK, UNPROCESSED_STATES, QAState
 
 
@@ -104,8 +106,10 @@ def submission_list(session: Session, status: str | None = None) -> list[dict[st
     return [item for _, item in merged]
 
 
-def show_document(session: Session, submission: Case, storage: Storage | None = None) -> dict[str, Any]:
-    """`show --json`: the latest report in the contract's shape, plus every version, reply and QA.
+def show_document(session: Session, submission: Case, storage: Storage | None = None,
+                  registers: RegistersConfig | None = None) -> dict[str, Any]:
+    """`show --json`: the latest report in the contract's shape, plus every version, reply and QA,
+    and what the association's registers say (judged with `registers`, default the defaults).
 
     With `storage`, each version's `storage_path` is the folder on disk (the database keeps it
     relative to the storage root)."""
@@ -128,6 +132,7 @@ def show_document(session: Session, submission: Case, storage: Storage | None = 
                      for f in v.findings],
     } for v in submission.versions]
     document["company"] = company_record(submission)
+    document["registers"] = case_registers(session, submission, registers or RegistersConfig())
     document["replies"] = [{
         "recipient": r.recipient, "subject": r.subject, "status": r.status, "message_id": r.message_id,
         "attempts": r.attempts, "sent_at": r.sent_at.isoformat() if r.sent_at else None,

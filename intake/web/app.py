@@ -34,7 +34,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake import users
 from intake.cases import commands, queries
-from intake.cases.company import company_record
+from intake.cases.company import account_record, company_record
 from intake.cases.layout import Storage, file_inside, version_email, version_files
 from intake.config import Config
 from intake.db import (
@@ -53,6 +53,8 @@ from intake.db import (
     session_factory,
     utcnow,
 )
+from intake.registers.checks import case_registers, fact_notes
+from intake.registers.names import account_digits
 from intake.states import WAITING_FOR_ANALYST, MessageState, QADecision, QAState
 from intake.web import auth, preview, stats
 from intake.web.preview import UnsafePdf, safe_pdf
@@ -624,6 +626,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         previous_case, next_case = queries.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
         company = company_record(submission)
+        registers = case_registers(session, submission, wb.config.registers)
     shown = None
     if "preview" in request.query_params and view["version"] is not None:
         wanted = request.query_params["preview"]
@@ -638,7 +641,7 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
     return _render(request, "case.html", case=submission, view=view, decisions=decisions,
                    timeline=timeline, readers=readers, previous_case=previous_case, next_case=next_case,
                    back=_query(filters), analysts=analysts, preview=shown, due=due, company=company,
-                   listing=_listing(request, view),
+                   listing=_listing(request, view), registers=registers, register_notes=fact_notes(registers),
                    tool_fields=TOOL_FIELDS, held=held, triage_told=told, undo_seconds=wb.config.web.undo_seconds,
                    accept_sends_email=wb.config.web.accept_sends_email, today=utcnow().date(),
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
@@ -918,6 +921,20 @@ def add_correspondent(request: Request, session: Session, submission: Case, acto
     return _flash_redirect(request, session, url, notice=f"{address} may now write for this case.")
 
 
+def company_page(request: Request, me: auth.SignedIn) -> Response:
+    """One WCB account's company: its cases by year, what is due next, its certificate history from
+    the certificates register and the maintenance reminders sent."""
+    wb: Workbench = request.app.state.wb
+    account = account_digits(request.path_params["account"])
+    if account is None:
+        return _not_found(request)
+    with wb.reads() as session:
+        record = account_record(session, account, date.today().year)
+    if record is None:
+        return _not_found(request)
+    return _render(request, "company.html", company=record)
+
+
 def stats_page(request: Request, me: auth.SignedIn) -> Response:
     wb: Workbench = request.app.state.wb
     with wb.reads() as session:
@@ -979,6 +996,7 @@ def create_app(config: Config, services: Services | None = None) -> Starlette:
         Route("/files/{document_id:id}", page(file_download), methods=["GET"]),
         Route("/files/{document_id:id}/preview", page(file_preview), methods=["GET"]),
         Route("/messages/{message_id:id}.eml", page(message_download), methods=["GET"]),
+        Route("/companies/{account}", page(company_page), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
