@@ -102,7 +102,7 @@ def fail(message: str) -> int:
 
 def cmd_db(config: Config, args: argparse.Namespace) -> int:
     def report(services: Services) -> int:
-        print(f"database schema is up to date ({_safe_url(config.database_url)})", file=sys.stderr)
+        print(f"database schema is up to date ({safe_url(config.database_url)})", file=sys.stderr)
         return EXIT_OK
 
     return with_services(config, report, upgrade=True)
@@ -218,7 +218,7 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)

@@ -42,6 +42,9 @@ def cmd_companies(config: Config, args: argparse.Namespace) -> int:
         for row in rows:
             due = row["next_due"]
             print(f"{row['wcb_account']:<10} {row['legal_name'] or '(no name)'}")
+            if len(row["legal_names"]) > 1:
+                print(f"  warning: its cases state {len(row['legal_names'])} different legal names: "
+                      + "; ".join(f"{name} ({', '.join(cases)})" for name, cases in row["legal_names"].items()))
             for year, cases in row["cases"].items():
                 print(f"  {year}: " + ", ".join(f"{c['tracking_number']} {c['purpose'] or '?'} ({c['verdict']})"
                                                 for c in cases))

@@ -168,11 +168,17 @@ class WebConfig:
     proxy_user_header: str = ""  # e.g. "X-Remote-User": the signed-in user, set by a reverse proxy...
     trusted_proxies: list[str] = field(default_factory=list)  # ...believed only from these addresses/networks
     metrics_port: int = 9465  # the workbench's /metrics (on [metrics] host); 0 turns it off
+    undo_seconds: int = 300  # a decision's email waits this long (Undo decision), then goes out once
     max_request_bytes: int = 1_000_000  # a larger request body is refused (413) before it is read
 
     @property
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class QAConfig:
+    reminder_days_before_due: int = 3  # Request documents: one reminder this many days before the due date; 0: none
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    qa: QAConfig = field(default_factory=QAConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)

@@ -48,7 +48,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -222,6 +222,8 @@ class Case(Base):
                                           index=True)
     qa_since: Mapped[datetime | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"), index=True)
+    # Request documents' due date while the case awaits them (cleared by a new version or decision).
+    qa_due_on: Mapped[date | None] = mapped_column(Date)
     # Addresses QA allowed to speak for the case besides its submitter (lower case); None: none.
     correspondents: Mapped[list[str] | None] = mapped_column(JSON)
 
@@ -380,8 +382,13 @@ class Decision(Base):
     decided_by: Mapped[int] = mapped_column(ForeignKey("web_user.id"))
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply.id"))
+    # Undo decision: the decision stays (and the audit trail), marked; its held email withdrawn.
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"))
+    # Request documents: the one reminder before the due date, once queued.
+    reminder_reply_id: Mapped[int | None] = mapped_column(ForeignKey("reply.id"))
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[decided_by])
 
 
 class CaseNote(Base):
@@ -639,6 +646,12 @@ def upgrade(engine_or_url: Engine | str) -> None:
     finally:
         if isinstance(engine_or_url, str):
             engine.dispose()
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed (its result is a CursorResult): a conditional UPDATE's claim."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def record_version(session: Session, submission: Case, message: InboxMessage, report: Report,

@@ -78,19 +78,27 @@ def demo_emails(workdir: Path) -> list[tuple[str, bytes]]:
 
 
 DEMO_ANALYST = "demo"
+# The demo's submitters with a case (the question gets one too); the auto-reply's sender gets none.
+DEMO_SENDERS = ("dana@acmeroofing.example", "lee@birchelectric.example", "sam@cedarpaving.example")
 
 
-def _demo_analyst(services: Services) -> str:
-    """Create the demo analyst, or give it a new password; returns the password."""
-    from intake.users import add_user, find_user, set_password
+def _demo_analyst(services: Services) -> str | None:
+    """Create the demo analyst; returns its password, or None when it exists already (its password stays)."""
+    from intake.users import add_user, find_user
 
     password = "-".join(secrets.token_hex(3) for _ in range(3))
     with services.sessions.begin() as session:
-        if find_user(session, DEMO_ANALYST) is None:
-            add_user(session, DEMO_ANALYST, "analyst", password)
-        else:
-            set_password(session, DEMO_ANALYST, password)
+        if find_user(session, DEMO_ANALYST) is not None:
+            return None
+        add_user(session, DEMO_ANALYST, "analyst", password)
     return password
+
+
+def _already_seeded(services: Services, senders: list[str]) -> list[str]:
+    """The tracking numbers of the demo's cases from an earlier `demo` (seeding again would copy them)."""
+    with services.sessions() as session:
+        return list(session.scalars(select(Case.tracking_number).where(Case.submitter.in_(senders))
+                                    .order_by(Case.id)))
 
 
 def run_demo(config: Config) -> int:
@@ -105,6 +113,12 @@ def run_demo(config: Config) -> int:
     services = open_services(config)
     workdir = Path(tempfile.mkdtemp(prefix="secor-demo-"))
     try:
+        earlier = _already_seeded(services, list(DEMO_SENDERS))
+        if earlier:
+            print(f"The demo's emails were taken already ({', '.join(earlier)}): nothing seeded again. "
+                  "`make clean` starts afresh.")
+            _print_workbench(config, _demo_analyst(services))
+            return 0
         with MaildirSource.from_config(config.mailbox, config.resolve_path) as source:  # seeding is Maildir's own
             emails = demo_emails(workdir)
             for _, raw in emails:
@@ -125,10 +139,15 @@ def run_demo(config: Config) -> int:
         print(f"Replies (one .eml each): {outbox}")
         print(f"Mailbox folders:        {config.resolve_path(config.mailbox.path)}")
         print("List them with `secor-intake submissions`, read one with `secor-intake show <tracking number>`.")
-        password = _demo_analyst(services)
-        print(f"\nQA workbench: run `secor-intake web`, open {config.web.public_url}/ and sign in as "
-              f"{DEMO_ANALYST} with the password {password} (new at every `demo`).")
+        _print_workbench(config, _demo_analyst(services))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         services.close()
     return 0
+
+
+def _print_workbench(config: Config, password: str | None) -> None:
+    told = (f"with the password {password}" if password else
+            f"with its password (`secor-intake user passwd {DEMO_ANALYST}` sets a new one)")
+    print(f"\nQA workbench: run `secor-intake web`, open {config.web.public_url}/ and sign in as "
+          f"{DEMO_ANALYST} {told}.")

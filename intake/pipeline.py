@@ -27,9 +27,9 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO, Callable, TypeVar
+from typing import BinaryIO, Callable, TypeVar
 
-from sqlalchemy import ColumnElement, CursorResult, Result, and_, false, select, text, update
+from sqlalchemy import ColumnElement, and_, false, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,7 +46,7 @@ from intake.cases.layout import (
 from intake.claims import claim_is_stale, hold, holding, let_go, worker_identity
 from intake.clock import utcnow
 from intake.config import Config
-from intake.db import FolderProgress, InboxMessage, Version
+from intake.db import FolderProgress, InboxMessage, Version, changed_rows
 from intake.faults import crash_point
 from intake.mailbox.base import MailboxError, MailSource, MessageRef
 from intake.outcomes import LinkStillUnavailable
@@ -247,7 +247,7 @@ class Pipeline:
                 InboxMessage.id == row.id, InboxMessage.state == row.state,
                 InboxMessage.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                 state=MessageState.CLAIMED, attempts=InboxMessage.attempts + 1, claimed_by=self.worker_id, claimed_at=now))
-            if _rowcount(taken) != 1:
+            if changed_rows(taken) != 1:
                 session.rollback()
                 return None
             if row.state == MessageState.CLAIMED:
@@ -479,7 +479,7 @@ class Pipeline:
                     InboxMessage.claimed_by.is_not_distinct_from(row.claimed_by)).values(
                     claimed_by=self.worker_id, claimed_at=now))
                 session.commit()
-                if _rowcount(taken) != 1:
+                if changed_rows(taken) != 1:
                     return
             version = row.version
             target = outcomes.outcome_folder(self.config.mailbox, row)
@@ -514,9 +514,3 @@ def _row(session: Session, model: type[_Row], row_id: int) -> _Row:
     if row is None:
         raise LookupError(f"{model.__name__} row {row_id} is gone")
     return row
-
-
-def _rowcount(result: Result[Any]) -> int:
-    """How many rows an UPDATE changed (its result is a CursorResult)."""
-    assert isinstance(result, CursorResult)
-    return result.rowcount

@@ -108,14 +108,20 @@ def take_mail(services: Services) -> CycleStats:
 
 
 def send_replies(services: Services) -> SendStats:
-    """Send what the outbox holds that is due, after queueing the maintenance reminders due today."""
+    """Queue the maintenance reminders due today and the due-date reminders QA's requests for
+    documents need, then send what the outbox holds that is due (a decision's email once its time to
+    undo is over)."""
+    from intake.cases.commands import queue_due_reminders
     from intake.sending import send_pending
 
     if services.config.registers.maintenance_reminders:
         from intake.registers.reminders import queue_reminders
 
         queue_reminders(services.sessions, services.config, utcnow().date())
-
+    if services.config.qa.reminder_days_before_due > 0:
+        with services.sessions.begin() as session:
+            queue_due_reminders(session, services.config.outbound, services.config.qa.reminder_days_before_due,
+                                utcnow().date())
     return send_pending(services.sessions, services.transport(), services.config.outbound,
                         worker_id=services.worker_id)
 

@@ -12,16 +12,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from intake.config import Config, DatabaseConfig, HealthConfig, MailboxConfig, OutboundConfig, StorageConfig
+from intake.config import Config, DatabaseConfig, HealthConfig, MailboxConfig, OutboundConfig, StorageConfig, WebConfig
 from intake.db import Case, InboxMessage, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def maildir_config(tmp_path: Path, db_url: str, **mailbox: Any) -> Config:
-    """Embedded-style configuration under tmp_path: Maildir inbox, pickup-folder outbox."""
+    """Embedded-style configuration under tmp_path: Maildir inbox, pickup-folder outbox; a decision's
+    email is not held for undo (the tests about Undo decision set [web] undo_seconds themselves)."""
     return Config(
         base_dir=tmp_path,
+        web=WebConfig(undo_seconds=0),
         mailbox=MailboxConfig(kind="maildir", path=str(tmp_path / "maildir"), **mailbox),
         outbound=OutboundConfig(kind="file", path=str(tmp_path / "outbox")),
         database=DatabaseConfig(url=db_url),

@@ -232,3 +232,39 @@ def config_year() -> int:
     from intake.clock import utcnow
 
     return utcnow().year
+
+
+def test_one_account_whose_cases_state_different_legal_names_is_flagged(setup, tmp_path):
+    config, services = setup
+    for year, name in ((2025, "Acme Roofing Ltd."), (2026, "ACME  roofing ltd."), (2026, "Birch Electric Inc.")):
+        root = tool_folder(tmp_path / "src" / name, year, name, "1234567", legal_name=name)
+        deliver_and_poll(config, services, mailfactory.submission_with_zip(
+            zip_of(root), message_id=f"<{year}.{len(name)}@mail.example>"))
+    tracking = latest_tracking(services)
+    names = show(services, tracking)["company"]["legal_names"]
+    # spelling aside, two employers under one account
+    assert {name: len(cases) for name, cases in names.items()} == {"Acme Roofing Ltd.": 2, "Birch Electric Inc.": 1}
+
+    from starlette.testclient import TestClient
+
+    from intake import users
+    from intake.web.app import create_app
+    from tests.web_helpers import PASSWORD, sign_in
+
+    with services.sessions.begin() as session:
+        users.add_user(session, "ana", "analyst", PASSWORD)
+    client = TestClient(create_app(config, services), follow_redirects=True)
+    sign_in(client)
+    page = client.get(f"/cases/{tracking}").text
+    warning = page[page.index('id="legal-names"'):page.index("</p>", page.index('id="legal-names"'))]
+    assert "2 different legal names" in warning
+    assert "Acme" not in warning  # another case's tool is not quoted: its case number is
+    assert re.search(r"SECOR-\d{4}-\d{6}", warning)
+    company_page = client.get("/companies/1234567").text  # the company page warns too
+    assert 'id="legal-names"' in company_page and "2 different legal names" in company_page
+    config_file = write_config(tmp_path / "cli.toml", {
+        "mailbox": {"kind": "maildir", "path": str(tmp_path / "maildir")},
+        "outbound": {"kind": "file", "path": str(tmp_path / "outbox")},
+        "database": {"url": config.database_url}, "storage": {"path": str(tmp_path / "submissions")}})
+    listing = run_cli(config_file, "companies")
+    assert "warning: its cases state 2 different legal names" in listing.stdout

@@ -25,7 +25,7 @@ def test_demo_seeds_polls_and_shows_outcomes(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "-> SECOR-" in result.stdout and "accepted" in result.stdout and "returned" in result.stdout
     assert "ignored (auto-submitted" in result.stdout
-    assert re.search(r"sign in as demo with the password [0-9a-f]{6}-[0-9a-f]{6}-[0-9a-f]{6} ", result.stdout)
+    assert re.search(r"sign in as demo with the password [0-9a-f]{6}-[0-9a-f]{6}-[0-9a-f]{6}\b", result.stdout)
     assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 3  # never to the auto-reply
     listing = json.loads(run(tmp_path, "submissions", "--json").stdout)
     assert sorted(item["verdict"] for item in listing) == ["accepted", "returned", "returned"]
@@ -34,6 +34,10 @@ def test_demo_seeds_polls_and_shows_outcomes(tmp_path: Path):
     shown = run(tmp_path, "show", listing[-1]["tracking_number"])
     assert shown.returncode == 0 and shown.stdout.startswith(listing[-1]["tracking_number"])
     assert run(tmp_path, "health").returncode == 0
+    again = run(tmp_path, "demo")  # people run it twice: the cases are not copied, the password stays
+    assert again.returncode == 0 and "nothing seeded again" in again.stdout and "user passwd demo" in again.stdout
+    assert "with the password" not in again.stdout
+    assert len(json.loads(run(tmp_path, "submissions", "--json").stdout)) == 3
 
 
 def test_demo_ignores_a_configuration_file_nobody_mounted_which_run_refuses_in_one_line(tmp_path: Path):

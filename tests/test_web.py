@@ -283,6 +283,13 @@ def _csrf(test_client: TestClient) -> str:
     return form_fields(test_client.get("/").text, "/signout")["csrf_token"]
 
 
+def _file_link_text(page: str, document_id: int) -> str:
+    """The text of a file's link on a case page, tags taken out (the element folder is a span)."""
+    found = re.search(rf'<a class="file" href="/files/{document_id}"[^>]*>(.*?)</a>', page)
+    assert found is not None, f"no link to file {document_id}"
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1)))
+
+
 def test_case_page_lists_every_document_by_path_linking_to_its_bytes(bench: Bench) -> None:
     ana = _signed_in(bench)
     page = ana.get(f"/cases/{bench.clean}")
@@ -293,8 +300,7 @@ def test_case_page_lists_every_document_by_path_linking_to_its_bytes(bench: Benc
         tool = case.versions[-1].report["summary"]["evaluation_tool"]
     assert documents
     for document in documents:
-        assert f'<a class="file" href="/files/{document.id}"' in page.text
-        assert f">{document.path}</a>" in page.text
+        assert _file_link_text(page.text, document.id) == document.path
         served = ana.get(f"/files/{document.id}", params={"download": "1"})
         assert served.status_code == 200 and served.content == (folder / document.path).read_bytes()
     assert page.text.index(tool) < page.text.index("Element 1 - ")  # the evaluation tool first
@@ -623,8 +629,9 @@ def test_findings_are_pre_ticked_reasons_and_grouped_by_element(bench: Bench) ->
         findings = [f for f in find_case(session, bench.hostile).versions[-1].findings
                     if f.severity in ("reject", "warn")]
     assert findings
-    for f in findings:
-        assert f'name="finding" value="{f.id}" checked' in page
+    boxes = re.findall(r'name="finding" value="([\d,]+)" checked', page)
+    assert sorted(int(i) for box in boxes for i in box.split(",")) == sorted(f.id for f in findings)
+    assert len(boxes) == len({f.code for f in findings})  # one box per code, however many paths it names
     assert "Whole submission" in page or "<h3>Element" in page
 
 
@@ -670,7 +677,8 @@ def test_viewing_a_case_changes_no_state(bench: Bench) -> None:
     with bench.services.sessions() as session:
         case = find_case(session, bench.clean)
         assert case.qa_state == "new" and show_document(session, case)["qa"] == {
-            "state": "new", "assignee": None, "decision": None, "decided_by": None, "decided_at": None, "note": None}
+            "state": "new", "assignee": None, "decision": None, "decided_by": None, "decided_at": None, "note": None,
+            "due_on": None, "overdue": False}
 
 
 def test_stats_count_cases_decisions_and_agreement_per_code(bench: Bench) -> None:
@@ -704,23 +712,27 @@ def test_page_reads_do_not_wait_for_the_daemons_write_lock_on_sqlite(tmp_path: P
         bench.services.close()
 
 
-@pytest.mark.parametrize("same_form", [True, False], ids=["one form sent twice", "two analysts"])
-def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(bench: Bench, same_form: bool) -> None:
+@pytest.mark.parametrize("same_form, same_note", [(True, True), (False, True), (False, False)],
+                         ids=["one form sent twice", "two analysts, same decision", "two analysts, other notes"])
+def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(bench: Bench, same_form: bool,
+                                                                               same_note: bool) -> None:
     from intake.cases.commands import DecidedMeanwhile, DecisionRequest, record_decision
     from intake.db import make_engine, session_factory
     from tests.concurrency import run_together
 
     before = _count(bench, Reply)
     keys = iter(["k" * 20, "j" * 20])
+    notes = iter(["Resend it.", "Resend it." if same_note else "Send the whole folder again."])
 
     def decide() -> str:
         key = "k" * 20 if same_form else next(keys)
+        note = next(notes)
         engine = make_engine(bench.config.database_url)  # each its own engine, as two web processes
         try:
             with session_factory(engine).begin() as session:
                 case = find_case(session, bench.clean)
                 analyst = users.find_user(session, "ana")
-                request = DecisionRequest(decision="return", idempotency_key=key, sequence=1, note="Resend it.")
+                request = DecisionRequest(decision="return", idempotency_key=key, sequence=1, note=note)
                 result = record_decision(session, case, analyst, request, bench.config.outbound)
                 return "created" if result.created else "already"
         except DecidedMeanwhile:
@@ -729,7 +741,8 @@ def test_two_processes_deciding_at_once_record_one_decision_and_queue_one_email(
             engine.dispose()
 
     outcomes = sorted(run_together(decide))
-    assert outcomes == (["already", "created"] if same_form else ["created", "meanwhile"])
+    # the same decision twice is recorded once, silently; another one is shown to its analyst
+    assert outcomes == (["already", "created"] if same_note else ["created", "meanwhile"])
     assert _count(bench, Decision) == 1 and _count(bench, Reply) == before + 1
 
 
@@ -771,7 +784,7 @@ def test_correspondence_shows_every_email_in_and_out_as_text(bench: Bench) -> No
             b"we will fix the folders", b"we will <b>fix</b> the folders"))
     poll_cycle(bench.services)
     page = ana.get(f"/cases/{bench.clean}").text
-    section = page[page.index('id="correspondence"'):page.index('id="notes"')]
+    section = page[page.index('id="timeline"'):page.index('id="notes"')]
     assert section.count('class="in"') == 2 and section.count('class="out"') == 1  # no reply to the follow-up
     assert "we will &lt;b&gt;fix&lt;/b&gt; the folders" in section  # its text, escaped
     assert "Please find attached our SECOR certification audit" in section  # the first email's text
@@ -782,6 +795,367 @@ def test_correspondence_shows_every_email_in_and_out_as_text(bench: Bench) -> No
     first = ana.get(f"/messages/{eml_ids[0]}.eml")
     assert first.content == stored.read_bytes() and first.headers["content-type"] == "application/octet-stream"
     assert b"we will <b>fix</b>" in ana.get(f"/messages/{eml_ids[1]}.eml").content
+
+
+# -- the file list: previews of Word and Excel, Filter files, pages --------------------------------
+
+def _document_id(bench: Bench, tracking: str, name: str) -> int:
+    with bench.services.sessions() as session:
+        return next(d.id for d in find_case(session, tracking).versions[-1].documents if d.path.endswith(name))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_word_and_excel_preview_as_sanitised_html_in_a_sandbox(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.hostile}").text
+    for name, expected, script in (("hazards.docx", "Hazard assessment 2026", "docx"),
+                                   ("inspections.xlsx", "Inspected on", "xlsx")):
+        document_id = _document_id(bench, bench.hostile, name)
+        assert f'data-frame="/files/{document_id}/preview"' in page  # offered like a PDF's preview
+        shown = ana.get(f"/files/{document_id}/preview")
+        assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/html")
+        csp = shown.headers["content-security-policy"]
+        assert "sandbox" in csp and "script-src" not in csp and "default-src 'none'" in csp
+        assert "img-src data:;" in csp  # no image from anywhere but the document itself
+        assert expected in shown.text
+        assert f"&lt;script&gt;alert('{script}')" in shown.text  # the document's text, shown as text
+        body = shown.text.lower()
+        assert "<script" not in body and "javascript:" not in body and "<img" not in body
+        assert "127.0.0.1:9" not in body  # the linked image's address is gone
+        assert ana.get(f"/files/{document_id}").headers["content-disposition"].startswith("attachment")
+    pdf_id = _document_id(bench, bench.hostile, "site photo.png")
+    assert ana.get(f"/files/{pdf_id}/preview").status_code == 404  # only Word and Excel are converted
+
+
+def test_converting_a_word_document_fetches_nothing(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    from intake.web import preview
+    from tests.web_helpers import hostile_docx
+
+    hits: list[str] = []
+
+    class Beacon(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        beacon = f"http://127.0.0.1:{server.server_address[1]}/pixel.png"
+        document = tmp_path / "linked.docx"
+        document.write_bytes(hostile_docx(beacon))
+        shown = preview.office_html(document, preview.DOCX)
+        assert "Hazard assessment 2026" in shown and "pixel.png" not in shown
+        # the beacon answers when asked: nobody asked
+        assert __import__("urllib.request").request.urlopen(beacon).status == 200 and hits == ["/pixel.png"]
+    finally:
+        server.shutdown()
+
+
+def test_office_previews_are_bounded(tmp_path: Path) -> None:
+    from intake.web import preview
+    from tests.web_helpers import hostile_docx, hostile_xlsx
+
+    bomb = tmp_path / "bomb.docx"
+    bomb.write_bytes(hostile_docx(padding=preview.XML_PART_CAP + 1))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(preview.NotPreviewable, match="too large"):
+        preview.office_html(bomb, preview.DOCX)
+    sheet = tmp_path / "long.xlsx"
+    sheet.write_bytes(hostile_xlsx(rows=preview.MAX_ROWS + 200))
+    shown = preview.office_html(sheet, preview.XLSX)
+    assert shown.count("<tr>") == preview.MAX_ROWS and f"Only the first {preview.MAX_ROWS} rows" in shown
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(preview.NotPreviewable):
+        preview.office_html(broken, preview.XLSX)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_filter_files_narrows_the_list_on_the_server_and_pages_a_long_one(bench: Bench, monkeypatch) -> None:
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.hostile}").text
+    assert '<label for="file-filter">Filter files</label>' in page and "data-complete" in page
+    narrowed = ana.get(f"/cases/{bench.hostile}?files=PHOTO").text  # no script: the form's GET
+    with bench.services.sessions() as session:
+        total = len(find_case(session, bench.hostile).versions[-1].documents)
+    assert "site photo.png" in narrowed and "drawing.svg" not in narrowed and f"1 of {total} files match" in narrowed
+    alone = ana.get(f"/cases/{bench.hostile}/files?files=.xlsx")  # what the box fetches as one types
+    assert "inspections.xlsx" in alone.text and "hazards.docx" not in alone.text and "<html" not in alone.text
+    from intake.web import app as web_app
+
+    monkeypatch.setattr(web_app, "FILES_PER_PAGE", 4)
+    first = ana.get(f"/cases/{bench.hostile}").text
+    pages = -(-total // 4)
+    assert first.count('<a class="file"') == 4 and "data-complete" not in first and f"page 1 of {pages}" in first
+    last = ana.get(f"/cases/{bench.hostile}?files_page={pages}").text
+    assert last.count('<a class="file"') == total - 4 * (pages - 1) and f"page {pages} of {pages}" in last
+
+
+def test_element_names_are_said_once_and_findings_of_one_code_make_one_line() -> None:
+    from intake.cases.commands import reason_lines
+    from intake.web.app import element_label
+
+    assert element_label("1", "Element 1 - Management Leadership") == "Element 1 - Management Leadership"
+    assert element_label("1", "element 01 Management") == "element 01 Management"
+    assert element_label("1", "Element 10 - Other") == "Element 1 — Element 10 - Other"
+    assert element_label("3", "Hazard Control") == "Element 3 — Hazard Control"
+    assert element_label("3", None) == "Element 3"
+    reasons = [{"code": "over", "path": f"Element 2/record {n}.pdf", "message": "More than asked for."}
+               for n in range(8)] + [{"code": "name", "path": None, "message": "Name it."}]
+    assert reason_lines(reasons) == [
+        "More than asked for. (8 files: Element 2/record 0.pdf; Element 2/record 1.pdf; Element 2/record 2.pdf "
+        "and 5 more)", "Name it."]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_not_found_keeps_the_navigation_an_unknown_case_offers_search_a_missing_version_says_so(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    lost = ana.get("/no/such/page")
+    assert lost.status_code == 404 and 'href="/stats"' in lost.text and "Sign out" in lost.text
+    unknown = ana.get("/cases/SECOR-2026-999999")
+    assert unknown.status_code == 404 and 'href="/stats"' in unknown.text
+    assert '<label for="f-q">Search the cases</label>' in unknown.text and 'value="SECOR-2026-999999"' in unknown.text
+    seventh = ana.get(f"/cases/{bench.clean}?version=7")
+    assert seventh.status_code == 200 and "This case has no version 7: it has 1 version." in seventh.text
+    assert "no version" not in ana.get(f"/cases/{bench.clean}?version=1").text
+    anonymous = TestClient(create_app(bench.config, bench.services)).get("/no/such/page")
+    assert anonymous.status_code == 404 and 'href="/stats"' not in anonymous.text
+
+
+# -- decisions, second round: no preselection, the same decision once, undo, triage's return, due dates ----
+
+def _delivered(bench: Bench, needle: str) -> list[email.message.Message]:
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+    return [m for m in outbox_messages(outbox) if not m.is_multipart() and needle in m.get_payload(decode=True).decode()]
+
+
+def test_no_decision_is_preselected_and_none_chosen_records_nothing(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    page = ana.get(f"/cases/{bench.clean}").text
+    control = page[page.index('<select id="decision-choice"'):page.index("</select>", page.index('id="decision-choice"'))]
+    assert '<option value="" selected>Choose…</option>' in control and control.count("selected") == 1
+    assert "a note on Accept is not sent" in page
+    before = _count(bench, Reply)
+    _, response = _decide(ana, bench.clean, note="Looks fine to me.")  # no choice made
+    assert "choose a decision" in response.text and "nothing was recorded" in response.text
+    assert _count(bench, Decision) == 0 and _count(bench, Reply) == before
+    _, accepted = _decide(ana, bench.clean, decision="accept", note="Looks fine to me.")
+    assert "Accept sends no email: your note was kept with the decision, not sent" in accepted.text
+
+
+def test_the_same_decision_from_a_reopened_page_or_another_analyst_sends_nothing_new(bench: Bench) -> None:
+    ana, ben = _signed_in(bench, "ana"), _signed_in(bench, "ben")
+    fields = {"decision": "return", "note": "The evaluation tool is not signed.", "reason": "0"}
+    before = _count(bench, Reply)
+    _, first = _decide(ana, bench.clean, **fields)
+    assert "Decision recorded" in first.text
+    _, reopened = _decide(ana, bench.clean, **fields)  # a new page (new form key, next decision number)
+    _, second = _decide(ben, bench.clean, **fields)
+    for response in (reopened, second):
+        assert "already recorded; nothing new was sent" in response.text
+    assert _count(bench, Decision) == 1 and _count(bench, Reply) == before + 1
+    _, changed = _decide(ana, bench.clean, **(fields | {"note": "Also sign page 3."}))  # a different one is new
+    assert "Decision recorded" in changed.text and _count(bench, Reply) == before + 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.server)], indirect=True)
+def test_a_decisions_email_waits_can_be_undone_and_otherwise_goes_out_once(tmp_path: Path, db_url: str) -> None:
+    bench = seed(tmp_path, db_url, undo_seconds=300)
+    try:
+        ana = _signed_in(bench)
+        _, response = _decide(ana, bench.clean, decision="return", note="Sign the evaluation tool, please.")
+        assert "The email waits 5 min before it goes out" in response.text
+        page = ana.get(f"/cases/{bench.clean}").text
+        held = page[page.index('id="held-email"'):page.index("</div>", page.index('id="held-email"'))]
+        assert "Sign the evaluation tool, please." in held and f"[{bench.clean}]" in held and "Undo decision" in held
+        send_replies(bench.services)
+        assert _delivered(bench, "Sign the evaluation tool") == []  # held
+        hidden = form_fields(page, f"/cases/{bench.clean}/undo")
+        assert _signed_in(bench, "ben").post(f"/cases/{bench.clean}/undo", data=hidden).status_code == 403
+        undone = ana.post(f"/cases/{bench.clean}/undo", data=hidden)
+        assert "Decision undone: its email was withdrawn, never sent." in undone.text
+        assert "Undo decision" not in undone.text and "its email was never sent" in undone.text
+        with bench.services.sessions() as session:
+            case = find_case(session, bench.clean)
+            assert case.qa_state == "new" and show_document(session, case)["qa"]["decision"] is None
+            actions = [a.action for a in session.scalars(select(AuditEntry).where(AuditEntry.submission_id == case.id))]
+        assert "decision" in actions and "undo" in actions  # the audit trail keeps both
+        assert "nothing was undone" in ana.post(f"/cases/{bench.clean}/undo", data=hidden).text
+        send_replies(bench.services)
+        assert _delivered(bench, "Sign the evaluation tool") == []  # withdrawn: never sent
+        from intake.web.stats import compute
+
+        with bench.services.sessions() as session:
+            figures = compute(session)  # an undone decision is not counted
+        assert sum(decided for _, _, decided in figures.weeks) == 0 and figures.decided_cases == 0
+        assert figures.verdict_agreement == {} or all(n == 0 for _, n in figures.verdict_agreement.values())
+
+        # decided again, the email goes out once its time is up, exactly once
+        _decide(ana, bench.clean, decision="return", note="Sign page 3 of the tool.")
+        with bench.services.sessions.begin() as session:  # the five minutes pass
+            reply = session.scalar(select(Reply).order_by(Reply.id.desc()))
+            reply.next_attempt_at = utcnow() - timedelta(seconds=1)
+        for _ in range(2):
+            send_replies(bench.services)
+        assert len(_delivered(bench, "Sign page 3 of the tool.")) == 1
+        assert "Undo decision" not in ana.get(f"/cases/{bench.clean}").text  # sent: nothing left to undo
+    finally:
+        bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_return_of_a_version_triage_returned_sends_only_what_is_new(tmp_path: Path, db_url: str) -> None:
+    bench = seed(tmp_path, db_url, demo=True)
+    try:
+        send_replies(bench.services)  # triage's emails go out
+        with bench.services.sessions() as session:
+            birch = session.scalar(select(Case).where(Case.submitter == "lee@birchelectric.example"))
+            tracking, told = birch.tracking_number, session.scalar(select(Reply).where(
+                Reply.version_id == birch.versions[-1].id))
+            finding = next(f for f in birch.versions[-1].findings if f.severity == "reject")
+        assert birch.verdict == "returned" and told.status == "sent"
+        ana = _signed_in(bench)
+        page = ana.get(f"/cases/{tracking}").text
+        assert 'id="triage-told"' in page and f"{told.sent_at:%Y-%m-%d %H:%M} UTC" in page
+        before = _count(bench, Reply)
+        ticked = re.findall(r'name="finding" value="([\d,]+)" checked', page)  # as a browser sends the form
+        _, nothing_new = _decide(ana, tracking, decision="return", finding=ticked)  # triage's findings: told already
+        assert "had already told the submitter" in nothing_new.text and "nothing new was sent" in nothing_new.text
+        assert _count(bench, Reply) == before
+        with bench.services.sessions() as session:
+            assert find_case(session, tracking).qa_state == "returned"  # recorded all the same
+        _, with_note = _decide(ana, tracking, decision="return", finding=ticked,
+                               note="Your WCB account number is missing too.")
+        assert "only what is new goes out" in with_note.text and _count(bench, Reply) == before + 1
+        send_replies(bench.services)
+        [sent] = _delivered(bench, "Your WCB account number is missing too.")
+        assert finding.message not in sent.get_payload(decode=True).decode()  # not repeated
+    finally:
+        bench.services.close()
+
+
+def test_request_documents_due_date_overdue_and_the_one_reminder(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    due = (utcnow() + timedelta(days=2)).date()
+    _, response = _decide(ana, bench.clean, decision="request_documents", element="Element 6 - Emergency Response",
+                          due=due.isoformat(), note="The drill records, please.")
+    assert "Decision recorded" in response.text
+    send_replies(bench.services)  # the request itself, then (due in 2 days, reminders 3 days before) the reminder
+    send_replies(bench.services)
+    with bench.services.sessions() as session:
+        case = find_case(session, bench.clean)
+        qa = show_document(session, case)["qa"]
+    assert qa["due_on"] == due.isoformat() and qa["overdue"] is False and qa["state"] == "awaiting_documents"
+    reminders = _delivered(bench, "A reminder about your SECOR submission")
+    assert len(reminders) == 1 and f"[{bench.clean}]" in reminders[0]["Subject"]
+    assert due.isoformat() in reminders[0].get_payload(decode=True).decode()
+    assert reminders[0]["In-Reply-To"] == bench.clean_message_id  # threaded with the case
+    with bench.services.sessions.begin() as session:  # the due date passes without a new version
+        find_case(session, bench.clean).qa_due_on = (utcnow() - timedelta(days=1)).date()
+    send_replies(bench.services)
+    with bench.services.sessions() as session:
+        assert show_document(session, find_case(session, bench.clean))["qa"]["overdue"] is True
+    assert len(_delivered(bench, "A reminder about your SECOR submission")) == 1  # never a second one
+
+
+def test_no_reminder_when_turned_off_or_when_a_new_version_came(tmp_path: Path) -> None:
+    from intake.cases.commands import queue_due_reminders
+
+    bench = seed(tmp_path, f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    try:
+        ana = _signed_in(bench)
+        due = (utcnow() + timedelta(days=1)).date()
+        _decide(ana, bench.clean, decision="request_documents", element="Element 6", due=due.isoformat())
+        with bench.services.sessions.begin() as session:
+            assert queue_due_reminders(session, bench.config.outbound, 0, utcnow().date()) == 0  # 0: none
+        with bench.services.mail_source() as source:
+            source.append(bench.config.mailbox.folder, mailfactory.reply_to_case(bench.clean, with_zip=True))
+        poll_cycle(bench.services)
+        with bench.services.sessions.begin() as session:
+            case = find_case(session, bench.clean)
+            assert case.qa_state == "resubmitted" and case.qa_due_on is None
+            assert show_document(session, case)["qa"]["overdue"] is False
+            assert queue_due_reminders(session, bench.config.outbound, 3, utcnow().date()) == 0
+    finally:
+        bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.server)], indirect=True)
+def test_queue_views_overdue_first_sorting_legal_name_and_search_by_account(tmp_path: Path, db_url: str) -> None:
+    bench = seed(tmp_path, db_url, demo=True)
+    try:
+        with bench.services.sessions() as session:
+            birch = session.scalar(select(Case).where(Case.submitter == "lee@birchelectric.example")).tracking_number
+            company = show_document(session, find_case(session, bench.clean))["company"]
+        ana = _signed_in(bench)
+        default = ana.get("/").text
+        assert "Returned by triage: waiting for the submitter" in default
+        assert f">{birch}</a>" not in default  # the submitter was told: not QA's work now
+        waiting = ana.get("/?state=triage_returned").text
+        assert f">{birch}</a>" in waiting and f">{bench.clean}</a>" not in waiting
+        yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+        _decide(ana, bench.hostile, decision="request_documents", element="Element 6", due=yesterday)
+        queue = ana.get("/?state=all").text
+        rows = re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', queue)
+        assert rows[0] == bench.hostile and "overdue</strong>" in queue  # overdue rises to the top
+        overdue = ana.get("/?state=overdue").text
+        assert re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', overdue) == [bench.hostile]
+        ascending = re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', ana.get("/?state=all&sort=case").text)
+        descending = re.findall(r'<tr data-href="/cases/(SECOR-[\d-]+)', ana.get("/?state=all&sort=-case").text)
+        assert ascending == sorted(ascending) and descending == ascending[::-1] and len(ascending) >= 4
+        assert 'aria-sort="descending"' in ana.get("/?state=all&sort=-case").text
+        assert company is not None  # the clean sample's tool states a WCB account and a legal name
+        assert f"<strong>{company['legal_name']}</strong>" in ana.get("/?state=all").text
+        account = company["wcb_account"]
+        by_account = ana.get(f"/?state=all&q={account[:3]}-{account[3:]}").text  # as people write it
+        assert f">{bench.clean}</a>" in by_account and f">{bench.hostile}</a>" not in by_account
+        by_name = ana.get(f"/?state=all&q={company['legal_name'].split()[0].upper()}").text
+        assert f">{bench.clean}</a>" in by_name
+        _decide(ana, bench.clean, decision="accept")
+        decided = ana.get(f"/?state=all&q={bench.clean}").text
+        assert f">{bench.clean}</a>" in decided and ">Take</button>" not in decided  # nothing to take
+        assert ">Take</button>" not in ana.get(f"/cases/{bench.clean}").text
+        assert "needs_review" not in re.sub(r"<[^>]+>", "", ana.get("/?state=all").text)  # raw values as words
+    finally:
+        bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_one_timeline_per_case_with_page_views_summarised(bench: Bench) -> None:
+    ana = _signed_in(bench)
+    ana.post(f"/cases/{bench.clean}/assign", data={"assignee": "me", "csrf_token": _csrf(ana)})
+    ana.post(f"/cases/{bench.clean}/notes", data={"text": "Called Jane about the tool.", "csrf_token": _csrf(ana)})
+    _decide(ana, bench.clean, decision="return", note="Sign the tool.")
+    for _ in range(3):
+        page = ana.get(f"/cases/{bench.clean}").text
+    assert page.count('<ol class="timeline">') == 1 and 'id="correspondence"' not in page and 'id="audit"' not in page
+    timeline = page[page.index('id="timeline"'):page.index('id="notes"')]
+    kinds = re.findall(r'<li class="(in|out|note|decision|event)[" ]', timeline)
+    assert kinds.index("in") < kinds.index("event") < kinds.index("note") < kinds.index("decision")  # in time order
+    assert "assigned the case to ana" in timeline and "Called Jane about the tool." in timeline
+    assert re.search(r"Read by ana \(\d+ page views", timeline) and "{'" not in timeline  # no Python dicts
+
+
+def test_stats_say_backlog_workload_and_times_as_people_do(bench: Bench) -> None:
+    from intake.web.stats import duration
+
+    assert [duration(h) for h in (0.25, 1.0, 5 + 20 / 60, 76.0, 48.0, None)] == [
+        "15 min", "1 h", "5 h 20 min", "3 d 4 h", "2 d", "—"]
+    ana = _signed_in(bench)
+    ana.post(f"/cases/{bench.hostile}/assign", data={"assignee": "me", "csrf_token": _csrf(ana)})
+    _decide(ana, bench.clean, decision="accept")
+    page = ana.get("/stats").text
+    assert re.search(r'id="backlog"><strong>1</strong> open case: waiting \d+ min \(median\)', page)
+    assert re.search(r"<tr><td>ana</td><td class=\"num\">1</td><td class=\"num\">1</td></tr>", page)
+    assert re.search(r"<strong>\d+ min</strong> \(median\)", page)  # not "0.0 h"
 
 
 def test_a_follow_up_from_another_address_opens_its_own_case_until_qa_adds_that_address(bench: Bench) -> None:

@@ -60,7 +60,9 @@ def test_sign_in_queue_case_preview_and_a_decision_to_the_delivered_email(served
     bench, server = served
     _sign_in(page, server)
     links = page.locator("table.queue a", has_text="SECOR-")
-    assert links.count() >= 4 and page.get_by_role("link", name=bench.clean).is_visible()
+    # the demo's two cases triage returned wait for their submitters in a view of their own
+    assert links.count() >= 3 and page.get_by_role("link", name=bench.clean).is_visible()
+    assert page.get_by_role("link", name="Returned by triage: waiting for the submitter").is_visible()
     _shot(page, "queue")
     page.get_by_role("link", name=bench.clean).click()
     page.wait_for_url(f"**/cases/{bench.clean}**")
@@ -140,6 +142,188 @@ def test_hostile_names_run_no_script_and_inject_no_element(served, page: Any) ->
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_word_and_excel_preview_in_the_page_and_their_content_runs_nothing(served, page: Any) -> None:
+    bench, server = served
+    _sign_in(page, server)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{server.url}/cases/{bench.hostile}")
+    page.evaluate("window.notReloaded = true")  # gone if the page loads again
+    page.locator("tr", has_text="hazards.docx").get_by_role("link", name="preview").click()
+    word = page.frame_locator("#preview iframe")
+    word.get_by_text("Hazard assessment 2026").wait_for()
+    assert word.get_by_text("<script>alert('docx')</script>", exact=False).is_visible()  # text, not a script
+    assert word.locator("a", has_text="click me").get_attribute("href") is None  # its javascript: link is gone
+    assert word.locator("img").count() == 0  # the linked image too
+    word.get_by_text("click me").click()
+    assert page.evaluate("window.notReloaded") is True and "preview=" in page.url
+    link = page.locator("tr", has_text="inspections.xlsx").get_by_role("link", name="preview")
+    link.scroll_into_view_if_needed()  # as a person scrolls back to the list (the frame had the focus)
+    link.click()
+    excel = page.frame_locator("#preview iframe")
+    excel.locator("td", has_text="Inspected on").wait_for()
+    assert excel.locator("td", has_text="<script>alert('xlsx')</script>").is_visible()
+    assert excel.locator("a").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.notReloaded") is True
+    assert page.dialogs == []
+    assert [u for u in requests if not u.startswith(server.url)] == []  # nothing fetched from elsewhere
+    _shot(page, "preview-office")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_filter_files_narrows_the_list_as_one_types(served, page: Any) -> None:
+    bench, server = served
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.hostile}")
+    files = page.locator("table.files a.file")
+    total = files.count()
+    assert total >= 8
+    page.get_by_label("Filter files").press_sequentially("hazard")
+    page.wait_for_function("document.getElementById('file-count').textContent.includes('match')")
+    visible = sorted(name.rsplit("/", 1)[-1] for name in page.locator("table.files a.file:visible").all_inner_texts())
+    # Element 2 - Hazard Assessment and Element 3 - Hazard Control: a folder's name matches too
+    assert visible == ["drawing.svg", "hazards.docx", "page.html", "site photo.png"]
+    assert not page.locator("summary", has_text="Element 4").is_visible()  # a group with no match is hidden
+    page.get_by_label("Filter files").fill("")
+    page.wait_for_function(f"document.querySelectorAll('table.files tbody tr:not([hidden])').length === {total}")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_at_400_pixels_queue_and_case_need_no_sideways_scrolling_and_the_decision_is_near(served, chromium) -> None:
+    bench, server = served
+    context = chromium.new_context(viewport={"width": 400, "height": 800})
+    narrow = context.new_page()
+    try:
+        _sign_in(narrow, server)
+        for path in ("/", f"/cases/{bench.hostile}", f"/cases/{bench.clean}"):
+            narrow.goto(server.url + path)
+            width = narrow.evaluate("document.documentElement.scrollWidth")
+            assert width <= 400, f"{path} is {width} px wide"
+        _shot(narrow, "case-400px")
+        narrow.keyboard.press("Tab")
+        assert narrow.evaluate("document.activeElement.textContent") == "Skip to content"
+        tabs = 1
+        while narrow.evaluate("document.activeElement.id") != "to-decision" and tabs < 15:
+            narrow.keyboard.press("Tab")
+            tabs += 1
+        narrow.keyboard.press("Enter")
+        narrow.keyboard.press("Tab")
+        assert narrow.evaluate("document.activeElement.closest('form.decide') !== null")
+        assert tabs < 15
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_no_preselection_and_the_back_button_resubmit_sends_one_email(served, page: Any) -> None:
+    bench, server = served
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.clean}")
+    assert page.get_by_label("Decision").input_value() == ""  # nothing chosen for the analyst
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.get_by_role("alert").filter(has_text="choose a decision").wait_for()
+    with bench.services.sessions() as session:
+        assert session.scalar(select(func.count(Decision.id))) == 0
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=Decision recorded")
+    page.go_back()  # the analyst goes back and sends the same Return again
+    page.wait_for_load_state()
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=nothing new was sent")
+    page.reload()  # and once more from the page as it is now (a new form)
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Please sign the evaluation tool.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=nothing new was sent")
+    poll_cycle(bench.services)
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+    sent = [m for m in outbox_messages(outbox)
+            if not m.is_multipart() and "sign the evaluation tool" in m.get_payload(decode=True).decode()]
+    assert len(sent) == 1
+
+
+@pytest.fixture
+def served_with_undo(tmp_path: Path, db_url: str) -> Iterator[tuple[Bench, LiveServer]]:
+    bench = seed(tmp_path, db_url, undo_seconds=300)
+    with LiveServer(create_app(bench.config, bench.services)) as server:
+        yield bench, server
+    bench.services.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_email_is_shown_as_it_will_go_and_undo_withdraws_it(served_with_undo, page: Any) -> None:
+    bench, server = served_with_undo
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.clean}")
+    page.get_by_label("Decision").select_option(label="Return")
+    page.get_by_label("Note to submitter").fill("Element 6 needs this year's drill records.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=The email waits 5 min")
+    held = page.locator("#held-email")
+    assert "Element 6 needs this year's drill records." in held.locator("pre").inner_text()
+    assert f"[{bench.clean}]" in held.inner_text()
+    held.scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('held-email').scrollIntoView()")
+    _shot(page, "undo")
+    poll_cycle(bench.services)  # the sending job runs meanwhile: the email waits
+    page.get_by_role("button", name="Undo decision").click()
+    page.wait_for_selector("text=Decision undone")
+    assert page.locator("#held-email").count() == 0 and page.locator("#qa-state").inner_text() == "New"
+    poll_cycle(bench.services)
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+    assert not [m for m in outbox_messages(outbox)
+                if not m.is_multipart() and "drill records" in m.get_payload(decode=True).decode()]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_request_documents_due_date_the_overdue_view_and_the_one_reminder(served, page: Any) -> None:
+    from datetime import timedelta
+
+    from intake.clock import utcnow
+
+    bench, server = served
+    _sign_in(page, server)
+    page.goto(f"{server.url}/cases/{bench.clean}")
+    due = (utcnow() + timedelta(days=2)).date().isoformat()
+    page.get_by_label("Decision").select_option(label="Request documents")
+    page.locator("label.reason", has_text="Element 6").first.locator("input").check()
+    page.get_by_label("Due date").fill(due)
+    page.get_by_label("Note to submitter").fill("The drill records of this year, please.")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_selector("text=Decision recorded")
+    assert page.get_by_text("Documents due").is_visible()
+    page.goto(f"{server.url}/?state=all")
+    row = page.locator("tr", has_text=bench.clean)
+    assert due in row.inner_text() and "overdue" not in row.inner_text()
+    outbox = bench.config.resolve_path(bench.config.outbound.path)
+
+    def reminders() -> int:
+        return len([m for m in outbox_messages(outbox) if not m.is_multipart()
+                    and "A reminder about your SECOR submission" in m.get_payload(decode=True).decode()])
+
+    poll_cycle(bench.services)  # due in 2 days, reminders 3 days before: one goes out
+    poll_cycle(bench.services)
+    assert reminders() == 1
+    with bench.services.sessions.begin() as session:  # the date passes without a new version
+        find_case(session, bench.clean).qa_due_on = (utcnow() - timedelta(days=1)).date()
+    page.goto(f"{server.url}/")
+    page.get_by_role("link", name="Overdue").click()
+    page.wait_for_url("**state=overdue**")
+    rows = page.locator("table.queue tbody tr")
+    assert rows.count() == 1 and bench.clean in rows.first.inner_text() and "overdue" in rows.first.inner_text()
+    page.goto(f"{server.url}/?state=all")
+    assert bench.clean in page.locator("table.queue tbody tr").first.inner_text()  # overdue first
+    _shot(page, "queue-overdue")
+    poll_cycle(bench.services)
+    assert reminders() == 1  # never a second one
+
+
 def test_a_pdfs_own_javascript_does_not_run_in_the_preview(served, page: Any) -> None:
     bench, server = served
     _sign_in(page, server)

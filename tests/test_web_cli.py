@@ -40,7 +40,8 @@ def _run(monkeypatch, capsys, config: Path, *args: str, stdin: str = "") -> tupl
 
 def test_user_commands_and_their_exit_statuses(tmp_path: Path, monkeypatch, capsys) -> None:
     config = _config_file(tmp_path)
-    assert _run(monkeypatch, capsys, config, "user", "add", "ana", "--role", "admin", stdin=PASSWORD + "\n")[0] == 0
+    status, _, err = _run(monkeypatch, capsys, config, "user", "add", "ana", "--role", "admin", stdin=PASSWORD + "\n")
+    assert status == 0 and f"added to sqlite:///{tmp_path / 'db.sqlite3'}" in err  # which database it wrote
     status, _, err = _run(monkeypatch, capsys, config, "user", "add", "ana", stdin=PASSWORD + "\n")
     assert status == 2 and "exists" in err
     status, _, err = _run(monkeypatch, capsys, config, "user", "add", "ben", stdin="short\n")
@@ -67,7 +68,8 @@ def test_submissions_and_show_json_carry_the_qa_fields(tmp_path: Path, monkeypat
     assert status == 0 and {row["qa_state"] for row in rows} == {"new"}
     status, out, _ = _run(monkeypatch, capsys, config, "show", bench.clean, "--json")
     assert status == 0 and json.loads(out)["qa"] == {"state": "new", "assignee": None, "decision": None,
-                                                     "decided_by": None, "decided_at": None, "note": None}
+                                                     "decided_by": None, "decided_at": None, "note": None,
+            "due_on": None, "overdue": False}
 
 
 def _free_port() -> int:
@@ -95,6 +97,7 @@ def test_web_serves_until_sigterm_and_exits_0(tmp_path: Path) -> None:
         assert "Username" in page and "Sign in" in page
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+        assert f"serving the workbench at http://127.0.0.1:{port}/" in process.stderr.read().decode()
     finally:
         if process.poll() is None:
             process.kill()
@@ -118,3 +121,44 @@ def test_trusted_proxies_must_be_addresses_or_networks(tmp_path: Path) -> None:
     assert load_config(config, env={"SECOR_INTAKE_WEB_TRUSTED_PROXIES": '["10.0.0.0/24", "::1"]'}).web.trusted_proxies
     with pytest.raises(ConfigError, match="web.trusted_proxies"):
         load_config(config, env={"SECOR_INTAKE_WEB_TRUSTED_PROXIES": '["proxy.example"]'})
+
+
+def test_user_add_at_a_terminal_prompts_without_echo(tmp_path: Path) -> None:
+    import fcntl
+    import termios
+
+    config = _config_file(tmp_path)
+    controller, terminal = os.openpty()
+
+    def own_terminal() -> None:  # the child's controlling terminal is the pty: getpass opens /dev/tty
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen([sys.executable, "-m", "intake", "--config", str(config), "user", "add", "cy"],
+                               stdin=terminal, stdout=terminal, stderr=terminal, preexec_fn=own_terminal,
+                               env=os.environ | {"PYTHONPATH": str(ROOT)})
+    os.close(terminal)
+    seen = b""
+
+    def read_until(wanted: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while wanted not in seen:
+            assert time.monotonic() < deadline, seen
+            try:
+                seen += os.read(controller, 1024)
+            except OSError:  # the child closed the terminal
+                return
+
+    try:
+        read_until(b"Password for cy:")
+        os.write(controller, PASSWORD.encode() + b"\n")
+        read_until(b"again:")
+        os.write(controller, PASSWORD.encode() + b"\n")
+        assert process.wait(timeout=60) == 0
+        read_until(b"added to")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    assert b"added to sqlite:///" in seen and PASSWORD.encode() not in seen  # the password never echoed

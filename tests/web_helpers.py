@@ -3,6 +3,7 @@ migrated database and storage, accounts created with the user commands' function
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +28,70 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
 HTML_DOC = b"<html><body><script>alert('html')</script><p id=injected-html>x</p></body></html>"
 SVG_DOC = (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert("svg")</script>'
            b'<text id="injected-svg">x</text></svg>')
+
+
+BEACON = "http://127.0.0.1:9/beacon.png"  # nothing listens there; a browser that tried would show it
+_W_NS = ('xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+         'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+         'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+         'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"')
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def hostile_docx(beacon: str = BEACON, padding: int = 0) -> bytes:
+    """A Word document that tries what a document can: script and markup as text, a javascript:
+    link, an image linked from `beacon`. `padding` bytes of spaces inflate its XML (a zip bomb)."""
+    document = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document {_W_NS}><w:body>'
+                '<w:p><w:r><w:t>Hazard assessment 2026</w:t></w:r></w:p>'
+                "<w:p><w:r><w:t>&lt;script&gt;alert('docx')&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
+                '</w:t></w:r></w:p>'
+                '<w:p><w:hyperlink r:id="rIdJs"><w:r><w:t>click me</w:t></w:r></w:hyperlink></w:p>'
+                '<w:p><w:r><w:drawing><wp:inline><wp:extent cx="9525" cy="9525"/><wp:docPr id="1" name="b"/>'
+                '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+                '<pic:pic><pic:nvPicPr><pic:cNvPr id="1" name="b"/><pic:cNvPicPr/></pic:nvPicPr>'
+                '<pic:blipFill><a:blip r:link="rIdImg"/></pic:blipFill><pic:spPr/></pic:pic></a:graphicData>'
+                '</a:graphic></wp:inline></w:drawing></w:r></w:p>'
+                + (f"<w:p><w:r><w:t>{' ' * padding}</w:t></w:r></w:p>" if padding else "")
+                + "</w:body></w:document>")
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/'
+        'document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"'
+        "/></Types>",
+        "_rels/.rels": f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        f'package/2006/relationships"><Relationship Id="rId1" Type="{_REL}/officeDocument" Target="word/document.xml"/>'
+        "</Relationships>",
+        "word/_rels/document.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        f'openxmlformats.org/package/2006/relationships"><Relationship Id="rIdJs" Type="{_REL}/hyperlink" '
+        f'Target="javascript:alert(3)" TargetMode="External"/><Relationship Id="rIdImg" Type="{_REL}/image" '
+        f'Target="{beacon}" TargetMode="External"/></Relationships>',
+        "word/document.xml": document,
+    }
+    out = BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in parts.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=mailfactory.ZIP_DATE), text, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def hostile_xlsx(rows: int = 3) -> bytes:
+    """An Excel workbook with script text, a javascript: hyperlink and formula, and `rows` rows."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Inspections <b>2026<b>"
+    sheet.append(["Site", "Inspected on", "Note"])
+    sheet["C1"].hyperlink = "javascript:alert(4)"
+    sheet.append(["Yard", "2026-03-01", "<script>alert('xlsx')</script>"])
+    sheet.append(["Shop", "2026-03-08", '=HYPERLINK("javascript:alert(5)","open")'])
+    for n in range(3, rows):
+        sheet.append([f"Site {n}", "2026-04-01", f"row {n + 1}"])
+    out = BytesIO()
+    workbook.save(out)
+    return out.getvalue()
 
 
 SCRIPTED_PDF_NAME = "scripted.pdf"
@@ -56,6 +121,8 @@ def hostile_zip() -> bytes:
         "Element 2 - Hazard Assessment/page.html": HTML_DOC,
         "Element 3 - Hazard Control/drawing.svg": SVG_DOC,
         "Element 4 - Inspections/notes.xml": b"<?xml version='1.0'?><x><script>alert(1)</script></x>",
+        "Element 2 - Hazard Assessment/hazards.docx": hostile_docx(),
+        "Element 4 - Inspections/inspections.xlsx": hostile_xlsx(),
         f"Element 4 - Inspections/{SCRIPTED_PDF_NAME}": scripted_pdf(),
     }
     out = BytesIO()
@@ -76,10 +143,13 @@ class Bench:
     clean_message_id: str
 
 
-def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool = False) -> Bench:
+def seed(tmp_path: Path, db_url: str, config: Config | None = None, demo: bool = False,
+         undo_seconds: int = 0) -> Bench:
     """Two submissions taken by a real poll (`demo`: after the demo's emails), an analyst `ana`, a
-    second analyst `ben`, an admin `ada`."""
+    second analyst `ben`, an admin `ada`. A decision's email waits `undo_seconds` (0: the tests not
+    about Undo decision see it sent by the next sending run)."""
     config = config or maildir_config(tmp_path, db_url)
+    config = dataclasses.replace(config, web=dataclasses.replace(config.web, undo_seconds=undo_seconds))
     services = open_services(config, upgrade=True)
     clean_id = "<clean.1@mail.acme-roofing.ca>"
     with services.mail_source() as source:

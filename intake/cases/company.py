@@ -170,6 +170,21 @@ def _case_row(link: CompanyCase) -> dict[str, Any]:
             "verdict": link.submission.verdict, "linked_by": link.linked_by}
 
 
+def legal_names(links: list[CompanyCase]) -> dict[str, list[str]]:
+    """Each legal name the evaluation tools of the company's cases state (first spelling of names equal
+    but for case and spaces) -> those cases' tracking numbers. More than one: the account's cases may
+    not be one employer (a mistyped WCB account merges companies), which QA must see."""
+    names: dict[str, tuple[str, list[str]]] = {}
+    for link in sorted(links, key=lambda c: (c.year, c.submission_id)):
+        versions = link.submission.versions
+        tool = (((versions[-1].report or {}).get("summary") or {}).get("tool") or {}) if versions else {}
+        name = tool.get("legal_name")
+        if isinstance(name, str) and name.strip():
+            key = " ".join(name.casefold().split())
+            names.setdefault(key, (" ".join(name.split()), []))[1].append(link.submission.tracking_number)
+    return dict(names.values())
+
+
 def company_record(submission: Case) -> dict[str, Any] | None:
     """`company` in `show --json`: the case's company with all its cases, and what this case reuses."""
     session = object_session(submission)
@@ -186,6 +201,7 @@ def company_record(submission: Case) -> dict[str, Any] | None:
     held = registers.certificates(session, company.wcb_account)
     return {"wcb_account": company.wcb_account, "legal_name": company.legal_name, "linked_by": link.linked_by,
             "cases": [_case_row(c) for c in cases],
+            "legal_names": legal_names(cases),
             "reused_documents": [{"path": r.path, "earlier_case": r.earlier_case, "earlier_year": r.earlier_year,
                                   "earlier_path": r.earlier_path} for r in reused],
             "certificates": registers.certificate_history(session, company.wcb_account),
@@ -229,7 +245,7 @@ def _company_row(account: str, legal_name: str | None, links: list[CompanyCase],
     return {"wcb_account": account, "legal_name": legal_name or (certificates[-1].legal_name if certificates else None),
             "cases": by_year, "last_year": last.year if last else None, "last_purpose": last.purpose if last else None,
             "next_due": next_due([(c.year, c.purpose) for c in cases], this_year, certified),
-            "certificates": [registers.certificate_dict(r) for r in certificates]}
+            "certificates": [registers.certificate_dict(r) for r in certificates], "legal_names": legal_names(cases)}
 
 
 def companies(session: Session, this_year: int) -> list[dict[str, Any]]:

@@ -170,6 +170,17 @@ def render_decision(config: OutboundConfig, submission: Case, decision: QADecisi
                   in_reply_to, references, text)
 
 
+def render_reminder(config: OutboundConfig, submission: Case, elements: list[str], due: str,
+                    in_reply_to: str | None, references: list[str]) -> EmailMessage:
+    """The one reminder of a request for documents, a few days before its due date."""
+    context = _common(config, submission.submitter_name, submission.tracking_number) | {
+        "elements": elements, "due": due}
+    text = _env.get_template("qa_reminder.txt").render(context)
+    return _build(config, submission.submitter, submission.submitter_name,
+                  reply_subject(submission.subject, submission.tracking_number), submission.tracking_number,
+                  in_reply_to, references, text)
+
+
 def render_maintenance_reminder(config: OutboundConfig, recipient: str, recipient_name: str | None,
                                 legal_name: str | None, wcb_account: str, issued_on: date, anniversary: date,
                                 year: int, *, services: str) -> EmailMessage:

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Iterator
 
-from sqlalchemy import Select, String, case, cast, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, not_, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from intake.cases.company import company_record
 from intake.cases.layout import Storage
+from intake.clock import utcnow
 from intake.config import RegistersConfig
-from intake.db import Case, Decision, InboxMessage, StoredDocument, User, Version
+from intake.db import Case, Company, CompanyCase, Decision, InboxMessage, StoredDocument, User, Version
 from intake.registers.checks import case_registers
-from intake.states import OPEN_QA_STATES, QUEUE_RANK, UNPROCESSED_STATES, QAState
+from intake.states import DECIDED_QA_STATES, OPEN_QA_STATES, QUEUE_RANK, UNPROCESSED_STATES, QAState
 
 
 def latest_version(submission: Case) -> Version | None:
@@ -28,7 +29,8 @@ def latest_version(submission: Case) -> Version | None:
 
 
 def latest_decision(session: Session, submission_id: int) -> Decision | None:
-    return session.scalar(select(Decision).where(Decision.submission_id == submission_id)
+    """The case's decision in force: its latest one not undone."""
+    return session.scalar(select(Decision).where(Decision.submission_id == submission_id, Decision.undone_at.is_(None))
                           .order_by(Decision.sequence.desc()).limit(1))
 
 
@@ -42,6 +44,9 @@ def qa_document(session: Session, submission: Case) -> dict[str, Any]:
         "decided_by": decision.user.username if decision else None,
         "decided_at": decision.decided_at.isoformat() if decision else None,
         "note": decision.note if decision else None,
+        "due_on": submission.qa_due_on.isoformat() if submission.qa_due_on else None,
+        # the due date passed without a new version (one clears the date)
+        "overdue": submission.qa_due_on is not None and submission.qa_due_on < utcnow().date(),
     }
 
 
@@ -145,15 +150,24 @@ def find_case(session: Session, tracking_number: str, *load: ORMOption) -> Case 
 
 # -- the workbench queue ------------------------------------------------------------------------
 
+# Views of the queue besides the QA states: what needs QA ("open"), what waits for the submitter
+# after triage returned it, and requests for documents past their due date.
+TRIAGE_RETURNED, OVERDUE = "triage_returned", "overdue"
+# Columns the queue sorts by (?sort=KEY, ?sort=-KEY descending); none: the queue's own order.
+SORTABLE = ("case", "state", "triage", "company", "waiting", "due", "assignee")
+
+
 @dataclass(frozen=True)
 class QueueFilter:
-    """The queue's filters, as in its bookmarkable URL: `?state=&verdict=&assignee=&q=&page=`."""
+    """The queue's filters, as in its bookmarkable URL: `?state=&verdict=&assignee=&q=&page=&sort=`."""
 
-    state: str = "open"  # "open" (not yet decided for good), "all", or one QA state
+    state: str = "open"  # "open" (needs QA), "triage_returned", "overdue", "all", or one QA state
     verdict: str = ""  # a triage verdict, or "" for any
     assignee: str = ""  # a user name, "none" for unassigned, or "" for anyone
-    q: str = ""  # tracking number, company (subject / submitter name), sender, subject or file name
+    q: str = ""  # tracking number, company (subject / submitter name / legal name), WCB account, sender,
+    # subject or file name
     page: int = 1
+    sort: str = ""  # one of SORTABLE, "-" before it for descending; "" the queue's own order
 
 
 @dataclass
@@ -167,6 +181,16 @@ class QueueRow:
     subject: str | None
     waiting_since: datetime
     versions: int
+    legal_name: str | None = None  # the company record's (from the evaluation tool)
+    due_on: date | None = None  # Request documents' due date, while awaited
+
+    @property
+    def overdue(self) -> bool:
+        return self.due_on is not None and self.due_on < utcnow().date()
+
+    @property
+    def decided(self) -> bool:
+        return self.qa_state in DECIDED_QA_STATES
 
 
 @dataclass
@@ -183,9 +207,22 @@ def _like(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
+def _triage_returned() -> ColumnElement[bool]:
+    """Triage returned the latest version (the submitter was told) and QA has not taken it up."""
+    return and_(Case.verdict == "returned", Case.qa_state.in_((QAState.NEW, QAState.RESUBMITTED)))
+
+
+def _overdue() -> ColumnElement[bool]:
+    return and_(Case.qa_state == QAState.AWAITING_DOCUMENTS, Case.qa_due_on < utcnow().date())
+
+
 def _filtered(query: Select, filters: QueueFilter) -> Select:
     if filters.state == "open":
-        query = query.where(Case.qa_state.in_(OPEN_QA_STATES))
+        query = query.where(Case.qa_state.in_(OPEN_QA_STATES), not_(_triage_returned()))
+    elif filters.state == TRIAGE_RETURNED:
+        query = query.where(_triage_returned())
+    elif filters.state == OVERDUE:
+        query = query.where(_overdue())
     elif filters.state in tuple(QAState):
         query = query.where(Case.qa_state == filters.state)
     if filters.verdict:
@@ -201,16 +238,36 @@ def _filtered(query: Select, filters: QueueFilter) -> Select:
         # once per case (20,000 cases: 320-460 ms); the IN list is made once.
         in_files = Case.id.in_(select(Version.submission_id).join(StoredDocument, StoredDocument.version_id == Version.id)
                                      .where(func.lower(StoredDocument.path).like(pattern, escape="\\")))
+        account = "".join(ch for ch in filters.q if ch.isdigit())
+        company = or_(func.lower(Company.legal_name).like(pattern, escape="\\"),
+                      *([Company.wcb_account.like(f"%{account}%")] if len(account) >= 4 else []))
+        in_company = Case.id.in_(select(CompanyCase.submission_id).join(Company, Company.id == CompanyCase.company_id)
+                                 .where(company))
         query = query.where(or_(*(func.lower(cast(column, String)).like(pattern, escape="\\") for column in (
             Case.tracking_number, Case.submitter, Case.submitter_name, Case.subject)),
-            in_files))
+            in_files, in_company))
     return query
 
 
-def queue(session: Session, filters: QueueFilter, page_size: int = 50) -> QueuePage:
-    """One page of the queue: by QA state (a submitter's answer first), then oldest waiting first."""
+def _order(filters: QueueFilter) -> list[Any]:
+    """The queue's order: overdue requests first, then by QA state (a submitter's answer first), then
+    oldest waiting first; or the column asked for (?sort=)."""
     waiting = func.coalesce(Case.qa_since, Case.received_at)
+    key = filters.sort.lstrip("-")
+    if key in SORTABLE:
+        column = {"case": Case.tracking_number, "state": Case.qa_state, "triage": Case.verdict,
+                  "company": func.coalesce(Company.legal_name, Case.submitter_name, Case.submitter),
+                  "waiting": waiting, "due": Case.qa_due_on, "assignee": User.username}[key]
+        descending = filters.sort.startswith("-")
+        return [column.desc().nulls_last() if descending else column.asc().nulls_last(), Case.id]
+    overdue_first = case((_overdue(), 0), else_=1)
     rank = case(QUEUE_RANK, value=Case.qa_state, else_=len(QUEUE_RANK))
+    return [overdue_first, rank, waiting, Case.id]
+
+
+def queue(session: Session, filters: QueueFilter, page_size: int = 50) -> QueuePage:
+    """One page of the queue in _order's order."""
+    waiting = func.coalesce(Case.qa_since, Case.received_at)
     versions = (select(func.count(Version.id)).where(Version.submission_id == Case.id)
                 .correlate(Case).scalar_subquery())
     total = session.scalar(_filtered(select(func.count(Case.id)), filters)) or 0
@@ -218,30 +275,34 @@ def queue(session: Session, filters: QueueFilter, page_size: int = 50) -> QueueP
     page = min(max(filters.page, 1), pages)
     query = _filtered(
         select(Case.tracking_number, Case.qa_state, Case.verdict, User.username,
-               Case.submitter, Case.submitter_name, Case.subject, waiting, versions)
-        .outerjoin(User, User.id == Case.assignee_id), filters)
-    query = query.order_by(rank, waiting, Case.id).offset((page - 1) * page_size).limit(page_size)
+               Case.submitter, Case.submitter_name, Case.subject, waiting, versions, Company.legal_name,
+               Case.qa_due_on)
+        .outerjoin(User, User.id == Case.assignee_id)
+        .outerjoin(CompanyCase, CompanyCase.submission_id == Case.id)
+        .outerjoin(Company, Company.id == CompanyCase.company_id), filters)
+    query = query.order_by(*_order(filters)).offset((page - 1) * page_size).limit(page_size)
     rows = [QueueRow(*row) for row in session.execute(query)]
     return QueuePage(rows=rows, total=total, page=page, pages=pages, filters=filters)
 
 
 def neighbours(session: Session, tracking_number: str, filters: QueueFilter) -> tuple[str | None, str | None]:
-    """The previous and next case in the queue's order (keyboard navigation on the case page)."""
+    """The previous and next case in the queue's own order (keyboard navigation on the case page)."""
     waiting = func.coalesce(Case.qa_since, Case.received_at)
+    overdue_first = case((_overdue(), 0), else_=1)
     rank = case(QUEUE_RANK, value=Case.qa_state, else_=len(QUEUE_RANK))
-    key = tuple_(rank, waiting, Case.id)
+    key = tuple_(overdue_first, rank, waiting, Case.id)
     # From the case's own place in that order, the nearest row on each side: two scans that keep
     # one row each, rather than numbering the whole queue twice (~3x faster at 20,000 cases).
-    here = session.execute(_filtered(select(rank, waiting, Case.id), filters)
+    here = session.execute(_filtered(select(overdue_first, rank, waiting, Case.id), filters)
                            .where(Case.tracking_number == tracking_number)).first()
     if here is None:
         return None, None
-    columns: tuple[Any, ...] = (rank, waiting, Case.id)  # SQL expressions, each with its type
+    columns: tuple[Any, ...] = (overdue_first, rank, waiting, Case.id)  # SQL expressions, each with its type
     current = tuple_(*(literal(value, column.type) for value, column in zip(here, columns, strict=True)))
     before = session.scalar(_filtered(select(Case.tracking_number), filters).where(key < current)
-                            .order_by(rank.desc(), waiting.desc(), Case.id.desc()).limit(1))
+                            .order_by(overdue_first.desc(), rank.desc(), waiting.desc(), Case.id.desc()).limit(1))
     after = session.scalar(_filtered(select(Case.tracking_number), filters).where(key > current)
-                           .order_by(rank, waiting, Case.id).limit(1))
+                           .order_by(overdue_first, rank, waiting, Case.id).limit(1))
     return before, after
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import gc
+import html
 import ipaddress
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeGuard
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -54,7 +56,7 @@ from intake.db import (
 from intake.registers.checks import case_registers, fact_notes
 from intake.registers.names import account_digits
 from intake.states import WAITING_FOR_ANALYST, MessageState, QADecision, QAState
-from intake.web import auth, stats
+from intake.web import auth, preview, stats
 from intake.web.preview import UnsafePdf, safe_pdf
 from intake.web.security import (
     FILE_CSP,
@@ -78,6 +80,9 @@ DECISION_LABELS = {decision.value: decision.label for decision in QADecision}
 # The badge's colour: waiting for an analyst, in hand, or how it was decided (app.css).
 STATE_CLASSES = {state.value: "waiting" if state in WAITING_FOR_ANALYST else "open" if state.is_open else state.value
                  for state in QAState}
+VERDICT_LABELS = {"accepted": "Accepted", "needs_review": "Needs review", "returned": "Returned"}
+QUEUE_VIEWS = {"open": "Needs QA", queries.TRIAGE_RETURNED: "Returned by triage: waiting for the submitter",
+               queries.OVERDUE: "Overdue", "all": "All"}
 # What the case page shows of the evaluation tool (summary.tool), in a QA analyst's words.
 TOOL_FIELDS = (("legal_name", "Legal name"), ("trade_name", "Trade name"), ("wcb_account", "WCB account"),
                ("employees", "Employees"), ("purpose", "Purpose"), ("evaluation_start", "Evaluation start"),
@@ -118,13 +123,21 @@ def _age(value: datetime) -> str:
     return f"{delta.days} d"
 
 
+# Types as people name them (the case page's Type column); anything else is shown as its MIME type.
+KIND_NAMES = {"application/pdf": "PDF", preview.DOCX: "Word", preview.XLSX: "Excel", "application/msword": "Word (old)",
+              "application/vnd.ms-excel": "Excel (old)", "image/png": "PNG image", "image/jpeg": "JPEG image",
+              "image/gif": "GIF image", "image/webp": "WebP image", "text/plain": "Text",
+              "application/zip": "Zip archive", "text/html": "HTML", "image/svg+xml": "SVG image"}
+
+
 def _templates() -> Environment:
     env = Environment(loader=PackageLoader("intake.web", "templates"), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=bidi.finalize)
-    env.filters.update(size=_size, age=_age, safe_name=display_name,
+    env.filters.update(size=_size, age=_age, safe_name=display_name, kind=lambda m: KIND_NAMES.get(m, m),
+                       duration=stats.duration,
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
     env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS, state_classes=STATE_CLASSES,
-                       QADecision=QADecision)
+                       QADecision=QADecision, verdict_labels=VERDICT_LABELS, queue_views=QUEUE_VIEWS)
     return env
 
 
@@ -320,13 +333,15 @@ def _filters(request: Request) -> queries.QueueFilter:
         page_number = int(params.get("page", "1"))
     except ValueError:
         page_number = 1
+    sort = params.get("sort", "")
     return queries.QueueFilter(state=params.get("state", "open"), verdict=params.get("verdict", ""),
-                             assignee=params.get("assignee", ""), q=params.get("q", "")[:200], page=page_number)
+                               assignee=params.get("assignee", ""), q=params.get("q", "")[:200], page=page_number,
+                               sort=sort if sort.lstrip("-") in queries.SORTABLE else "")
 
 
 def _query(filters: queries.QueueFilter, **changes: Any) -> str:
     values = {"state": filters.state, "verdict": filters.verdict, "assignee": filters.assignee, "q": filters.q,
-              "page": filters.page} | changes
+              "page": filters.page, "sort": filters.sort} | changes
     return urlencode({k: v for k, v in values.items() if v not in ("", None, 1) or k == "state"})
 
 
@@ -345,10 +360,47 @@ def queue_page(request: Request, me: auth.SignedIn) -> Response:
 @dataclass
 class FileRow:
     id: int
-    path: str
+    path: str  # inside the submission
+    shown: str  # inside its element folder (the group's heading names the folder)
     size: int
     mime: str
-    inline: bool
+    preview: str | None  # the preview frame's address; None: download only
+    image: bool
+
+
+FILES_PER_PAGE = 400  # a 5,000-file case page stays small; the rest is a page (or a filter) away
+
+
+def _preview_src(document_id: int, mime: str) -> str | None:
+    if mime in INLINE_TYPES:
+        return f"/files/{document_id}"
+    return f"/files/{document_id}/preview" if mime in preview.HTML_PREVIEW_TYPES else None
+
+
+def element_label(element: str, folder: str | None) -> str:
+    """An element said once: the folder's own name when it already says "Element N", else both."""
+    if folder and re.match(rf"(?i)\s*element\s*0*{re.escape(element)}(?!\d)", folder):
+        return folder
+    return f"Element {element}" + (f" — {folder}" if folder else "")
+
+
+def _element_folders(summary: dict[str, Any]) -> dict[str, list[str]]:
+    """Each element's folder paths inside the submission, longest first (the path shown is cut after it)."""
+    details = summary.get("element_details") or {}
+    folders = {e: [f["path"] for f in d.get("folders", []) if f.get("path")] for e, d in details.items()}
+    for element, name in (summary.get("elements") or {}).items():
+        if name and not folders.get(element):
+            folders[element] = [name]
+    return {e: sorted(paths, key=len, reverse=True) for e, paths in folders.items()}
+
+
+def _relative(path: str, folders: list[str]) -> str:
+    for folder in folders:
+        if path.startswith(folder + "/"):
+            return path[len(folder) + 1:]
+        if "/" not in folder and f"/{folder}/" in path:  # a folder name only: it may sit in a wrapper folder
+            return path.split(f"/{folder}/", 1)[1]
+    return path
 
 
 def _case_view(session: Session, submission: Case, number: int | None) -> dict[str, Any]:
@@ -364,11 +416,11 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
     folders = {folder: element for element, folder in (summary.get("elements") or {}).items() if folder}
     by_path = {d.path: d.element for d in documents}
     tool = summary.get("evaluation_tool")
-    groups: dict[str | None, list[FileRow]] = {}
-    tool_rows: list[FileRow] = []
+    # The rows as read: a FileRow is made only for the files shown (file_listing), a page of them.
+    groups: dict[str | None, list[Any]] = {}
+    tool_rows: list[Any] = []
     for d in documents:
-        row = FileRow(d.id, d.path, d.size, d.mime, d.mime in INLINE_TYPES)
-        (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(row)
+        (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(d)
     findings: dict[str | None, list[FindingRow]] = {}
     every_finding = list(session.scalars(select(FindingRow).where(FindingRow.version_id == version.id)
                                          .order_by(FindingRow.id)))
@@ -380,12 +432,54 @@ def _case_view(session: Session, submission: Case, number: int | None) -> dict[s
         before = dict(session.execute(select(StoredDocument.path, StoredDocument.sha256)
                                       .where(StoredDocument.version_id == previous.id)).all())
         comparison = queries.compare_versions(before, {d.path: d.sha256 for d in documents})
-    element_names = {element: folder for element, folder in (summary.get("elements") or {}).items()}
+    element_names = {element: element_label(element, folder)
+                     for element, folder in (summary.get("elements") or {}).items()}
     return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
             "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
             "reasons": [f for f in every_finding if f.severity in ("reject", "warn") and _quotable(f.code)],
             "previous": previous, "element_names": element_names, "summary": summary,
-            "file_count": len(documents)}
+            "file_count": len(documents), "element_folders": _element_folders(summary)}
+
+
+def file_row(view: dict[str, Any], d: Any) -> FileRow:
+    """A document's row as the case page shows it (`d`: a row of _case_view's documents)."""
+    shown = _relative(d.path, view["element_folders"].get(d.element, [])) if d.element else d.path
+    return FileRow(d.id, d.path, shown, d.size, d.mime, _preview_src(d.id, d.mime), d.mime.startswith("image/"))
+
+
+@dataclass
+class FileListing:
+    """One page of a version's files, grouped as on the case page, narrowed by a filter."""
+
+    groups: list[tuple[str | bool | None, list[FileRow], int]]  # (element | False: the tool, rows shown, group size)
+    filter: str
+    page: int
+    pages: int
+    matching: int
+    total: int
+
+
+def file_listing(view: dict[str, Any], text: str, page_number: int) -> FileListing:
+    """The rows of page `page_number` among the files whose path contains `text` (any case)."""
+    wanted = text.strip().casefold()
+    every = ([(False, view["tool_rows"])] if view["tool_rows"] else []) + view["file_groups"]
+    matching = [(element, [r for r in rows if wanted in r.path.casefold()] if wanted else rows, len(rows))
+                for element, rows in every]
+    count = sum(len(rows) for _, rows, _ in matching)
+    pages = max(1, -(-count // FILES_PER_PAGE))
+    page_number = min(max(page_number, 1), pages)
+    skip, room = (page_number - 1) * FILES_PER_PAGE, FILES_PER_PAGE
+    shown: list[tuple[str | bool | None, list[FileRow], int]] = []
+    for element, rows, size in matching:
+        if skip >= len(rows):
+            skip -= len(rows)
+            continue
+        part = rows[skip:skip + room]
+        skip, room = 0, room - len(part)
+        shown.append((element, [file_row(view, d) for d in part], size))
+        if room == 0:
+            break
+    return FileListing(shown, text, page_number, pages, count, view["file_count"])
 
 
 def _quotable(code: str) -> bool:
@@ -447,6 +541,63 @@ def _text_body(raw: bytes) -> str:
         return ""
 
 
+# Audit entries the timeline shows in words (views, opens and downloads are summarised apart; decisions
+# and notes come from their own rows).
+TIMELINE_EVENTS = {"assign": "assigned the case", "undo": "undid a decision", "reminder": "reminder queued"}
+READS = ("view", "open", "download")
+
+
+def _timeline(session: Session, submission: Case, correspondence: list[dict[str, Any]], decisions: list[Decision],
+              notes: list[CaseNote]) -> list[dict[str, Any]]:
+    """The case's one timeline, newest last: emails in and out, decisions, notes, assignments, undos, reminders."""
+    numbers = {v.id: v.number for v in submission.versions}
+    items = [item | {"kind": item["direction"]} for item in correspondence]
+    items += [{"kind": "decision", "at": d.decided_at, "who": d.user.username, "decision": d, "version": numbers.get(d.version_id)}
+              for d in decisions]
+    items += [{"kind": "note", "at": n.created_at, "who": n.user.username, "text": n.text} for n in notes]
+    for entry in session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id,
+                                                          AuditEntry.action.in_(tuple(TIMELINE_EVENTS)))
+                                 .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id)):
+        detail = entry.detail or {}
+        what = TIMELINE_EVENTS[entry.action]
+        if entry.action == "assign":
+            what = f"assigned the case to {detail['assignee']}" if detail.get("assignee") else "released the case"
+        elif entry.action == "reminder":
+            what = f"reminder of the due date {detail.get('due', '')} queued for the submitter"
+        elif entry.action == "undo":
+            what = f"undid the decision {DECISION_LABELS.get(detail.get('decision', ''), '')}; its email was withdrawn"
+        items.append({"kind": "event", "at": entry.at, "who": entry.user.username if entry.user else "the daemon",
+                      "what": what})
+    return sorted(items, key=lambda item: item["at"])
+
+
+def _readers(session: Session, submission_id: int) -> list[dict[str, Any]]:
+    """Who looked at the case and its files, how often, and when last: the audit trail's reads, summarised."""
+    rows = session.execute(select(User.username, AuditEntry.action, func.count(AuditEntry.id), func.max(AuditEntry.at))
+                           .join(User, User.id == AuditEntry.user_id)
+                           .where(AuditEntry.submission_id == submission_id, AuditEntry.action.in_(READS))
+                           .group_by(User.username, AuditEntry.action)).all()
+    readers: dict[str, dict[str, Any]] = {}
+    for username, action, count, last in rows:
+        reader = readers.setdefault(username, {"who": username, "view": 0, "open": 0, "download": 0, "last": last})
+        reader[action], reader["last"] = count, max(reader["last"], last)
+    return sorted(readers.values(), key=lambda r: r["last"], reverse=True)
+
+
+def _held_email(wb: Workbench, session: Session, decisions: list[Decision]) -> dict[str, Any] | None:
+    """The latest decision's email while it waits to go out (the time to undo), exactly as it will be sent."""
+    latest = next((d for d in reversed(decisions) if d.undone_at is None), None)
+    if latest is None or latest.reply_id is None:
+        return None
+    reply = session.get(Reply, latest.reply_id)
+    now = utcnow()
+    if reply is None or reply.status != "pending" or reply.next_attempt_at is None or reply.next_attempt_at <= now:
+        return None
+    if now >= latest.decided_at + timedelta(seconds=wb.config.web.undo_seconds):
+        return None
+    return {"decision": latest, "reply": reply, "text": _text_body(bytes(reply.raw)), "at": reply.next_attempt_at}
+
+
 def case_page(request: Request, me: auth.SignedIn) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = request.path_params["tracking"]
@@ -459,55 +610,119 @@ def case_page(request: Request, me: auth.SignedIn) -> Response:
         submission = queries.find_case(session, tracking, selectinload(Case.versions).selectinload(Version.message),
                                        selectinload(Case.assignee))
         if submission is None:
-            return _not_found(request)
+            return _render(request, "error.html", status=404, title="No such case",
+                           message=f"There is no case {tracking}. Search for it among all cases:", search=tracking)
         view = _case_view(session, submission, number)
         decisions = list(session.scalars(select(Decision).where(Decision.submission_id == submission.id)
                                          .options(selectinload(Decision.user)).order_by(Decision.sequence)))
         notes = list(session.scalars(select(CaseNote).where(CaseNote.submission_id == submission.id)
                                      .options(selectinload(CaseNote.user)).order_by(CaseNote.id)))
-        trail = list(session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id)
-                                     .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id.desc()).limit(200)))
         correspondence = _correspondence(wb, session, submission)
+        timeline = _timeline(session, submission, correspondence, decisions, notes)
+        readers = _readers(session, submission.id)
+        held = _held_email(wb, session, decisions)
+        told, _ = (commands.triage_told(session, submission.versions[-1]) if submission.versions
+                   else (None, set()))
         previous_case, next_case = queries.neighbours(session, tracking, filters)
         analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
         company = company_record(submission)
         registers = case_registers(session, submission, wb.config.registers)
-    preview = None
+    shown = None
     if "preview" in request.query_params and view["version"] is not None:
         wanted = request.query_params["preview"]
-        preview = next((row for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for row in rows
-                        if str(row.id) == wanted and row.inline), None)
+        found = next((d for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for d in rows
+                      if str(d.id) == wanted), None)
+        shown = file_row(view, found) if found is not None and _preview_src(found.id, found.mime) else None
     with wb.sessions.begin() as session:
         commands.audit(session, session.get(User, me.user_id), "view", submission.id,
                             version=view["version"].number if view["version"] else None)
         flash = _take_flash(session, me)
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
-    return _render(request, "case.html", case=submission, view=view, decisions=decisions, notes=notes,
-                   trail=trail, correspondence=correspondence, previous_case=previous_case, next_case=next_case,
-                   back=_query(filters), analysts=analysts, preview=preview, due=due, company=company,
-                   tool_fields=TOOL_FIELDS, registers=registers, register_notes=fact_notes(registers),
+    return _render(request, "case.html", case=submission, view=view, decisions=decisions,
+                   timeline=timeline, readers=readers, previous_case=previous_case, next_case=next_case,
+                   back=_query(filters), analysts=analysts, preview=shown, due=due, company=company,
+                   listing=_listing(request, view), registers=registers, register_notes=fact_notes(registers),
+                   tool_fields=TOOL_FIELDS, held=held, triage_told=told, undo_seconds=wb.config.web.undo_seconds,
+                   accept_sends_email=wb.config.web.accept_sends_email, today=utcnow().date(),
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
                    sequence=len(decisions) + 1, error=flash.get("error"), notice=flash.get("notice"),
-                   version_numbers={v.id: v.number for v in submission.versions})
+                   version_numbers={v.id: v.number for v in submission.versions},
+                   missing_version=number if view["version"] is not None and number is not None
+                   and view["version"].number != number else None)
+
+
+def _listing(request: Request, view: dict[str, Any]) -> FileListing | None:
+    if view["version"] is None:
+        return None
+    try:
+        page_number = int(request.query_params.get("files_page", "1"))
+    except ValueError:
+        page_number = 1
+    return file_listing(view, request.query_params.get("files", "")[:200], page_number)
+
+
+def case_files(request: Request, me: auth.SignedIn) -> Response:
+    """The case page's file list alone (what the Filter files box and the page links fetch)."""
+    wb: Workbench = request.app.state.wb
+    try:
+        number = int(request.query_params["version"]) if "version" in request.query_params else None
+    except ValueError:
+        number = None
+    with wb.reads() as session:
+        submission = session.scalar(select(Case).where(Case.tracking_number == request.path_params["tracking"])
+                                    .options(selectinload(Case.versions)))
+        if submission is None:
+            return _not_found(request)
+        view = _case_view(session, submission, number)
+    if view["version"] is None:
+        return _not_found(request)
+    return _render(request, "files.html", case=submission, view=view, listing=_listing(request, view),
+                   back=_query(_filters(request)))
 
 
 # -- files ---------------------------------------------------------------------------------------
+
+def file_preview(request: Request, me: auth.SignedIn) -> Response:
+    """A Word or Excel document as a page of sanitised HTML, for the case page's preview frame."""
+    wb: Workbench = request.app.state.wb
+    found = _document(wb, request.path_params["document_id"])
+    if found is None or found[0].mime not in preview.HTML_PREVIEW_TYPES:
+        return _not_found(request)
+    document, path, submission_id = found
+    with wb.sessions.begin() as session:
+        commands.audit(session, session.get(User, me.user_id), "open", submission_id, document.id,
+                            path=document.path)
+    name = document.path.rsplit("/", 1)[-1]
+    try:
+        body = preview.office_html(path, document.mime)
+    except preview.NotPreviewable as exc:
+        body = f"<p>{html.escape(str(exc))}: download it instead.</p>"
+    return HTMLResponse(preview.preview_page(name, body), headers={
+        "Content-Security-Policy": preview.PREVIEW_CSP, "Cache-Control": "private, no-store"})
+
+
+def _document(wb: Workbench, document_id: int) -> tuple[StoredDocument, Path, int] | None:
+    """A submitted document by its id in the database (never by a path from the URL), its file, its case's id."""
+    with wb.reads() as session:
+        row = session.execute(select(StoredDocument, Version.storage_path, Case.id)
+                              .join(Version, Version.id == StoredDocument.version_id)
+                              .join(Case, Case.id == Version.submission_id)
+                              .where(StoredDocument.id == document_id)).first()
+    if row is None:
+        return None
+    document, storage_path, submission_id = row
+    path = file_inside(version_files(wb.storage.path_of(storage_path)), document.path) if storage_path else None
+    return (document, path, submission_id) if path is not None else None
+
 
 def file_download(request: Request, me: auth.SignedIn) -> Response:
     """A submitted document by its id in the database, never by a path from the URL. PDFs and
     images inline; anything else (HTML, SVG, XML included) as an octet-stream attachment."""
     wb: Workbench = request.app.state.wb
-    with wb.reads() as session:
-        row = session.execute(select(StoredDocument, Version.storage_path, Case.id)
-                              .join(Version, Version.id == StoredDocument.version_id)
-                              .join(Case, Case.id == Version.submission_id)
-                              .where(StoredDocument.id == request.path_params["document_id"])).first()
-    if row is None:
+    found = _document(wb, request.path_params["document_id"])
+    if found is None:
         return _not_found(request)
-    document, storage_path, submission_id = row
-    path = file_inside(version_files(wb.storage.path_of(storage_path)), document.path) if storage_path else None
-    if path is None:
-        return _not_found(request)
+    document, path, submission_id = found
     inline = document.mime in INLINE_TYPES and request.query_params.get("download") != "1"
     with wb.sessions.begin() as session:
         commands.audit(session, session.get(User, me.user_id), "download" if not inline else "open",
@@ -589,13 +804,13 @@ def case_action(handler: Callable[..., Response]) -> Callable[[Request], Awaitab
 def decide(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = submission.tracking_number
-    chosen = {int(v) for v in form.getlist("finding") if _small_number(v)}
+    chosen = {int(i) for v in form.getlist("finding") if isinstance(v, str) for i in v.split(",") if _small_number(i)}
     findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
                 if f.id in chosen and _quotable(f.code)]
     try:
         decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
         result = commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
-                                               wb.config.web.accept_sends_email)
+                                          wb.config.web.accept_sends_email, wb.config.web.undo_seconds)
     except (ValueError, commands.DecisionError) as exc:  # nothing was written before these
         return _flash_redirect(request, session, _case_url(tracking), error=str(exc))
     except commands.DecidedMeanwhile as exc:
@@ -606,8 +821,45 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
         from intake.metrics import DECISIONS
 
         DECISIONS.labels(decision_request.decision).inc()
-    notice = "Decision recorded." if result.created else "This decision was already recorded; nothing new was sent."
-    return _flash_redirect(request, session, _case_url(tracking), notice=notice)
+    return _flash_redirect(request, session, _case_url(tracking),
+                           notice=_decision_notice(wb, result, decision_request))
+
+
+def _decision_notice(wb: Workbench, result: commands.DecisionResult,
+                     request: commands.DecisionRequest) -> str:
+    """What the analyst is told after Record decision: what happened, and what reaches the submitter."""
+    decision = result.decision
+    if not result.created:
+        if decision.undone_at is not None:
+            return "This decision was undone; nothing was sent. Choose again below."
+        return "This decision was already recorded; nothing new was sent."
+    said = "Decision recorded."
+    if result.already_told is not None:
+        sent = result.already_told.sent_at or result.already_told.created_at
+        said += (f" Triage's email of {sent:%Y-%m-%d %H:%M} UTC had already told the submitter this version's "
+                 "findings: " + ("only what is new goes out." if decision.reply_id else "nothing new was sent."))
+    if decision.reply_id is not None and wb.config.web.undo_seconds > 0:
+        minutes = wb.config.web.undo_seconds / 60
+        said += f" The email waits {minutes:g} min before it goes out: Undo decision below withdraws it."
+    if decision.decision == "accept" and decision.reply_id is None and request.note.strip():
+        said += " Accept sends no email: your note was kept with the decision, not sent to the submitter."
+    return said
+
+
+def undo(request: Request, session: Session, submission: Case, actor: User, form: FormData) -> Response:
+    wb: Workbench = request.app.state.wb
+    tracking = submission.tracking_number
+    try:
+        decision_id = int(str(form.get("decision_id", "")))
+        commands.undo_decision(session, submission, actor, decision_id, wb.config.web.undo_seconds)
+    except (ValueError, LookupError) as exc:
+        return _flash_redirect(request, session, _case_url(tracking), error=f"nothing was undone: {exc}")
+    except commands.TooLateToUndo as exc:
+        return _flash_redirect(request, session, _case_url(tracking), error=f"nothing was undone: {exc}.")
+    except PermissionError as exc:
+        return _forbidden(request, str(exc))  # nothing was changed before the check
+    return _flash_redirect(request, session, _case_url(tracking), notice="Decision undone: its email was withdrawn, "
+                           "never sent. The audit trail keeps both.")
 
 
 def _small_number(value: object) -> TypeGuard[str]:
@@ -691,6 +943,8 @@ def stats_page(request: Request, me: auth.SignedIn) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
+    """An unknown address: a signed-in user keeps the navigation."""
+    request.scope["signed_in"] = await run_in_threadpool(_signed_in, request)
     return _not_found(request)
 
 
@@ -734,10 +988,13 @@ def create_app(config: Config, services: Services | None = None) -> Starlette:
         Route("/cases", page(queue_page), methods=["GET"]),
         Route("/cases/{tracking}", page(case_page), methods=["GET"]),
         Route("/cases/{tracking}/decision", case_action(decide), methods=["POST"]),
+        Route("/cases/{tracking}/undo", case_action(undo), methods=["POST"]),
         Route("/cases/{tracking}/assign", case_action(assign), methods=["POST"]),
         Route("/cases/{tracking}/notes", case_action(add_note), methods=["POST"]),
         Route("/cases/{tracking}/correspondents", case_action(add_correspondent), methods=["POST"]),
+        Route("/cases/{tracking}/files", page(case_files), methods=["GET"]),
         Route("/files/{document_id:id}", page(file_download), methods=["GET"]),
+        Route("/files/{document_id:id}/preview", page(file_preview), methods=["GET"]),
         Route("/messages/{message_id:id}.eml", page(message_download), methods=["GET"]),
         Route("/companies/{account}", page(company_page), methods=["GET"]),
         Route("/stats", page(stats_page), methods=["GET"]),

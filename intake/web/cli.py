@@ -9,7 +9,7 @@ import argparse
 import contextlib
 import signal
 import sys
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from intake.config import Config
 
@@ -42,9 +42,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Con
 
 
 def _read_password(args: argparse.Namespace) -> str:
+    """--password-file's first line; at a terminal a prompt that does not echo (asked twice); else stdin's line."""
     if args.password_file:
         with open(args.password_file, encoding="utf-8") as handle:
             return handle.readline().rstrip("\r\n")
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("The same password again: ") != password:
+            raise OSError("the two passwords differ; nothing was changed")
+        return password
     return sys.stdin.readline().rstrip("\r\n")
 
 
@@ -58,17 +66,18 @@ def _user(services: Services, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from intake import users
-    from intake.commands import print_json
+    from intake.commands import print_json, safe_url
     from intake.db import User
 
+    database = safe_url(services.config.database_url)  # which deployment: a test and a live one look alike
     try:
         with services.sessions.begin() as session:
             if args.user_action == "add":
                 user = users.add_user(session, args.name, args.role, _read_password(args))
-                print(f"user {user.username} ({user.role}) added", file=sys.stderr)
+                print(f"user {user.username} ({user.role}) added to {database}", file=sys.stderr)
             elif args.user_action == "passwd":
                 users.set_password(session, args.name, _read_password(args))
-                print(f"password of {args.name} changed; its sessions ended", file=sys.stderr)
+                print(f"password of {args.name} changed in {database}; its sessions ended", file=sys.stderr)
             elif args.user_action == "disable":
                 users.disable_user(session, args.name)
                 print(f"user {args.name} disabled; its sessions ended", file=sys.stderr)
@@ -94,6 +103,15 @@ def _server_class() -> type:
 
     class Server(uvicorn.Server):
         """uvicorn's server, but SIGTERM/SIGINT end it cleanly (exit 0) instead of being re-raised."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            for server in self.servers:  # the bound address (port 0 gets a real one): say where to go
+                for sock in server.sockets:
+                    host, port = sock.getsockname()[:2]
+                    shown = f"[{host}]" if ":" in host else host
+                    print(f"secor-intake web: serving the workbench at http://{shown}:{port}/", file=sys.stderr,
+                          flush=True)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
