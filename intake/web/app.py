@@ -49,7 +49,7 @@ from intake.db import (
 )
 from intake.registers.checks import fact_notes
 from intake.registers.names import account_digits
-from intake.states import WAITING_FOR_ANALYST, QADecision, QAState
+from intake.states import DECIDED_QA_STATES, WAITING_FOR_ANALYST, QADecision, QAState
 from intake.web import auth, preview, stats
 from intake.web.preview import UnsafePdf, safe_pdf
 from intake.web.security import (
@@ -130,7 +130,7 @@ def _templates() -> Environment:
                        duration=stats.duration,
                        when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "")
     env.globals.update(state_labels=QA_STATE_LABELS, decision_labels=DECISION_LABELS, state_classes=STATE_CLASSES,
-                       QADecision=QADecision, verdict_labels=VERDICT_LABELS, queue_views=QUEUE_VIEWS)
+                       QADecision=QADecision, QAState=QAState, DECIDED_QA_STATES=DECIDED_QA_STATES, verdict_labels=VERDICT_LABELS, queue_views=QUEUE_VIEWS)
     return env
 
 
