@@ -901,7 +901,7 @@ def test_filter_files_narrows_the_list_on_the_server_and_pages_a_long_one(bench:
 
 def test_element_names_are_said_once_and_findings_of_one_code_make_one_line() -> None:
     from intake.cases.commands import reason_lines
-    from intake.web.app import element_label
+    from intake.cases.queries import element_label
 
     assert element_label("1", "Element 1 - Management Leadership") == "Element 1 - Management Leadership"
     assert element_label("1", "element 01 Management") == "element 01 Management"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from intake.cases import company
 from intake.cases.layout import Storage
 from intake.cases.outbox import queue_reply, render_decision, render_reminder
-from intake.cases.queries import find_case, latest_decision
+from intake.cases.queries import find_case, latest_decision, triage_told
 from intake.cases.tracking import allocate_tracking_number
 from intake.config import OutboundConfig, RegistersConfig
 from intake.db import (
@@ -139,22 +139,6 @@ def _same(decision: Decision, request: DecisionRequest, version: Version) -> boo
             and sorted(map(key, reasons.get("findings") or [])) == sorted(map(key, request.finding_reasons))
             and sorted(reasons.get("qa") or []) == sorted(request.qa_reasons)
             and sorted(reasons.get("elements") or []) == sorted(request.elements) and reasons.get("due") == due)
-
-
-def triage_told(session: Session, version: Version) -> tuple[Reply | None, set[tuple[str, str | None]]]:
-    """When triage returned `version`: its email to the submitter and the (code, path) of each finding
-    it listed (every reject and warn finding the submitter may read); else (None, set())."""
-    from triage.findings import known_codes
-
-    if version.verdict != "returned":
-        return None, set()
-    reply = session.scalar(select(Reply).where(Reply.version_id == version.id,
-                                               Reply.status != ReplyStatus.SUPPRESSED))
-    if reply is None:
-        return None, set()
-    codes = known_codes()
-    return reply, {(f.code, f.path) for f in version.findings if f.severity in ("reject", "warn")
-                   and (codes.get(f.code) is None or codes[f.code].audience != "qa")}
 
 
 def record_decision(session: Session, case: Case, user: User, request: DecisionRequest,

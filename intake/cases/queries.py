@@ -7,8 +7,10 @@ through these functions. Nothing here writes (see intake.cases.commands for that
 from __future__ import annotations
 
 import heapq
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, not_, or_, select, tuple_
@@ -16,12 +18,34 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from intake.cases.company import company_record
-from intake.cases.layout import Storage
+from intake.cases.layout import Storage, file_inside, version_email
 from intake.clock import utcnow
 from intake.config import RegistersConfig
-from intake.db import Case, Company, CompanyCase, Decision, InboxMessage, StoredDocument, User, Version
+from intake.db import (
+    AuditEntry,
+    Case,
+    CaseNote,
+    Company,
+    CompanyCase,
+    Decision,
+    FindingRow,
+    InboxMessage,
+    Reply,
+    StoredDocument,
+    User,
+    Version,
+)
 from intake.registers.checks import case_registers
-from intake.states import DECIDED_QA_STATES, OPEN_QA_STATES, QUEUE_RANK, UNPROCESSED_STATES, QAState
+from intake.states import (
+    DECIDED_QA_STATES,
+    OPEN_QA_STATES,
+    QUEUE_RANK,
+    UNPROCESSED_STATES,
+    MessageState,
+    QADecision,
+    QAState,
+    ReplyStatus,
+)
 
 
 def latest_version(submission: Case) -> Version | None:
@@ -347,3 +371,319 @@ def element_of(path: str | None, documents_by_path: dict[str, str | None], folde
         return documents_by_path[path]
     # The element folder may sit inside one wrapper folder ("Acme SECOR 2026/Element 1 - .../x.pdf").
     return next((folders[part] for part in path.split("/")[:2] if part in folders), None)
+
+
+def quotable(code: str) -> bool:
+    """Whether a finding may be quoted to the submitter as a reason: not one for QA's eyes only
+    (history.reused_documents names another case's files), whatever a posted form ticks."""
+    from triage.findings import known_codes  # the finding catalogue, only when a page asks
+
+    known = known_codes().get(code)
+    return known is None or known.audience != "qa"
+
+
+def triage_told(session: Session, version: Version) -> tuple[Reply | None, set[tuple[str, str | None]]]:
+    """When triage returned `version`: its email to the submitter and the (code, path) of each finding
+    it listed (every reject and warn finding the submitter may read); else (None, set())."""
+    if version.verdict != "returned":
+        return None, set()
+    reply = session.scalar(select(Reply).where(Reply.version_id == version.id,
+                                               Reply.status != ReplyStatus.SUPPRESSED))
+    if reply is None:
+        return None, set()
+    return reply, {(f.code, f.path) for f in version.findings if f.severity in ("reject", "warn") and quotable(f.code)}
+
+
+def element_label(element: str, folder: str | None) -> str:
+    """An element said once: the folder's own name when it already says "Element N", else both."""
+    if folder and re.match(rf"(?i)\s*element\s*0*{re.escape(element)}(?!\d)", folder):
+        return folder
+    return f"Element {element}" + (f" — {folder}" if folder else "")
+
+
+def element_folders(summary: dict[str, Any]) -> dict[str, list[str]]:
+    """Each element's folder paths inside the submission, longest first (the path shown is cut after it)."""
+    details = summary.get("element_details") or {}
+    folders = {e: [f["path"] for f in d.get("folders", []) if f.get("path")] for e, d in details.items()}
+    for element, name in (summary.get("elements") or {}).items():
+        if name and not folders.get(element):
+            folders[element] = [name]
+    return {e: sorted(paths, key=len, reverse=True) for e, paths in folders.items()}
+
+
+def path_in_element(path: str, folders: list[str]) -> str:
+    """A file's path inside its element folder (one of `folders`), else its whole path."""
+    for folder in folders:
+        if path.startswith(folder + "/"):
+            return path[len(folder) + 1:]
+        if "/" not in folder and f"/{folder}/" in path:  # a folder name only: it may sit in a wrapper folder
+            return path.split(f"/{folder}/", 1)[1]
+    return path
+
+
+def _element_order(item: tuple[str | None, object]) -> tuple[int, int, str]:
+    key = item[0]
+    if key is None:
+        return (0, 0, "")
+    return (1, int(key), key) if key.isdigit() else (1, 10**6, key)
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A stored document's columns as the case page lists it."""
+
+    id: int
+    path: str
+    size: int
+    mime: str
+    element: str | None
+    sha256: str
+
+
+@dataclass
+class VersionView:
+    """One version of a case as the case page shows it: files by element, findings by element, what
+    changed since the previous version, the reasons a Return may quote. `version` None: no such case content."""
+
+    version: Version | None
+    tool_rows: list[DocumentRow] = field(default_factory=list)  # the evaluation tool's file
+    file_groups: list[tuple[str | None, list[DocumentRow]]] = field(default_factory=list)  # by element, in order
+    findings: list[tuple[str | None, list[FindingRow]]] = field(default_factory=list)  # by element, in order
+    comparison: VersionComparison | None = None
+    reasons: list[FindingRow] = field(default_factory=list)
+    previous: Version | None = None
+    element_names: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    file_count: int = 0
+    element_folders: dict[str, list[str]] = field(default_factory=dict)
+
+    def shown_path(self, document: DocumentRow) -> str:
+        """The document's path inside its element folder (the group's heading names the folder)."""
+        return path_in_element(document.path, self.element_folders.get(document.element, [])) \
+            if document.element else document.path
+
+
+def version_view(session: Session, case: Case, number: int | None) -> VersionView:
+    """Version `number` of the case (its latest when there is no such version)."""
+    versions = case.versions
+    version = next((v for v in versions if v.number == number), versions[-1] if versions else None)
+    if version is None:
+        return VersionView(version=None)
+    # Columns, not ORM objects: a 5,000-file version is read in a few milliseconds.
+    documents = [DocumentRow(*row) for row in session.execute(
+        select(StoredDocument.id, StoredDocument.path, StoredDocument.size, StoredDocument.mime,
+               StoredDocument.element, StoredDocument.sha256)
+        .where(StoredDocument.version_id == version.id).order_by(StoredDocument.path))]
+    summary = (version.report or {}).get("summary", {}) or {}
+    folders = {folder: element for element, folder in (summary.get("elements") or {}).items() if folder}
+    by_path = {d.path: d.element for d in documents}
+    tool = summary.get("evaluation_tool")
+    groups: dict[str | None, list[DocumentRow]] = {}
+    tool_rows: list[DocumentRow] = []
+    for d in documents:
+        (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(d)
+    findings: dict[str | None, list[FindingRow]] = {}
+    every_finding = list(session.scalars(select(FindingRow).where(FindingRow.version_id == version.id)
+                                         .order_by(FindingRow.id)))
+    for f in every_finding:
+        findings.setdefault(element_of(f.path, by_path, folders), []).append(f)
+    previous = next((v for v in versions if v.number == version.number - 1), None)
+    comparison = None
+    if previous is not None:
+        before = {path: digest for path, digest in session.execute(
+            select(StoredDocument.path, StoredDocument.sha256).where(StoredDocument.version_id == previous.id))}
+        comparison = compare_versions(before, {d.path: d.sha256 for d in documents})
+    element_names = {element: element_label(element, folder)
+                     for element, folder in (summary.get("elements") or {}).items()}
+    return VersionView(version=version, tool_rows=tool_rows, file_groups=sorted(groups.items(), key=_element_order),
+                       findings=sorted(findings.items(), key=_element_order), comparison=comparison,
+                       reasons=[f for f in every_finding if f.severity in ("reject", "warn") and quotable(f.code)],
+                       previous=previous, element_names=element_names, summary=summary,
+                       file_count=len(documents), element_folders=element_folders(summary))
+
+
+MAX_SHOWN_EMAIL_BYTES = 2_000_000  # a larger email's text is not shown on the page: download it
+
+
+def message_file(storage: Storage, tracking_number: str, message: InboxMessage, version: Version | None) -> Path | None:
+    """Where the pipeline filed an email of the case, as recorded: its version's folder, or the
+    follow-up's own path; None when it is not (or no longer) a file inside the case's folder."""
+    if version is not None:
+        stored = version_email(storage.path_of(version.storage_path)) if version.storage_path else None
+    else:
+        stored = storage.path_of(message.raw_path) if message.raw_path else None
+    return file_inside(storage.case_dir(tracking_number), stored) if stored is not None else None
+
+
+def email_text(raw: bytes) -> str:
+    """The plain-text part of an email (shown escaped, as text), or ""."""
+    import email
+    from email import policy
+
+    try:
+        part = email.message_from_bytes(raw, policy=policy.default).get_body(("plain",))
+        return part.get_content() if part is not None else ""
+    except (LookupError, ValueError, AttributeError):  # a broken charset or structure: the .eml still downloads
+        return ""
+
+
+@dataclass
+class TimelineItem:
+    """One line of the case's timeline. `kind`: "in" and "out" (emails: subject, id, status, body),
+    "decision" (decision, version), "note" (text), "event" (what)."""
+
+    kind: str
+    at: datetime
+    who: str | None
+    subject: str | None = None
+    id: int | None = None
+    status: str | None = None
+    body: str | None = None
+    decision: Decision | None = None
+    version: int | None = None
+    text: str | None = None
+    what: str | None = None
+
+
+def correspondence(session: Session, storage: Storage, case: Case) -> list[TimelineItem]:
+    """Every email in (versions and follow-ups, not re-delivered copies) and every reply out, oldest first."""
+    items: list[TimelineItem] = []
+    versions = {v.id: v for v in case.versions}
+    for m in session.scalars(select(InboxMessage).where(
+            InboxMessage.submission_id == case.id, InboxMessage.state == MessageState.DONE,
+            or_(InboxMessage.version_id.is_not(None), InboxMessage.raw_path.is_not(None)))
+            .order_by(InboxMessage.received_at, InboxMessage.id)):
+        path = message_file(storage, case.tracking_number, m, versions.get(m.version_id) if m.version_id else None)
+        body = None
+        if path is not None:
+            body = (email_text(path.read_bytes()) if path.stat().st_size <= MAX_SHOWN_EMAIL_BYTES
+                    else "(a large email: download the .eml to read it)")
+        items.append(TimelineItem("in", m.received_at, m.sender, m.subject, m.id, m.outcome, body))
+    for r in session.scalars(select(Reply).where(Reply.submission_id == case.id).order_by(Reply.id)):
+        items.append(TimelineItem("out", r.created_at, r.recipient, r.subject, r.id, r.status, email_text(bytes(r.raw))))
+    return sorted(items, key=lambda item: item.at)
+
+
+# Audit entries the timeline shows in words (views, opens and downloads are summarised apart; decisions
+# and notes come from their own rows).
+TIMELINE_EVENTS = {"assign": "assigned the case", "undo": "undid a decision", "reminder": "reminder queued"}
+READS = ("view", "open", "download")
+
+
+def timeline(session: Session, case: Case, emails: list[TimelineItem], decisions: list[Decision],
+             notes: list[CaseNote]) -> list[TimelineItem]:
+    """The case's one timeline, newest last: emails in and out, decisions, notes, assignments, undos, reminders."""
+    numbers = {v.id: v.number for v in case.versions}
+    items = list(emails)
+    items += [TimelineItem("decision", d.decided_at, d.user.username, decision=d, version=numbers.get(d.version_id))
+              for d in decisions]
+    items += [TimelineItem("note", n.created_at, n.user.username, text=n.text) for n in notes]
+    for entry in session.scalars(select(AuditEntry).where(AuditEntry.submission_id == case.id,
+                                                          AuditEntry.action.in_(tuple(TIMELINE_EVENTS)))
+                                 .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id)):
+        detail = entry.detail or {}
+        what = TIMELINE_EVENTS[entry.action]
+        if entry.action == "assign":
+            what = f"assigned the case to {detail['assignee']}" if detail.get("assignee") else "released the case"
+        elif entry.action == "reminder":
+            what = f"reminder of the due date {detail.get('due', '')} queued for the submitter"
+        elif entry.action == "undo":
+            labels = {decision.value: decision.label for decision in QADecision}
+            what = f"undid the decision {labels.get(detail.get('decision', ''), '')}; its email was withdrawn"
+        items.append(TimelineItem("event", entry.at, entry.user.username if entry.user else "the daemon", what=what))
+    return sorted(items, key=lambda item: item.at)
+
+
+@dataclass
+class Reader:
+    """Who read the case: page views, files opened and downloaded, and when last."""
+
+    who: str
+    last: datetime
+    view: int = 0
+    open: int = 0
+    download: int = 0
+
+
+def readers(session: Session, case: Case) -> list[Reader]:
+    """Who looked at the case and its files, how often, and when last: the audit trail's reads, summarised."""
+    rows = session.execute(select(User.username, AuditEntry.action, func.count(AuditEntry.id), func.max(AuditEntry.at))
+                           .join(User, User.id == AuditEntry.user_id)
+                           .where(AuditEntry.submission_id == case.id, AuditEntry.action.in_(READS))
+                           .group_by(User.username, AuditEntry.action)).all()
+    found: dict[str, Reader] = {}
+    for username, action, count, last in rows:
+        reader = found.setdefault(username, Reader(who=username, last=last))
+        setattr(reader, action, count)
+        reader.last = max(reader.last, last)
+    return sorted(found.values(), key=lambda r: r.last, reverse=True)
+
+
+@dataclass
+class HeldEmail:
+    """A decision's email while it waits to go out, exactly as it will be sent."""
+
+    decision: Decision
+    reply: Reply
+    text: str
+    at: datetime  # when it goes out
+
+
+def held_email(session: Session, decisions: list[Decision], undo_seconds: int) -> HeldEmail | None:
+    """The latest decision's email while it waits to go out (the time to undo)."""
+    latest = next((d for d in reversed(decisions) if d.undone_at is None), None)
+    if latest is None or latest.reply_id is None:
+        return None
+    reply = session.get(Reply, latest.reply_id)
+    now = utcnow()
+    if reply is None or reply.status != "pending" or reply.next_attempt_at is None or reply.next_attempt_at <= now:
+        return None
+    if now >= latest.decided_at + timedelta(seconds=undo_seconds):
+        return None
+    return HeldEmail(latest, reply, email_text(bytes(reply.raw)), reply.next_attempt_at)
+
+
+def active_usernames(session: Session) -> list[str]:
+    """The users who may be assigned a case, by name."""
+    return list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
+
+
+@dataclass
+class CasePageView:
+    """Everything the case page reads about one case, in one read transaction."""
+
+    case: Case
+    view: VersionView
+    decisions: list[Decision]  # every one, undone too, in order
+    timeline: list[TimelineItem]
+    readers: list[Reader]
+    held: HeldEmail | None
+    triage_told: Reply | None  # triage's email that returned the latest version
+    previous_case: str | None  # in the queue's order
+    next_case: str | None
+    analysts: list[str]
+    company: dict[str, Any] | None
+    registers: dict[str, Any] | None
+
+
+def case_page_view(session: Session, storage: Storage, tracking_number: str, version_number: int | None,
+                   filters: QueueFilter, registers: RegistersConfig, undo_seconds: int) -> CasePageView | None:
+    """The case page of the case with this tracking number (version `version_number`, else its latest),
+    its neighbours in the queue seen through `filters`; None when there is no such case."""
+    case = find_case(session, tracking_number, selectinload(Case.versions).selectinload(Version.message),
+                     selectinload(Case.assignee))
+    if case is None:
+        return None
+    view = version_view(session, case, version_number)
+    decisions = list(session.scalars(select(Decision).where(Decision.submission_id == case.id)
+                                     .options(selectinload(Decision.user)).order_by(Decision.sequence)))
+    notes = list(session.scalars(select(CaseNote).where(CaseNote.submission_id == case.id)
+                                 .options(selectinload(CaseNote.user)).order_by(CaseNote.id)))
+    told, _ = triage_told(session, case.versions[-1]) if case.versions else (None, set())
+    previous_case, next_case = neighbours(session, tracking_number, filters)
+    return CasePageView(
+        case=case, view=view, decisions=decisions,
+        timeline=timeline(session, case, correspondence(session, storage, case), decisions, notes),
+        readers=readers(session, case), held=held_email(session, decisions, undo_seconds), triage_told=told,
+        previous_case=previous_case, next_case=next_case, analysts=active_usernames(session),
+        company=company_record(case), registers=case_registers(session, case, registers))

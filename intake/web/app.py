@@ -11,7 +11,6 @@ import functools
 import gc
 import html
 import ipaddress
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeGuard
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -34,17 +33,12 @@ from starlette.staticfiles import StaticFiles
 
 from intake import users
 from intake.cases import commands, queries
-from intake.cases.company import account_record, company_record
-from intake.cases.layout import Storage, file_inside, version_email, version_files
+from intake.cases.company import account_record
+from intake.cases.layout import Storage, file_inside, version_files
 from intake.config import Config
 from intake.db import (
-    AuditEntry,
     Case,
-    CaseNote,
-    Decision,
-    FindingRow,
     InboxMessage,
-    Reply,
     StoredDocument,
     User,
     Version,
@@ -53,9 +47,9 @@ from intake.db import (
     session_factory,
     utcnow,
 )
-from intake.registers.checks import case_registers, fact_notes
+from intake.registers.checks import fact_notes
 from intake.registers.names import account_digits
-from intake.states import DECIDED_QA_STATES, WAITING_FOR_ANALYST, MessageState, QADecision, QAState
+from intake.states import DECIDED_QA_STATES, WAITING_FOR_ANALYST, QADecision, QAState
 from intake.web import auth, preview, stats
 from intake.web.preview import UnsafePdf, safe_pdf
 from intake.web.security import (
@@ -69,7 +63,6 @@ from intake.web.security import (
     tokens_match,
 )
 from triage import bidi
-from triage.findings import known_codes
 
 if TYPE_CHECKING:
     from intake.service import Services
@@ -350,7 +343,7 @@ def queue_page(request: Request, me: auth.SignedIn) -> Response:
     filters = _filters(request)
     with wb.reads() as session:
         result = queries.queue(session, filters, wb.config.web.page_size)
-        analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
+        analysts = queries.active_usernames(session)
     return _render(request, "queue.html", result=result, filters=filters, query=functools.partial(_query, filters),
                    states=QA_STATE_LABELS, analysts=analysts, back=_query(filters))
 
@@ -377,74 +370,10 @@ def _preview_src(document_id: int, mime: str) -> str | None:
     return f"/files/{document_id}/preview" if mime in preview.HTML_PREVIEW_TYPES else None
 
 
-def element_label(element: str, folder: str | None) -> str:
-    """An element said once: the folder's own name when it already says "Element N", else both."""
-    if folder and re.match(rf"(?i)\s*element\s*0*{re.escape(element)}(?!\d)", folder):
-        return folder
-    return f"Element {element}" + (f" — {folder}" if folder else "")
-
-
-def _element_folders(summary: dict[str, Any]) -> dict[str, list[str]]:
-    """Each element's folder paths inside the submission, longest first (the path shown is cut after it)."""
-    details = summary.get("element_details") or {}
-    folders = {e: [f["path"] for f in d.get("folders", []) if f.get("path")] for e, d in details.items()}
-    for element, name in (summary.get("elements") or {}).items():
-        if name and not folders.get(element):
-            folders[element] = [name]
-    return {e: sorted(paths, key=len, reverse=True) for e, paths in folders.items()}
-
-
-def _relative(path: str, folders: list[str]) -> str:
-    for folder in folders:
-        if path.startswith(folder + "/"):
-            return path[len(folder) + 1:]
-        if "/" not in folder and f"/{folder}/" in path:  # a folder name only: it may sit in a wrapper folder
-            return path.split(f"/{folder}/", 1)[1]
-    return path
-
-
-def _case_view(session: Session, submission: Case, number: int | None) -> dict[str, Any]:
-    versions = submission.versions
-    version = next((v for v in versions if v.number == number), versions[-1] if versions else None)
-    if version is None:
-        return {"version": None}
-    # Columns, not ORM objects: a 5,000-file version is read in a few milliseconds.
-    documents = session.execute(select(StoredDocument.id, StoredDocument.path, StoredDocument.size, StoredDocument.mime, StoredDocument.element,
-                                       StoredDocument.sha256).where(StoredDocument.version_id == version.id)
-                                .order_by(StoredDocument.path)).all()
-    summary = (version.report or {}).get("summary", {}) or {}
-    folders = {folder: element for element, folder in (summary.get("elements") or {}).items() if folder}
-    by_path = {d.path: d.element for d in documents}
-    tool = summary.get("evaluation_tool")
-    # The rows as read: a FileRow is made only for the files shown (file_listing), a page of them.
-    groups: dict[str | None, list[Any]] = {}
-    tool_rows: list[Any] = []
-    for d in documents:
-        (tool_rows if d.path == tool else groups.setdefault(d.element, [])).append(d)
-    findings: dict[str | None, list[FindingRow]] = {}
-    every_finding = list(session.scalars(select(FindingRow).where(FindingRow.version_id == version.id)
-                                         .order_by(FindingRow.id)))
-    for f in every_finding:
-        findings.setdefault(queries.element_of(f.path, by_path, folders), []).append(f)
-    previous = next((v for v in versions if v.number == version.number - 1), None)
-    comparison = None
-    if previous is not None:
-        before = dict(session.execute(select(StoredDocument.path, StoredDocument.sha256)
-                                      .where(StoredDocument.version_id == previous.id)).all())
-        comparison = queries.compare_versions(before, {d.path: d.sha256 for d in documents})
-    element_names = {element: element_label(element, folder)
-                     for element, folder in (summary.get("elements") or {}).items()}
-    return {"version": version, "tool_rows": tool_rows, "file_groups": sorted(groups.items(), key=_element_order),
-            "findings": sorted(findings.items(), key=_element_order), "comparison": comparison,
-            "reasons": [f for f in every_finding if f.severity in ("reject", "warn") and _quotable(f.code)],
-            "previous": previous, "element_names": element_names, "summary": summary,
-            "file_count": len(documents), "element_folders": _element_folders(summary)}
-
-
-def file_row(view: dict[str, Any], d: Any) -> FileRow:
-    """A document's row as the case page shows it (`d`: a row of _case_view's documents)."""
-    shown = _relative(d.path, view["element_folders"].get(d.element, [])) if d.element else d.path
-    return FileRow(d.id, d.path, shown, d.size, d.mime, _preview_src(d.id, d.mime), d.mime.startswith("image/"))
+def file_row(view: queries.VersionView, d: queries.DocumentRow) -> FileRow:
+    """A document's row as the case page shows it."""
+    return FileRow(d.id, d.path, view.shown_path(d), d.size, d.mime, _preview_src(d.id, d.mime),
+                   d.mime.startswith("image/"))
 
 
 @dataclass
@@ -459,10 +388,11 @@ class FileListing:
     total: int
 
 
-def file_listing(view: dict[str, Any], text: str, page_number: int) -> FileListing:
+def file_listing(view: queries.VersionView, text: str, page_number: int) -> FileListing:
     """The rows of page `page_number` among the files whose path contains `text` (any case)."""
     wanted = text.strip().casefold()
-    every = ([(False, view["tool_rows"])] if view["tool_rows"] else []) + view["file_groups"]
+    every: list[tuple[str | bool | None, list[queries.DocumentRow]]] = [(False, view.tool_rows)] if view.tool_rows else []
+    every += view.file_groups
     matching = [(element, [r for r in rows if wanted in r.path.casefold()] if wanted else rows, len(rows))
                 for element, rows in every]
     count = sum(len(rows) for _, rows, _ in matching)
@@ -479,180 +409,56 @@ def file_listing(view: dict[str, Any], text: str, page_number: int) -> FileListi
         shown.append((element, [file_row(view, d) for d in part], size))
         if room == 0:
             break
-    return FileListing(shown, text, page_number, pages, count, view["file_count"])
-
-
-def _quotable(code: str) -> bool:
-    """Whether a finding may be quoted to the submitter as a reason: not one for QA's eyes only
-    (history.reused_documents names another case's files), whatever a posted form ticks."""
-    known = known_codes().get(code)
-    return known is None or known.audience != "qa"
-
-
-def _element_order(item: tuple[str | None, Any]) -> tuple[int, int, str]:
-    key = item[0]
-    if key is None:
-        return (0, 0, "")
-    return (1, int(key), key) if key.isdigit() else (1, 10**6, key)
-
-
-MAX_SHOWN_EMAIL_BYTES = 2_000_000  # a larger email's text is not shown on the page: download it
-
-
-def _correspondence(wb: Workbench, session: Session, submission: Case) -> list[dict[str, Any]]:
-    """Every email in (versions and follow-ups, not re-delivered copies) and every reply out, oldest first."""
-    items: list[dict[str, Any]] = []
-    versions = {v.id: v for v in submission.versions}
-    for m in session.scalars(select(InboxMessage).where(
-            InboxMessage.submission_id == submission.id, InboxMessage.state == MessageState.DONE,
-            or_(InboxMessage.version_id.is_not(None), InboxMessage.raw_path.is_not(None))).order_by(InboxMessage.received_at, InboxMessage.id)):
-        path = _message_file(wb, submission.tracking_number, m, versions.get(m.version_id) if m.version_id else None)
-        body = None
-        if path is not None:
-            body = (_text_body(path.read_bytes()) if path.stat().st_size <= MAX_SHOWN_EMAIL_BYTES
-                    else "(a large email: download the .eml to read it)")
-        items.append({"direction": "in", "at": m.received_at, "who": m.sender, "subject": m.subject, "id": m.id,
-                      "status": m.outcome, "body": body})
-    for r in session.scalars(select(Reply).where(Reply.submission_id == submission.id).order_by(Reply.id)):
-        items.append({"direction": "out", "at": r.created_at, "who": r.recipient, "subject": r.subject, "id": r.id,
-                      "status": r.status, "body": _text_body(bytes(r.raw))})
-    return sorted(items, key=lambda item: item["at"])
-
-
-def _message_file(wb: Workbench, tracking: str, message: InboxMessage, version: Version | None) -> Path | None:
-    """Where the pipeline filed an email of the case, as recorded: its version's folder, or the
-    follow-up's own path; None when it is not (or no longer) a file inside the case's folder."""
-    if version is not None:
-        stored = version_email(wb.storage.path_of(version.storage_path)) if version.storage_path else None
-    else:
-        stored = wb.storage.path_of(message.raw_path) if message.raw_path else None
-    return file_inside(wb.storage.case_dir(tracking), stored) if stored is not None else None
-
-
-def _text_body(raw: bytes) -> str:
-    """The plain-text part of an email (shown escaped, as text), or ""."""
-    import email
-    from email import policy
-
-    try:
-        part = email.message_from_bytes(raw, policy=policy.default).get_body(("plain",))
-        return part.get_content() if part is not None else ""
-    except (LookupError, ValueError, AttributeError):  # a broken charset or structure: the .eml still downloads
-        return ""
-
-
-# Audit entries the timeline shows in words (views, opens and downloads are summarised apart; decisions
-# and notes come from their own rows).
-TIMELINE_EVENTS = {"assign": "assigned the case", "undo": "undid a decision", "reminder": "reminder queued"}
-READS = ("view", "open", "download")
-
-
-def _timeline(session: Session, submission: Case, correspondence: list[dict[str, Any]], decisions: list[Decision],
-              notes: list[CaseNote]) -> list[dict[str, Any]]:
-    """The case's one timeline, newest last: emails in and out, decisions, notes, assignments, undos, reminders."""
-    numbers = {v.id: v.number for v in submission.versions}
-    items = [item | {"kind": item["direction"]} for item in correspondence]
-    items += [{"kind": "decision", "at": d.decided_at, "who": d.user.username, "decision": d, "version": numbers.get(d.version_id)}
-              for d in decisions]
-    items += [{"kind": "note", "at": n.created_at, "who": n.user.username, "text": n.text} for n in notes]
-    for entry in session.scalars(select(AuditEntry).where(AuditEntry.submission_id == submission.id,
-                                                          AuditEntry.action.in_(tuple(TIMELINE_EVENTS)))
-                                 .options(selectinload(AuditEntry.user)).order_by(AuditEntry.id)):
-        detail = entry.detail or {}
-        what = TIMELINE_EVENTS[entry.action]
-        if entry.action == "assign":
-            what = f"assigned the case to {detail['assignee']}" if detail.get("assignee") else "released the case"
-        elif entry.action == "reminder":
-            what = f"reminder of the due date {detail.get('due', '')} queued for the submitter"
-        elif entry.action == "undo":
-            what = f"undid the decision {DECISION_LABELS.get(detail.get('decision', ''), '')}; its email was withdrawn"
-        items.append({"kind": "event", "at": entry.at, "who": entry.user.username if entry.user else "the daemon",
-                      "what": what})
-    return sorted(items, key=lambda item: item["at"])
-
-
-def _readers(session: Session, submission_id: int) -> list[dict[str, Any]]:
-    """Who looked at the case and its files, how often, and when last: the audit trail's reads, summarised."""
-    rows = session.execute(select(User.username, AuditEntry.action, func.count(AuditEntry.id), func.max(AuditEntry.at))
-                           .join(User, User.id == AuditEntry.user_id)
-                           .where(AuditEntry.submission_id == submission_id, AuditEntry.action.in_(READS))
-                           .group_by(User.username, AuditEntry.action)).all()
-    readers: dict[str, dict[str, Any]] = {}
-    for username, action, count, last in rows:
-        reader = readers.setdefault(username, {"who": username, "view": 0, "open": 0, "download": 0, "last": last})
-        reader[action], reader["last"] = count, max(reader["last"], last)
-    return sorted(readers.values(), key=lambda r: r["last"], reverse=True)
-
-
-def _held_email(wb: Workbench, session: Session, decisions: list[Decision]) -> dict[str, Any] | None:
-    """The latest decision's email while it waits to go out (the time to undo), exactly as it will be sent."""
-    latest = next((d for d in reversed(decisions) if d.undone_at is None), None)
-    if latest is None or latest.reply_id is None:
-        return None
-    reply = session.get(Reply, latest.reply_id)
-    now = utcnow()
-    if reply is None or reply.status != "pending" or reply.next_attempt_at is None or reply.next_attempt_at <= now:
-        return None
-    if now >= latest.decided_at + timedelta(seconds=wb.config.web.undo_seconds):
-        return None
-    return {"decision": latest, "reply": reply, "text": _text_body(bytes(reply.raw)), "at": reply.next_attempt_at}
+    return FileListing(shown, text, page_number, pages, count, view.file_count)
 
 
 def case_page(request: Request, me: auth.SignedIn) -> Response:
     wb: Workbench = request.app.state.wb
     tracking = request.path_params["tracking"]
-    try:
-        number = int(request.query_params["version"]) if "version" in request.query_params else None
-    except ValueError:
-        number = None
+    number = _version_number(request)
     filters = _filters(request)
     with wb.reads() as session:
-        submission = queries.find_case(session, tracking, selectinload(Case.versions).selectinload(Version.message),
-                                       selectinload(Case.assignee))
-        if submission is None:
-            return _render(request, "error.html", status=404, title="No such case",
-                           message=f"There is no case {tracking}. Search for it among all cases:", search=tracking)
-        view = _case_view(session, submission, number)
-        decisions = list(session.scalars(select(Decision).where(Decision.submission_id == submission.id)
-                                         .options(selectinload(Decision.user)).order_by(Decision.sequence)))
-        notes = list(session.scalars(select(CaseNote).where(CaseNote.submission_id == submission.id)
-                                     .options(selectinload(CaseNote.user)).order_by(CaseNote.id)))
-        correspondence = _correspondence(wb, session, submission)
-        timeline = _timeline(session, submission, correspondence, decisions, notes)
-        readers = _readers(session, submission.id)
-        held = _held_email(wb, session, decisions)
-        told, _ = (commands.triage_told(session, submission.versions[-1]) if submission.versions
-                   else (None, set()))
-        previous_case, next_case = queries.neighbours(session, tracking, filters)
-        analysts = list(session.scalars(select(User.username).where(User.disabled.is_(False)).order_by(User.username)))
-        company = company_record(submission)
-        registers = case_registers(session, submission, wb.config.registers)
+        found = queries.case_page_view(session, wb.storage, tracking, number, filters, wb.config.registers,
+                                       wb.config.web.undo_seconds)
+    if found is None:
+        return _render(request, "error.html", status=404, title="No such case",
+                       message=f"There is no case {tracking}. Search for it among all cases:", search=tracking)
+    case, view = found.case, found.view
     shown = None
-    if "preview" in request.query_params and view["version"] is not None:
+    if "preview" in request.query_params and view.version is not None:
         wanted = request.query_params["preview"]
-        found = next((d for rows in [view["tool_rows"]] + [r for _, r in view["file_groups"]] for d in rows
-                      if str(d.id) == wanted), None)
-        shown = file_row(view, found) if found is not None and _preview_src(found.id, found.mime) else None
+        document = next((d for rows in [view.tool_rows] + [r for _, r in view.file_groups] for d in rows
+                         if str(d.id) == wanted), None)
+        shown = file_row(view, document) if document is not None and _preview_src(document.id, document.mime) else None
     with wb.sessions.begin() as session:
-        commands.audit(session, session.get(User, me.user_id), "view", submission.id,
-                            version=view["version"].number if view["version"] else None)
+        commands.audit(session, session.get(User, me.user_id), "view", case.id,
+                       version=view.version.number if view.version else None)
         flash = _take_flash(session, me)
     due = (date.today() + timedelta(days=wb.config.web.request_documents_days)).isoformat()
-    return _render(request, "case.html", case=submission, view=view, decisions=decisions,
-                   timeline=timeline, readers=readers, previous_case=previous_case, next_case=next_case,
-                   back=_query(filters), analysts=analysts, preview=shown, due=due, company=company,
-                   listing=_listing(request, view), registers=registers, register_notes=fact_notes(registers),
-                   tool_fields=TOOL_FIELDS, held=held, triage_told=told, undo_seconds=wb.config.web.undo_seconds,
+    return _render(request, "case.html", case=case, view=view, decisions=found.decisions,
+                   timeline=found.timeline, readers=found.readers, previous_case=found.previous_case,
+                   next_case=found.next_case, back=_query(filters), analysts=found.analysts, preview=shown, due=due,
+                   company=found.company, listing=_listing(request, view), registers=found.registers,
+                   register_notes=fact_notes(found.registers), tool_fields=TOOL_FIELDS, held=found.held,
+                   triage_told=found.triage_told, undo_seconds=wb.config.web.undo_seconds,
                    accept_sends_email=wb.config.web.accept_sends_email, today=utcnow().date(),
                    return_reasons=wb.config.web.return_reasons, idempotency_key=secrets.token_urlsafe(24),
-                   sequence=len(decisions) + 1, error=flash.get("error"), notice=flash.get("notice"),
-                   version_numbers={v.id: v.number for v in submission.versions},
-                   missing_version=number if view["version"] is not None and number is not None
-                   and view["version"].number != number else None)
+                   sequence=len(found.decisions) + 1, error=flash.get("error"), notice=flash.get("notice"),
+                   version_numbers={v.id: v.number for v in case.versions},
+                   missing_version=number if view.version is not None and number is not None
+                   and view.version.number != number else None)
 
 
-def _listing(request: Request, view: dict[str, Any]) -> FileListing | None:
-    if view["version"] is None:
+def _version_number(request: Request) -> int | None:
+    """The version asked for (?version=N), None for the latest."""
+    try:
+        return int(request.query_params["version"]) if "version" in request.query_params else None
+    except ValueError:
+        return None
+
+
+def _listing(request: Request, view: queries.VersionView) -> FileListing | None:
+    if view.version is None:
         return None
     try:
         page_number = int(request.query_params.get("files_page", "1"))
@@ -664,19 +470,16 @@ def _listing(request: Request, view: dict[str, Any]) -> FileListing | None:
 def case_files(request: Request, me: auth.SignedIn) -> Response:
     """The case page's file list alone (what the Filter files box and the page links fetch)."""
     wb: Workbench = request.app.state.wb
-    try:
-        number = int(request.query_params["version"]) if "version" in request.query_params else None
-    except ValueError:
-        number = None
+    number = _version_number(request)
     with wb.reads() as session:
-        submission = session.scalar(select(Case).where(Case.tracking_number == request.path_params["tracking"])
-                                    .options(selectinload(Case.versions)))
-        if submission is None:
+        case = session.scalar(select(Case).where(Case.tracking_number == request.path_params["tracking"])
+                              .options(selectinload(Case.versions)))
+        if case is None:
             return _not_found(request)
-        view = _case_view(session, submission, number)
-    if view["version"] is None:
+        view = queries.version_view(session, case, number)
+    if view.version is None:
         return _not_found(request)
-    return _render(request, "files.html", case=submission, view=view, listing=_listing(request, view),
+    return _render(request, "files.html", case=case, view=view, listing=_listing(request, view),
                    back=_query(_filters(request)))
 
 
@@ -752,7 +555,7 @@ def message_download(request: Request, me: auth.SignedIn) -> Response:
         version = session.get(Version, message.version_id) if message.version_id else None
     if submission is None:  # not reached: the message's case is its foreign key, and cases are kept
         return _not_found(request)
-    path = _message_file(wb, submission.tracking_number, message, version)
+    path = queries.message_file(wb.storage, submission.tracking_number, message, version)
     if path is None:
         return _not_found(request)
     with wb.sessions.begin() as session:
@@ -806,7 +609,7 @@ def decide(request: Request, session: Session, submission: Case, actor: User, fo
     tracking = submission.tracking_number
     chosen = {int(i) for v in form.getlist("finding") if isinstance(v, str) for i in v.split(",") if _small_number(i)}
     findings = [{"code": f.code, "path": f.path, "message": f.message} for f in submission.versions[-1].findings
-                if f.id in chosen and _quotable(f.code)]
+                if f.id in chosen and queries.quotable(f.code)]
     try:
         decision_request = _decision_request(form, wb.config.web.return_reasons, findings)
         result = commands.record_decision(session, submission, actor, decision_request, wb.config.outbound,
