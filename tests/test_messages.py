@@ -21,10 +21,11 @@ from fetchers.fetch import unsupported
 from fetchers.net import not_found, sign_in_required, unavailable
 from intake.authresults import AuthResults
 from intake.cases.company import Reused, reused_findings
-from intake.db import FindingRow
+from intake.db import FindingRow, make_engine, session_factory, upgrade
 from intake.disposition import claimed_case_message, sender_unverified
 from intake.mailbox.maildir import MaildirSource
 from intake.message import ParsedMessage
+from intake.registers.checks import judge
 from intake.samples import evaluation_tool_lines, minimal_docx, minimal_pdf, write_sample_submission
 from intake.scan import ScanResult
 from intake.scan import findings_for as scan_findings
@@ -32,6 +33,7 @@ from intake.service import open_services, poll_cycle
 from tests import mailfactory as mf
 from tests import zipfactory as zf
 from tests.pipeline_helpers import ROOT, maildir_config, with_section
+from tests.test_registers_findings import RECEIVED, SETTINGS, facts, import_all
 from triage.engine import triage_path
 from triage.settings import ArchiveLimits, RuleSettings
 
@@ -165,6 +167,24 @@ def _sender_cases() -> list[tuple[str, str]]:
         ("message.claimed_case", claimed_case_message("SECOR-2026-000005"))]
 
 
+def _register_cases(tmp: Path) -> list[tuple[str, str]]:
+    """The four register findings, judged against imported registers (the registers' own tests' data)."""
+    tmp.mkdir()
+    engine = make_engine(f"sqlite:///{tmp / 'db.sqlite3'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    import_all(sessions, tmp)
+    try:
+        with sessions() as session:
+            judged = [judge(session, facts(account="2222222", assessor="Pat Morgan", purpose="action_plan"),
+                            RECEIVED, SETTINGS),
+                      judge(session, facts(account="2222222", assessor="Thomas Tran", purpose="maintenance"),
+                            RECEIVED, SETTINGS)]
+    finally:
+        engine.dispose()
+    return [(f.code, f.message) for judgement in judged for f in judgement.findings]
+
+
 def _message_cases(tmp: Path) -> list[tuple[str, str]]:
     """message.no_submission and message.too_large, from a real poll."""
     config = with_section(maildir_config(tmp, f"sqlite:///{tmp / 'db.sqlite3'}"), "limits", max_message_bytes=200_000)
@@ -184,7 +204,8 @@ def _message_cases(tmp: Path) -> list[tuple[str, str]]:
 def messages(tmp_path_factory) -> list[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp("messages")
     return (_folder_cases(tmp / "folders") + _zip_cases(tmp / "zips") + _link_cases()
-            + _tool_cases(tmp / "tool") + _message_cases(tmp / "mail") + _scan_cases() + _sender_cases())
+            + _tool_cases(tmp / "tool") + _message_cases(tmp / "mail") + _scan_cases() + _sender_cases()
+            + _register_cases(tmp / "registers"))
 
 
 def test_every_configured_code_is_rendered(messages):
