@@ -32,7 +32,6 @@ from intake.config import OutboundConfig
 from intake.db import Case, InboxMessage, Reply, Version
 from intake.states import QADecision, ReplyStatus
 from triage import bidi
-from triage.bidi import show_bidi
 from triage.findings import REJECT, WARN, Finding, for_submitter, verdict_for
 from triage.report import Report
 
@@ -56,7 +55,7 @@ _RE_PREFIX = re.compile(r"^\s*((re|aw|sv|fwd?|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGN
 def _one_line(text: str | None) -> str:
     """Header text without CR/LF, tabs or runs of blanks (as names and subjects arrive folded and padded),
     its bidi controls visible."""
-    return show_bidi(" ".join((text or "").split()))
+    return bidi.show_bidi(" ".join((text or "").split()))
 
 
 def reply_subject(original: str | None, tracking_number: str | None) -> str:
