@@ -7,7 +7,9 @@ configuration file's folder, or the current folder when there is no file.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
+import functools
 import ipaddress
 import os
 import tomllib
@@ -269,8 +271,16 @@ CHOICES = {
 
 
 def _sections() -> dict[str, type]:
-    hints = typing.get_type_hints(Config)
-    return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name != "base_dir"}
+    """Each section's name and class (the factory of its default)."""
+    return {f.name: f.default_factory for f in dataclasses.fields(Config) if f.name != "base_dir"}  # type: ignore[misc]
+
+
+@functools.cache
+def _field_type(annotation: str) -> Any:
+    """A section field's type from its annotation, which `from __future__ import annotations` keeps as
+    a string. Cached: the sections have ~140 fields but only a few distinct annotations, and
+    `typing.get_type_hints` compiles each one again at every start."""
+    return eval(annotation, {"__builtins__": builtins})  # noqa: S307 - our own annotations, builtins only
 
 
 def _check_type(name: str, value: Any, expected: Any) -> Any:
@@ -325,8 +335,8 @@ def _read_secret_file(name: str, path: str, base_dir: Path) -> str:
 
 def _build_section(section: str, cls: type, table: Mapping[str, Any], env: Mapping[str, str],
                    base_dir: Path) -> Any:
-    hints = typing.get_type_hints(cls)
-    field_names = {f.name for f in dataclasses.fields(cls)}
+    hints = {f.name: _field_type(str(f.type)) for f in dataclasses.fields(cls)}  # a string: see _field_type
+    field_names = set(hints)
     allowed = field_names | {f"{k}_file" for k in field_names & SECRET_KEYS}
     for key in table:
         if key not in allowed:

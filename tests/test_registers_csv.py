@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.registers.csvfile import FileLimits, RegisterFile, RegisterFileError, parse_date
+from intake.registers import REGISTERS
+from intake.registers.csvfile import LAYOUTS, FileLimits, RegisterFile, RegisterFileError, parse_date
 from intake.registers.names import account_digits, name_key, possible_match
 
 LIMITS = FileLimits(max_bytes=20_000_000, max_rows=100_000)
@@ -163,3 +164,7 @@ def test_rows_are_streamed_with_bounded_memory(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 6_000_000, peak
+
+
+def test_every_register_named_has_a_layout():
+    assert tuple(LAYOUTS) == REGISTERS

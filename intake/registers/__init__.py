@@ -5,3 +5,5 @@
 four eligibility/history findings and the `registers` block of `show --json`, `cli` is
 `secor-intake register ...`.
 """
+
+REGISTERS = ("members", "training", "certificates")  # each one's columns: csvfile.LAYOUTS

@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 
 from intake.config import RegistersConfig
 from intake.db import Case, CertificateRecord, MemberRecord, TrainingRecord
-from intake.registers import store
-from intake.registers.csvfile import REGISTERS
+from intake.registers import REGISTERS, store
 from intake.registers.names import account_digits, name_words
 from triage.findings import Finding, finding
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from intake.commands import EXIT_CANNOT_RUN, EXIT_OK, fail, print_json, with_services
 from intake.config import Config
-from intake.registers.csvfile import REGISTERS
+from intake.registers import REGISTERS
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> dict[str, Callable[[Config, argparse.Namespace], int]]:
@@ -64,6 +63,8 @@ def _import(config: Config, args: argparse.Namespace) -> int:
 
 
 def _os_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container)

@@ -64,7 +64,6 @@ LAYOUTS = {
         Column("wcb_account", "account"), Column("legal_name", "text", in_header=False, filled=False),
         Column("program", "program"), Column("issued_on", "date"), Column("expires_on", "date"))),
 }
-REGISTERS = tuple(LAYOUTS)
 
 
 class RegisterFileError(Exception):
