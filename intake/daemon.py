@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from intake import metrics
 from intake.backoff import backoff
 from intake.clock import utcnow
+from intake.entry import freeze_startup_objects
 from intake.housekeeping import housekeep
 from intake.mailbox.base import LoginRefused, MailboxError
 from intake.service import Services, send_replies, take_mail
@@ -38,6 +39,7 @@ class Daemon:
         self.database_down = False  # the last poll failed on the database
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self.mail_waiting = threading.Event()  # set by the IDLE watcher: new mail, poll (again) now
+        self.warmed_up = False  # an email was handled: what a cycle uses is loaded (see _poll_once)
 
     def poll_job(self) -> None:
         """Take new mail, again while the watcher reports more; then acknowledge what was taken."""
@@ -75,6 +77,9 @@ class Daemon:
         self.failures, self.retry_at, self.database_down = 0, None, False
         if stats.seen:
             self.reply_job()  # acknowledge at once rather than at the next reply tick
+            if not self.warmed_up:  # after the reply: the full collection is not in its way
+                freeze_startup_objects()
+                self.warmed_up = True
         return True
 
     def _check_database(self) -> None:

@@ -20,7 +20,7 @@ CYCLE_ONLY = ("intake.pipeline", "intake.sending", "intake.cases.outbox", "jinja
 def loaded(tmp_path: Path, args: list[str], unused: tuple[str, ...]) -> tuple[int, list[str]]:
     """Run `secor-intake ARGS` in a fresh interpreter in `tmp_path`: its exit status, and which of
     `unused` it loaded."""
-    code = ("import json, sys; from intake.cli import main; status = main(sys.argv[1:]); "
+    code = ("import json, sys; from intake.entry import main; status = main(sys.argv[1:]); "
             f"print(json.dumps([status, [m for m in {unused!r} if m in sys.modules]]), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
@@ -35,7 +35,7 @@ def test_triage_loads_no_database_web_mail_or_libmagic(tmp_path):
     with zipfile.ZipFile(zip_path, "w") as zf:
         zf.writestr("SECOR Evaluation Tool 2026.pdf", minimal_pdf(evaluation_tool_lines(employer="Acme")))
     unused = ("magic", "sqlalchemy", "jinja2", "starlette", "imapclient", "apscheduler", "fetchers.net",
-              "intake.scan")
+              "intake.scan", "intake.registers.csvfile", "csv", "getpass")
     assert loaded(tmp_path, ["triage", str(zip_path)], unused) == (0, [])
 
 
@@ -72,3 +72,18 @@ def test_the_workbench_loads_no_download_stack_nor_sending_job(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_command_line_loads_with_the_collector_paused_and_leaves_it_running(tmp_path):
+    """`intake.entry` pauses the cyclic collector only while the command line loads (issue 26)."""
+    probe = ("import builtins, gc, intake.entry\n"
+             "seen = []\n"
+             "real = builtins.__import__\n"
+             "def spy(name, *a, **k):\n"
+             "    if name == 'intake.cli': seen.append(gc.isenabled())\n"
+             "    return real(name, *a, **k)\n"
+             "builtins.__import__ = spy\n"
+             "status = intake.entry.main(['health'])\n"
+             "print(seen, gc.isenabled(), gc.get_freeze_count() > 1000, status)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-1].split() == ["[False]", "True", "True", "1"], done.stderr

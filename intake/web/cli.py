@@ -131,7 +131,8 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
     def serve(services: Services) -> int:
         import uvicorn
 
-        from intake.web.app import create_app, freeze_startup_objects
+        from intake.entry import freeze_startup_objects
+        from intake.web.app import create_app
 
         host = args.host or config.web.host
         port = args.port if args.port is not None else config.web.port

@@ -33,7 +33,8 @@ from intake.db import (
     upgrade,
     utcnow,
 )
-from intake.web.app import create_app, freeze_startup_objects
+from intake.entry import freeze_startup_objects
+from intake.web.app import create_app
 from tests.bench.common import SCRATCH, Result, database, median
 from tests.web_helpers import PASSWORD, sign_in
 
