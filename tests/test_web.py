@@ -146,7 +146,10 @@ def test_failed_sign_ins_slow_the_guesser_down_but_never_lock_out_a_browser_that
     with bench.services.sessions.begin() as session:  # four more, as fast as a script (a slow test run
         for _ in range(4):                             # must not outlast the first waits of 1 s, 2 s...)
             users.record_failed_sign_in(session, "ben", "testclient")
-    assert sign_in(attacker, "ben", PASSWORD).status_code == 429  # 8 failures: the next waits 16 s, right or not
+    refused = sign_in(attacker, "ben", PASSWORD)
+    assert refused.status_code == 429  # 8 failures: the next waits 16 s, right or not
+    assert refused.headers["Retry-After"] in ("15", "16")  # the wait left, as the page says it
+    assert f"try again in {refused.headers['Retry-After']} seconds." in refused.text
     assert attacker.cookies.get("secor_session") is None
     assert sign_in(attacker, "ana").url.path == "/"  # another name from the same address is not delayed
     assert sign_in(trusted, "ben").url.path == "/"  # ben's browser is not delayed by the guesser's failures
@@ -160,7 +163,10 @@ def test_failed_sign_ins_slow_the_guesser_down_but_never_lock_out_a_browser_that
         for _ in range(20):
             users.record_failed_sign_in(session, "ben", "testclient")
     _age_failed_sign_ins(bench, 120)
-    assert sign_in(attacker, "ben", PASSWORD).status_code == 429
+    refused = sign_in(attacker, "ben", PASSWORD)
+    assert refused.status_code == 429
+    minutes = -(-int(refused.headers["Retry-After"]) // 60)
+    assert minutes > 1 and f"try again in {minutes} minutes." in refused.text
     _age_failed_sign_ins(bench, bench.config.web.signin_max_delay_seconds)
     assert sign_in(attacker, "ben", PASSWORD).url.path == "/"
 
