@@ -44,6 +44,7 @@ from tests.bench.common import (
     run_measured,
     submission_files,
     user_install,
+    user_install_at,
     write_zip,
 )
 from tests.pipeline_helpers import ROOT, write_config
@@ -59,6 +60,9 @@ GOAL_ONE_FILE = 0.15  # seconds, whole process
 # and what each further 1,000 entries add ((many - one) / (files - 1) * 1,000).
 GOAL_ONE_FILE_INSTRUCTIONS = 0.6e9
 GOAL_PER_1000_INSTRUCTIONS = 0.4e9
+# The baseline of those two rows: the same commands installed from main before issue 26's start-up
+# work, beside this checkout and with the same libraries, counted in the same run.
+BEFORE_ISSUE_26 = "efa4240"
 
 
 def big_zip(files: int) -> Path:
@@ -110,6 +114,12 @@ def run_processes(quick: bool = False) -> list[Result]:
         counts = {what: instructions(args) for what, args in (
             ("unzip", ["unzip", "-tqq", str(many)]), ("many", [*command, str(many)]),
             ("one", [*command, str(one)]), ("python", [python, "-c", "pass"]))}
+        before_install = user_install_at(BEFORE_ISSUE_26) if None not in counts.values() else None
+        before = None
+        if before_install:
+            before_command = [*before_install, "--config", str(config), "triage"]
+            before = {"one": instructions([*before_command, str(one)]),
+                      "many": instructions([*before_command, str(many)])}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     one_s, many_s, unzip_s = median(one_times), median(many_times), median(unzip_times)
@@ -129,12 +139,21 @@ def run_processes(quick: bool = False) -> list[Result]:
                Result("5b triage process", f"`secor-intake triage`, {files} small PDFs", many_s, unzip_s, "s", r,
                       f"ratio <= {GOAL}", r <= GOAL, [])]
     if None not in counts.values():
-        one_g, per_1000 = counts["one"] / 1e9, (counts["many"] - counts["one"]) / (files - 1) * 1000 / 1e9
-        results += [Result("5b instructions", "`secor-intake triage`, one-file zip (callgrind)", one_g, None,
-                           "G", None, f"<= {GOAL_ONE_FILE_INSTRUCTIONS / 1e9} G", one_g <= GOAL_ONE_FILE_INSTRUCTIONS / 1e9),
+        per_1000 = lambda c: (c["many"] - c["one"]) / (files - 1) * 1000 / 1e9  # noqa: E731
+        one_g = counts["one"] / 1e9
+        one_before = per_1000_before = None
+        if before and None not in before.values():
+            one_before, per_1000_before = before["one"] / 1e9, per_1000(before)
+            notes.append(f"baseline of the instruction rows: commit {BEFORE_ISSUE_26} (before issue 26's start-up "
+                         "work), installed beside this checkout with the same libraries, counted in this run")
+        else:
+            notes.append(f"no baseline for the instruction rows: commit {BEFORE_ISSUE_26} is not in this checkout")
+        results += [Result("5b instructions", "`secor-intake triage`, one-file zip (callgrind)", one_g, one_before,
+                           "G", one_before and ratio(one_g, one_before), f"<= {GOAL_ONE_FILE_INSTRUCTIONS / 1e9} G",
+                           one_g <= GOAL_ONE_FILE_INSTRUCTIONS / 1e9),
                     Result("5b instructions", f"each further 1,000 entries ({files} small PDFs less one file)",
-                           per_1000, None, "G", None, f"<= {GOAL_PER_1000_INSTRUCTIONS / 1e9} G",
-                           per_1000 <= GOAL_PER_1000_INSTRUCTIONS / 1e9)]
+                           per_1000(counts), per_1000_before, "G", per_1000_before and ratio(per_1000(counts), per_1000_before),
+                           f"<= {GOAL_PER_1000_INSTRUCTIONS / 1e9} G", per_1000(counts) <= GOAL_PER_1000_INSTRUCTIONS / 1e9)]
     return results
 
 

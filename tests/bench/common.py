@@ -125,14 +125,15 @@ def instructions(args: list[str]) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def user_install() -> list[str]:
-    """`secor-intake` as a user's installation runs it: this checkout installed (not editable) in a
-    venv with the project's dependencies and without the test extra (fpdf2 brings fontTools and
-    Pillow, which pypdf then imports at start-up: ~50 ms), bytecode compiled by pip. The venv is made
-    once per set of dependencies; the project is installed again on each call."""
+def user_install(source: Path = ROOT, label: str = "") -> list[str]:
+    """`secor-intake` as a user's installation runs it: this checkout (or the tree `source`, in a venv
+    of its own named by `label`) installed, not editable, in a venv with this checkout's dependencies
+    and without the test extra (fpdf2 brings fontTools and Pillow, which pypdf then imports at start-up:
+    ~50 ms), bytecode compiled by pip. The venv is made once per set of dependencies; the project is
+    installed again on each call."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = sorted(project["dependencies"])
-    folder = SCRATCH / f"user-venv-{hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]}"
+    folder = SCRATCH / f"user-venv{label and '-' + label}-{hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]}"
     python = folder / "bin" / "python"
 
     def pip(*args: str) -> None:
@@ -145,8 +146,22 @@ def user_install() -> list[str]:
         subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
         pip(*wanted)
         (folder / "ready").touch()
-    pip("--no-deps", "--force-reinstall", str(ROOT))
+    pip("--no-deps", "--force-reinstall", str(source))
     return [str(folder / "bin" / "secor-intake")]
+
+
+def user_install_at(commit: str) -> list[str] | None:
+    """`user_install` of an earlier commit of this repository, with today's libraries, so that a figure
+    compares code with code; None outside a git checkout or when the commit is not in it."""
+    tree = SCRATCH / f"source-{commit}"
+    if not (tree / "pyproject.toml").exists():
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit], capture_output=True)
+        if archive.returncode != 0:
+            return None
+        shutil.rmtree(tree, ignore_errors=True)
+        tree.mkdir(parents=True)
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return user_install(tree, label=commit)
 
 
 def intake_cli(config_file: Path, *args: str) -> list[str]:
