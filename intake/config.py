@@ -34,7 +34,12 @@ class ConfigError(Exception):
     """A configuration problem; the message names the key."""
 
 
-@dataclass(frozen=True)
+# The sections are frozen dataclasses without a generated __eq__ or __repr__: nothing compares two
+# configurations, a repr would print the passwords and secrets they hold into a log or a traceback, and
+# each generated method is compiled again at every start (~0.85 M instructions; issue 26).
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class MailboxConfig:
     kind: str = "maildir"  # "imap" | "maildir"
     host: str = ""
@@ -67,7 +72,7 @@ class MailboxConfig:
     authserv_id: str = ""  # our mail server's Authentication-Results id; others' headers are ignored
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class OutboundConfig:
     kind: str = "file"  # "smtp" | "file"
     host: str = ""
@@ -97,18 +102,18 @@ class OutboundConfig:
     retry_base_seconds: float = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class DatabaseConfig:
     url: str = "sqlite:///var/secor-intake.sqlite3"
     upgrade_on_start: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StorageConfig:
     path: str = "var/submissions"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ScheduleConfig:
     poll_seconds: float = 60.0
     reply_seconds: float = 30.0
@@ -116,25 +121,25 @@ class ScheduleConfig:
     idle: bool = True  # IMAP IDLE where the server offers it; polling stays the fallback
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ProcessingConfig:
     max_attempts: int = 5  # then the message is left for a person in the failed folder
     retry_base_seconds: float = 60.0  # doubled per attempt
     link_retry_hours: float = 24.0  # how long a link that fails for a passing reason is retried
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LogConfig:
     format: str = "text"  # "text" | "json"
     level: str = "INFO"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class HealthConfig:
     path: str = "var/health.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MetricsConfig:
     host: str = "127.0.0.1"  # the daemon's and the workbench's /metrics listen here
     port: int = 9464  # the daemon's; 0 turns it off
@@ -152,7 +157,7 @@ QA_RETURN_REASONS = (  # ../shared/domain.md, "What QA returns submissions for"
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -178,12 +183,12 @@ class WebConfig:
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class QAConfig:
     reminder_days_before_due: int = 3  # Request documents: one reminder this many days before the due date; 0: none
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ScanConfig:
     clamd: str = ""  # "/run/clamav/clamd.ctl" or "tcp://host:port"; empty: no scanning
     required: bool = True  # a scanner that is down holds the email in the inbox
@@ -191,7 +196,7 @@ class ScanConfig:
     stream_max_bytes: int = 25 * 1024 * 1024  # clamd's default StreamMaxLength (25M)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RetentionConfig:
     submissions_years: float = 0.0  # stored files of a case, after its last decision; 0 keeps them for ever
     raw_email_years: float = 0.0  # the emails as received (.eml), after the last decision; 0: as the files
@@ -200,7 +205,7 @@ class RetentionConfig:
 ASSESSOR_COURSES = ("Principles of Health and Safety Management", "Small Employer Health and Safety Management")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RegistersConfig:
     assessor_courses: list[str] = field(default_factory=lambda: list(ASSESSOR_COURSES))  # any one qualifies
     continuing_education_min_hours: float = 4.0  # a course this long counts as continuing education...
@@ -211,7 +216,7 @@ class RegistersConfig:
     maintenance_reminder_days: int = 30  # this many days before each anniversary of the certificate
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Config:
     mailbox: MailboxConfig = field(default_factory=MailboxConfig)
     outbound: OutboundConfig = field(default_factory=OutboundConfig)

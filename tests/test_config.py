@@ -57,6 +57,8 @@ def test_secrets_from_files(tmp_path):
     config = load_config(path, env={"SECOR_INTAKE_OUTBOUND_PASSWORD_FILE": str(tmp_path / "smtp-password")})
     assert config.mailbox.password == "s3cret"
     assert config.outbound.password == "other"
+    shown = f"{config!r} {config.mailbox!r} {config.outbound!r} {[config, config.mailbox]}"
+    assert "s3cret" not in shown and "other" not in shown  # a log line or a traceback never shows them
 
 
 @pytest.mark.parametrize("text, env, key", [
