@@ -51,7 +51,7 @@ from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from zipfile_deflate64.deflate64 import Deflate64
 
-from triage import paths
+from triage import paths, wording
 from triage.findings import Finding, finding
 from triage.settings import ArchiveLimits
 
@@ -887,7 +887,7 @@ def _extract_nested(fp: BinaryIO, entry: _Entry, zip_path: Path, depth: int, sta
         if depth + 1 > state.limits.max_nesting:
             raise _Fatal([finding(
                 "archive.bomb",
-                f"The zip holds zips inside zips more than {_count(state.limits.max_nesting, 'level')} deep "
+                f"The zip holds zips inside zips more than {wording.count(state.limits.max_nesting, 'level')} deep "
                 f"('{entry.raw_name}'), as zip bombs do. Put each element folder in the main zip, "
                 "zipped at most once, and send it again.", entry.path)])
         folder = entry.path[:-4]
@@ -1036,11 +1036,6 @@ def _duplicate(entry: _Entry) -> Finding:
         f"The zip holds two files or folders with the same name '{entry.raw_name}' (names that differ "
         "only by capital letters count as the same). Rename one of them and send the zip again.",
         entry.path)
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 level', '2 levels'."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _mb(size: int) -> str:

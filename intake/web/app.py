@@ -62,7 +62,7 @@ from intake.web.security import (
     display_name,
     tokens_match,
 )
-from triage import bidi
+from triage import bidi, wording
 
 if TYPE_CHECKING:
     from intake.service import Services
@@ -150,10 +150,7 @@ def _address(request: Request) -> str:
 
 def _wait_words(seconds: int) -> str:
     """A sign-in delay as people say it: "1 second", "40 seconds", "2 minutes" (rounded up)."""
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return wording.count(seconds, "second") if seconds < 60 else wording.count(math.ceil(seconds / 60), "minute")
 
 
 def _is_trusted_proxy(request: Request, host: str) -> bool:
@@ -285,26 +282,24 @@ async def signin(request: Request) -> Response:
     throttle = users.SignInThrottle(timedelta(minutes=web.signin_window_minutes), web.signin_free_failures,
                                     web.signin_free_failures_per_name, timedelta(seconds=web.signin_max_delay_seconds))
 
-    wait = timedelta(0)
-
-    def attempt() -> tuple[str, str | None, str | None]:
-        nonlocal wait
+    def attempt() -> tuple[str, str | None, str | None, timedelta]:
+        """The outcome, the session and device tokens when it is "ok", and the wait when it is "wait"."""
         with wb.sessions.begin() as session:
             device = auth.trusted_device(users.find_user(session, username), request.cookies.get(auth.DEVICE_COOKIE))
             source = users.TRUSTED_SOURCE + device if device else address
             wait = users.sign_in_wait(session, username, source, throttle)
             if wait > timedelta(0):
-                return "wait", None, None
+                return "wait", None, None, wait
             user = users.check_password(session, username, password)
             if user is None:
                 users.record_failed_sign_in(session, username, source)
                 commands.audit(session, None, "sign_in_failed", username=username, address=address)
-                return "failed", None, None
+                return "failed", None, None, wait
             token = auth.start_session(session, user, request.cookies.get(auth.COOKIE))
             commands.audit(session, user, "sign_in", address=address)
-            return "ok", token, auth.device_token(user)
+            return "ok", token, auth.device_token(user), wait
 
-    outcome, token, device_token = await run_in_threadpool(attempt)
+    outcome, token, device_token, wait = await run_in_threadpool(attempt)
     if outcome != "ok":
         again = secrets.token_urlsafe(24)
         seconds = math.ceil(wait.total_seconds())
